@@ -1,0 +1,92 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "StreamProxy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "stream-proxy", targets: ["Host"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        // Contracts and routing: no sockets, no protocols.
+        .target(
+            name: "ProxyCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // Shared network mechanisms on SwiftNIO: listener, dialer, glue relay, UDP session table,
+        // and the module contract.
+        .target(
+            name: "ProxyNet",
+            dependencies: [
+                "ProxyCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Protocol modules. Each folder holds one module; Host lists them in BuiltinModules.swift.
+        .target(name: "RTMP", dependencies: ["ProxyNet"], path: "Sources/Modules/RTMP", swiftSettings: swiftSettings),
+        .target(name: "HTTPFLV", dependencies: ["ProxyNet"], path: "Sources/Modules/HTTPFLV", swiftSettings: swiftSettings),
+        .target(name: "SRT", dependencies: ["ProxyNet"], path: "Sources/Modules/SRT", swiftSettings: swiftSettings),
+        .target(name: "WebRTC", dependencies: ["ProxyNet"], path: "Sources/Modules/WebRTC", swiftSettings: swiftSettings),
+        // The executable: CLI, config, catalog, system API, lifecycle.
+        .executableTarget(
+            name: "Host",
+            dependencies: [
+                "ProxyCore", "ProxyNet", "RTMP", "HTTPFLV", "SRT", "WebRTC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Helpers shared by test targets: free ports, process launcher, readiness probes.
+        .target(
+            name: "ProxyTesting",
+            dependencies: ["ProxyCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ProxyNetTests",
+            dependencies: [
+                "ProxyNet",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HostTests",
+            dependencies: ["Host", "ProxyCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["ProxyTesting", "ProxyCore"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

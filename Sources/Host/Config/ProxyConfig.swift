@@ -1,0 +1,190 @@
+import ProxyCore
+
+/// proxy.yaml, every key with its default. `modules:` is not decoded here: the host hands each
+/// module its own section (see ModuleCatalog), the Caddy pattern.
+struct ProxyConfig: Decodable, Sendable {
+    /// Strategy for streams without a route: `round-robin` or `hash`.
+    var balancer = RoundRobinStrategy.name
+    var registry = RegistryConfig()
+    var systemAPI = SystemAPIConfig()
+    var defaultBackend = DefaultBackendConfig()
+    var quit = QuitConfig()
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case balancer, registry
+        case systemAPI = "system_api"
+        case defaultBackend = "default_backend"
+        case modules, quit
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ProxyConfig()
+        balancer = try c.decode(String.self, forKey: .balancer, default: d.balancer)
+        guard BalancingStrategies.names.contains(balancer) else {
+            throw c.invalid(.balancer, "unknown balancer '\(balancer)' (allowed: \(BalancingStrategies.names.joined(separator: ", ")))")
+        }
+        registry = try c.decode(RegistryConfig.self, forKey: .registry, default: d.registry)
+        systemAPI = try c.decode(SystemAPIConfig.self, forKey: .systemAPI, default: d.systemAPI)
+        defaultBackend = try c.decode(DefaultBackendConfig.self, forKey: .defaultBackend, default: d.defaultBackend)
+        quit = try c.decode(QuitConfig.self, forKey: .quit, default: d.quit)
+    }
+}
+
+/// `registry:` where routing state lives.
+struct RegistryConfig: Decodable, Sendable {
+    enum Kind: String, Decodable, Sendable, CaseIterable {
+        case memory, redis
+    }
+    /// `memory` (one proxy) or `redis` (several proxies share state).
+    var type = Kind.memory
+    /// A backend without a heartbeat for this long is dead.
+    var backendAlive = ConfigDuration.seconds(300)
+    /// How long a stream's route outlives its last session.
+    var routeLinger = ConfigDuration.seconds(60)
+    var redis = RedisConfig()
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case type
+        case backendAlive = "backend_alive"
+        case routeLinger = "route_linger"
+        case redis
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RegistryConfig()
+        let typeName = try c.decode(String.self, forKey: .type, default: d.type.rawValue)
+        guard let kind = Kind(rawValue: typeName) else {
+            throw c.invalid(.type, "unknown registry type '\(typeName)' (allowed: memory, redis)")
+        }
+        guard kind == .memory else {
+            throw c.invalid(.type, "registry type 'redis' is not available in this build (allowed: memory)")
+        }
+        type = kind
+        backendAlive = try c.decode(ConfigDuration.self, forKey: .backendAlive, default: d.backendAlive)
+        guard backendAlive.duration > .zero else { throw c.invalid(.backendAlive, "must be greater than 0") }
+        routeLinger = try c.decode(ConfigDuration.self, forKey: .routeLinger, default: d.routeLinger)
+        redis = try c.decode(RedisConfig.self, forKey: .redis, default: d.redis)
+    }
+}
+
+/// `registry.redis:` the shared redis-server (used when `registry.type` is `redis`).
+struct RedisConfig: Decodable, Sendable {
+    var host = "127.0.0.1"
+    var port = 6379
+    var password = ""
+    var db = 0
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case host, port, password, db
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RedisConfig()
+        host = try c.decode(String.self, forKey: .host, default: d.host)
+        port = try c.decode(Int.self, forKey: .port, default: d.port)
+        guard (1...65535).contains(port) else { throw c.invalid(.port, "invalid port \(port) (allowed: 1-65535)") }
+        password = try c.decode(String.self, forKey: .password, default: d.password)
+        db = try c.decode(Int.self, forKey: .db, default: d.db)
+        guard db >= 0 else { throw c.invalid(.db, "must be 0 or more") }
+    }
+}
+
+/// `system_api:` where origins register and operators look.
+struct SystemAPIConfig: Decodable, Sendable {
+    var listen = ListenEndpoint(port: 12025)
+    /// When not empty, a register must carry `?token=` or `Authorization: Bearer` equal to it.
+    var registerToken = ""
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case listen
+        case registerToken = "register_token"
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = SystemAPIConfig()
+        listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
+        registerToken = try c.decode(String.self, forKey: .registerToken, default: d.registerToken)
+    }
+}
+
+/// `default_backend:` one origin registered by the proxy itself (no heartbeats needed).
+struct DefaultBackendConfig: Decodable, Sendable {
+    var enabled = false
+    var ip = "127.0.0.1"
+    /// Ports of the origin; 0 (or null) leaves that protocol out.
+    var rtmp = 1935
+    var http = 8080
+    var api = 1985
+    var rtc = 8000
+    var srt = 10080
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled, ip, rtmp, http, api, rtc, srt
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = DefaultBackendConfig()
+        enabled = try c.decode(Bool.self, forKey: .enabled, default: d.enabled)
+        ip = try c.decode(String.self, forKey: .ip, default: d.ip)
+        for (key, path) in [(CodingKeys.rtmp, \DefaultBackendConfig.rtmp), (.http, \.http), (.api, \.api), (.rtc, \.rtc), (.srt, \.srt)] {
+            let present = c.contains(key) && !((try? c.decodeNil(forKey: key)) ?? false)
+            let port = present ? try c.decode(Int.self, forKey: key) : (c.contains(key) ? 0 : d[keyPath: path])
+            guard (0...65535).contains(port) else { throw c.invalid(key, "invalid port \(port) (allowed: 1-65535, or 0 for none)") }
+            self[keyPath: path] = port
+        }
+        guard rtmp > 0 else { throw c.invalid(.rtmp, "the default backend needs an rtmp port") }
+    }
+
+    var backend: Backend {
+        var endpoints: [EndpointKind: [ListenEndpoint]] = [:]
+        for (kind, port) in [(EndpointKind.rtmp, rtmp), (.http, http), (.api, api), (.rtc, rtc), (.srt, srt)] where port > 0 {
+            endpoints[kind] = [ListenEndpoint(transport: kind == .rtc || kind == .srt ? .udp : nil, port: port)]
+        }
+        return Backend(server: "default-backend", service: "static", pid: "0", ip: ip, deviceID: "default", endpoints: endpoints)
+    }
+}
+
+/// `quit:` graceful then forced shutdown on SIGINT/SIGTERM.
+struct QuitConfig: Decodable, Sendable {
+    /// Stop accepting, then wait this long for sessions to end (env PROXY_GRACE_QUIT_TIMEOUT).
+    var grace = ConfigDuration.seconds(20)
+    /// Close whatever is left at this time after the signal (env PROXY_FORCE_QUIT_TIMEOUT).
+    var force = ConfigDuration.seconds(30)
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case grace, force
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = QuitConfig()
+        grace = try c.decode(ConfigDuration.self, forKey: .grace, default: d.grace)
+        force = try c.decode(ConfigDuration.self, forKey: .force, default: d.force)
+        guard force.duration >= grace.duration else {
+            throw c.invalid(.force, "must not be shorter than quit.grace (\(grace))")
+        }
+    }
+}

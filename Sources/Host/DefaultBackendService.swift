@@ -1,0 +1,27 @@
+import Logging
+import ProxyCore
+import ServiceLifecycle
+
+/// Registers the configured default backend at start and refreshes it every 30 s, as SRS's
+/// proxy does for PROXY_DEFAULT_BACKEND_*.
+struct DefaultBackendService: Service {
+    static let refreshInterval = Duration.seconds(30)
+
+    var backend: Backend
+    var registry: any Registry
+    var logger: Logger
+
+    func run() async throws {
+        logger.info("default backend enabled", metadata: ["backend": "\(backend.id)", "ip": "\(backend.ip)"])
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await registry.heartbeat(backend)
+                } catch {
+                    logger.warning("default backend heartbeat failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: Self.refreshInterval)
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ProxyNet
+
+/// `stream-proxy [--config FILE] [--check-config] [--version] [--log-level LEVEL]`
+@main
+struct StreamProxyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stream-proxy",
+        abstract: "A proxy in front of a pool of live-media origin servers (RTMP, HTTP-FLV/HLS, SRT, WebRTC).",
+        version: ProxyVersion.string)
+
+    @Option(name: .long, help: "The configuration file.")
+    var config = "proxy.yaml"
+
+    @Flag(name: .long, help: "Validate the configuration and exit (0 when valid, 2 when not).")
+    var checkConfig = false
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            FileHandle.standardError.write(Data("--log-level: unknown level '\(logLevel)' (allowed: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")))\n".utf8))
+            throw ExitCode(2)
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "proxy.host")
+
+        let duplicates = ModuleCatalog.duplicateNames()
+        guard duplicates.isEmpty else {
+            FileHandle.standardError.write(Data("module catalog: duplicate module names: \(duplicates.joined(separator: ", "))\n".utf8))
+            throw ExitCode(2)
+        }
+
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader(file: config).load()
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        if checkConfig {
+            print("\(config): configuration is valid (modules enabled: \(loaded.modules.filter(\.enabled).map(\.name).joined(separator: ", ")))")
+            return
+        }
+        do {
+            try await ProxyHost(config: loaded, logger: logger).run()
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(2)
+        } catch let error as ProxyNet.ModuleError {
+            FileHandle.standardError.write(Data("\(loaded.file): \(error)\n".utf8))
+            throw ExitCode(2)
+        } catch {
+            logger.critical("stopped with an error", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}

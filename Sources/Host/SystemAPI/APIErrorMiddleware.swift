@@ -1,0 +1,52 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Turns every error of an API request (including an unknown path or an oversized body) into
+/// SRS-style JSON: `{"code": N, "error": "..."}` with the matching HTTP status.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    var logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            logger.info("request refused", metadata: ["path": "\(request.uri.path)", "status": "\(error.status.code)", "error": "\(error.message)"])
+            return JSONResponse.error(error.status, error.message)
+        } catch let error as HTTPError {
+            let message: String = switch error.status {
+            case .notFound: "no such path: \(request.uri.path)"
+            case .contentTooLarge: "request body too large"
+            case .methodNotAllowed: "method \(request.method) not allowed on \(request.uri.path)"
+            default: error.body ?? error.status.reasonPhrase
+            }
+            return JSONResponse.error(error.status, message)
+        } catch is NIOTooManyBytesError {
+            return JSONResponse.error(.contentTooLarge, "request body too large")
+        } catch {
+            logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            return JSONResponse.error(.internalServerError, "internal error: \(error)")
+        }
+    }
+}
+
+/// JSON bodies for the APIs.
+enum JSONResponse {
+    static func ok(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+        var body = object
+        body["code"] = body["code"] ?? 0
+        return make(status, body)
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        make(status, ["code": status.code, "error": message])
+    }
+
+    private static func make(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

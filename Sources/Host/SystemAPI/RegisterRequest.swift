@@ -1,0 +1,107 @@
+import Foundation
+import ProxyCore
+
+/// The body of `POST /api/v1/srs/register`: what SRS 5+ heartbeats send with `ports on`
+/// (`server`, `service`, `pid`, `ip`, `device_id` as strings; `rtmp`, `http`, `api`, `srt`, `rtc`
+/// as arrays of endpoint strings such as `"1935"` or `"udp://0.0.0.0:8000"`; an optional
+/// `summaries` object), and the manual form of SRS's proxy docs (the same fields).
+/// Numbers are accepted where strings are expected (a hand-written `"pid": 42`).
+enum RegisterRequest {
+    static let maxFieldLength = 256
+    static let maxEndpoints = 32
+
+    static func parse(_ data: Data) throws(APIError) -> Backend {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw APIError(.badRequest, "malformed JSON body")
+        }
+        guard let fields = object as? [String: Any] else { throw APIError(.badRequest, "expected a JSON object") }
+
+        let server = try string(fields, "server")
+        let service = try string(fields, "service")
+        let pid = try string(fields, "pid")
+        let ip = try string(fields, "ip")
+        guard isPlausibleHost(ip) else { throw APIError(.badRequest, "field 'ip': '\(ip.prefix(64))' is not an IP address or host name") }
+        let deviceID = try optionalString(fields, "device_id")
+
+        var endpoints: [EndpointKind: [ListenEndpoint]] = [:]
+        for kind in EndpointKind.allCases {
+            let list = try endpointList(fields, kind.rawValue)
+            if !list.isEmpty { endpoints[kind] = list }
+        }
+        guard endpoints[.rtmp] != nil else { throw APIError(.badRequest, "missing field 'rtmp' (at least one RTMP endpoint)") }
+
+        var summaries: String?
+        if let s = fields["summaries"], !(s is NSNull) {
+            guard JSONSerialization.isValidJSONObject(s), let data = try? JSONSerialization.data(withJSONObject: s, options: [.sortedKeys]) else {
+                throw APIError(.badRequest, "field 'summaries': expected a JSON object")
+            }
+            summaries = String(decoding: data, as: UTF8.self)
+        }
+        return Backend(server: server, service: service, pid: pid, ip: ip, deviceID: deviceID, endpoints: endpoints, summaries: summaries)
+    }
+
+    private static func string(_ fields: [String: Any], _ name: String) throws(APIError) -> String {
+        guard let value = try optionalString(fields, name), !value.isEmpty else {
+            throw APIError(.badRequest, "missing field '\(name)'")
+        }
+        return value
+    }
+
+    private static func optionalString(_ fields: [String: Any], _ name: String) throws(APIError) -> String? {
+        let value: String
+        switch fields[name] {
+        case .none, is NSNull: return nil
+        case let s as String: value = s.trimmingCharacters(in: .whitespaces)
+        case let n as NSNumber where !n.isBoolean: value = n.stringValue
+        default: throw APIError(.badRequest, "field '\(name)': expected a string")
+        }
+        guard value.utf8.count <= maxFieldLength else { throw APIError(.badRequest, "field '\(name)': longer than \(maxFieldLength) bytes") }
+        guard !value.unicodeScalars.contains(where: { $0.value < 0x20 }) else { throw APIError(.badRequest, "field '\(name)': control characters") }
+        return value
+    }
+
+    private static func endpointList(_ fields: [String: Any], _ name: String) throws(APIError) -> [ListenEndpoint] {
+        let items: [Any]
+        switch fields[name] {
+        case .none, is NSNull: return []
+        case let list as [Any]: items = list
+        case let single as String: items = [single]
+        case let n as NSNumber: items = [n]
+        default: throw APIError(.badRequest, "field '\(name)': expected an array of endpoints such as [\"1935\"]")
+        }
+        guard items.count <= maxEndpoints else { throw APIError(.badRequest, "field '\(name)': more than \(maxEndpoints) endpoints") }
+        var result: [ListenEndpoint] = []
+        for item in items {
+            let text: String
+            switch item {
+            case let s as String: text = s
+            case let n as NSNumber where !n.isBoolean: text = n.stringValue
+            default: throw APIError(.badRequest, "field '\(name)': expected endpoint strings such as \"1935\" or \"udp://0.0.0.0:8000\"")
+            }
+            let endpoint: ListenEndpoint
+            do {
+                endpoint = try ListenEndpoint(parsing: text)
+            } catch {
+                throw APIError(.badRequest, "field '\(name)': \(error)")
+            }
+            guard endpoint.port > 0 else { throw APIError(.badRequest, "field '\(name)': port 0 in '\(text)' cannot be dialled") }
+            result.append(endpoint)
+        }
+        return result
+    }
+
+    private static func isPlausibleHost(_ text: String) -> Bool {
+        (try? ListenEndpoint(parsing: text.contains(":") ? "[\(text)]:1" : "\(text):1")) != nil
+    }
+}
+
+extension NSNumber {
+    /// JSON `true`/`false` arrive as NSNumber too; their type encoding is char or C bool.
+    fileprivate var isBoolean: Bool {
+        let type = String(cString: objCType)
+        return type == "c" || type == "B"
+    }
+}

@@ -1,0 +1,150 @@
+import Synchronization
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ProxyCore
+import ProxyNet
+
+/// The system API (default port 12025): origins register and heartbeat here, operators look at
+/// origins and streams. Built on Hummingbird 2, which every API of the proxy uses.
+struct SystemAPI {
+    static let maxBodySize = 64 * 1024
+
+    var config: SystemAPIConfig
+    var registry: any Registry
+    var routers: [ProxyCore.Router]
+    var group: any EventLoopGroup
+    var logger: Logger
+    var onListening: @Sendable (String, SocketAddress) -> Void
+    let identity = ProxyIdentity()
+
+    func makeApplication() -> some ApplicationProtocol {
+        let router = Hummingbird.Router()
+        router.add(middleware: APIErrorMiddleware<BasicRequestContext>(logger: logger))
+        router.post("/api/v1/srs/register") { request, context in try await register(request, context) }
+        router.get("/api/v1/versions") { _, _ in versions() }
+        router.get("/api/v1/origins") { _, _ in try await origins() }
+        router.get("/api/v1/streams") { _, _ in try await streams() }
+        let onListening = self.onListening
+        let logger = self.logger
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(config.listen.bindHost, port: config.listen.port), serverName: ProxyVersion.name),
+            onServerRunning: { channel in
+                if let address = channel.localAddress {
+                    logger.info("listening", metadata: ["listener": "system-api", "address": "\(address.endpointDescription)"])
+                    onListening("system-api", address)
+                }
+            },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger)
+    }
+
+    // MARK: - Handlers
+
+    private func register(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try authorizeRegister(request)
+        var request = request
+        let body = try await request.collectBody(upTo: Self.maxBodySize)
+        let backend = try RegisterRequest.parse(Data(buffer: body))
+        try await registry.heartbeat(backend)
+        if identity.noteBackend(backend.id) {
+            logger.info("backend registered", metadata: [
+                "backend": "\(backend.id)", "ip": "\(backend.ip)", "device_id": "\(backend.deviceID ?? "")",
+                "endpoints": "\(EndpointKind.allCases.compactMap { k in backend.endpoints[k].map { "\(k.rawValue)=\($0.map(\.description).joined(separator: ","))" } }.joined(separator: " "))",
+            ])
+        } else {
+            logger.trace("backend heartbeat", metadata: ["backend": "\(backend.id)"])
+        }
+        return JSONResponse.ok(["pid": String(ProcessInfo.processInfo.processIdentifier)])
+    }
+
+    private func authorizeRegister(_ request: Request) throws {
+        guard !config.registerToken.isEmpty else { return }
+        var presented = request.uri.queryParameters["token"].map(String.init)
+        if presented == nil, let auth = request.headers[.authorization], auth.lowercased().hasPrefix("bearer ") {
+            presented = String(auth.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+        }
+        guard let presented, ConstantTime.equal(presented, config.registerToken) else {
+            throw APIError(.unauthorized, "register needs a valid token (?token= or Authorization: Bearer)")
+        }
+    }
+
+    private func versions() -> Response {
+        JSONResponse.ok([
+            "server": identity.server, "service": identity.service, "pid": String(ProcessInfo.processInfo.processIdentifier),
+            "data": ["major": ProxyVersion.major, "minor": ProxyVersion.minor, "revision": ProxyVersion.revision, "version": ProxyVersion.string],
+            "name": ProxyVersion.name,
+        ])
+    }
+
+    private func origins() async throws -> Response {
+        let now = Date()
+        let records = try await registry.backends()
+        let list: [[String: Any]] = records.map { r in
+            var o: [String: Any] = [
+                "id": r.backend.id.rawValue, "server": r.backend.server, "service": r.backend.service, "pid": r.backend.pid,
+                "ip": r.backend.ip, "device_id": r.backend.deviceID ?? "", "alive": r.alive,
+                "age_s": (now.timeIntervalSince(r.lastSeen) * 10).rounded() / 10, "last_seen": ISO8601.string(r.lastSeen),
+                "endpoints": Dictionary(uniqueKeysWithValues: r.backend.endpoints.map { ($0.key.rawValue, $0.value.map(\.description)) }),
+            ]
+            if let s = r.backend.summaries, let obj = try? JSONSerialization.jsonObject(with: Data(s.utf8)) { o["summaries"] = obj }
+            return o
+        }
+        return JSONResponse.ok(["origins": list, "backend_alive_s": registry.backendAlive.seconds])
+    }
+
+    private func streams() async throws -> Response {
+        let routes = try await registry.routes()
+        var local: [StreamKey: [LocalRoute]] = [:]
+        for router in routers {
+            for r in await router.localRoutes() { local[r.key, default: []].append(r) }
+        }
+        var keys = Set(routes.map(\.key))
+        keys.formUnion(local.keys)
+        let now = Date()
+        let list: [[String: Any]] = keys.sorted().map { key in
+            let route = routes.first { $0.key == key }
+            let mine = local[key] ?? []
+            var o: [String: Any] = [
+                "key": key.description, "vhost": key.vhost, "app": key.app, "stream": key.stream,
+                "backend": route?.backendID.rawValue ?? mine.first?.backendID.rawValue ?? "",
+                "sessions": mine.reduce(0) { $0 + $1.sessions },
+                "since": ISO8601.string(route?.claimedAt ?? mine.map(\.since).min() ?? now),
+                "bytes_from_clients": mine.reduce(UInt64(0)) { $0 + $1.bytesFromClients },
+                "bytes_to_clients": mine.reduce(UInt64(0)) { $0 + $1.bytesToClients },
+                "clients": mine.flatMap(\.clients).map { ["address": $0.address, "protocol": $0.kind.rawValue, "since": ISO8601.string($0.since)] },
+            ]
+            if let route { o["expires_in_s"] = (route.expiresAt.timeIntervalSince(now) * 10).rounded() / 10 } else { o["route"] = "released" }
+            return o
+        }
+        return JSONResponse.ok(["streams": list])
+    }
+}
+
+/// The proxy's own ids in SRS's style, made once per process.
+final class ProxyIdentity: Sendable {
+    let server = "proxy-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    let service = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    private let seen = Mutex<Set<Backend.ID>>([])
+
+    /// True the first time a backend id is seen (for the "registered" log line).
+    func noteBackend(_ id: Backend.ID) -> Bool { seen.withLock { $0.insert(id).inserted } }
+}
+
+enum ISO8601 {
+    static func string(_ date: Date) -> String { date.formatted(.iso8601) }
+}
+
+/// Secret comparison that takes the same time wherever the strings differ.
+enum ConstantTime {
+    static func equal(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var diff = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<max(x.count, y.count) {
+            diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        }
+        return diff == 0
+    }
+}

@@ -1,0 +1,40 @@
+/// What modules report to the host about streams, and the one question they ask it:
+/// may this client publish? The host wires these to webhooks and event callbacks.
+public protocol ProxyHooks: Sendable {
+    /// Asked before a publish is relayed; a refusal closes the session with the protocol's error.
+    func authorizePublish(_ event: StreamEvent) async -> HookDecision
+    /// Publish/play start and end; must not block the caller.
+    func report(_ event: StreamEvent)
+}
+
+public struct StreamEvent: Sendable {
+    public enum Kind: String, Sendable {
+        case publishStart = "publish_start", publishEnd = "publish_end", playStart = "play_start", playEnd = "play_end"
+    }
+    public var kind: Kind
+    public var request: StreamRequest
+    /// The module that saw it: `rtmp`, `http-flv`, `srt`, `webrtc`.
+    public var module: String
+    public var client: String
+    public var backend: Backend.ID?
+
+    public init(kind: Kind, request: StreamRequest, module: String, client: String, backend: Backend.ID? = nil) {
+        self.kind = kind
+        self.request = request
+        self.module = module
+        self.client = client
+        self.backend = backend
+    }
+}
+
+public enum HookDecision: Sendable, Equatable {
+    case allow
+    case deny(String)
+}
+
+/// Hooks that allow everything and report nowhere: the default until the host configures hooks.
+public struct NoHooks: ProxyHooks {
+    public init() {}
+    public func authorizePublish(_ event: StreamEvent) async -> HookDecision { .allow }
+    public func report(_ event: StreamEvent) {}
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Logging
+
+/// The only place that decides where a stream goes (DESIGN.md section 5):
+/// 1. all sessions of a stream reach the backend its route names, on every proxy sharing the registry;
+/// 2. candidates are alive backends exposing the endpoint kind the session needs;
+/// 3. routes are claimed atomically in the registry (the first claim wins);
+/// 4. a route whose backend expired or refused a connection is replaced on the next session;
+/// 5. routes are refreshed while sessions use them and released after the linger time.
+public actor Router {
+    public nonisolated let registry: any Registry
+    public nonisolated let strategy: any BalancingStrategy
+    public nonisolated let configuration: RouterConfiguration
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    private var slots: [Slot.ID: Slot] = [:]
+    private var suspects: [Backend.ID: Date] = [:]
+    private var nextLeaseID: UInt64 = 1
+
+    /// The sessions of this proxy on one route.
+    struct Slot {
+        struct ID: Hashable {
+            var key: StreamKey
+            var backend: Backend.ID
+        }
+        var backend: Backend
+        var since: Date
+        var leases: [UInt64: RouteLease] = [:]
+        var idleSince: Date?
+        var lastRefresh: Date
+    }
+
+    public init(
+        registry: any Registry, strategy: any BalancingStrategy, configuration: RouterConfiguration = .init(),
+        logger: Logger = Logger(label: "proxy.router"), now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.registry = registry
+        self.strategy = strategy
+        self.configuration = configuration
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Finds (or picks and claims) the backend of `request`'s stream for a session that needs
+    /// `kind`, and returns the session's lease on that route.
+    public func acquire(_ request: StreamRequest, needs kind: EndpointKind, client: String = "") async throws(RoutingError) -> RouteLease {
+        let key = request.key
+        let t = now()
+        suspects = suspects.filter { $0.value > t }
+
+        let alive: [Backend]
+        let existing: Route?
+        do {
+            alive = try await registry.aliveBackends()
+            existing = try await registry.route(for: key)
+        } catch {
+            throw .registry(String(describing: error))
+        }
+
+        var replacing: Backend.ID?
+        if let route = existing {
+            if let backend = alive.first(where: { $0.id == route.backendID }), suspects[backend.id] == nil {
+                guard backend.exposes(kind) else { throw .backendLacksProtocol(key, backend.id, kind) }
+                _ = try? await registry.refresh(key, backend: backend.id, ttl: configuration.routeTTL)
+                return lease(request, backend, kind, client)
+            }
+            replacing = route.backendID
+        }
+
+        let exposing = alive.filter { $0.exposes(kind) }
+        let healthy = exposing.filter { suspects[$0.id] == nil }
+        guard let pick = strategy.pick(key, from: healthy.isEmpty ? exposing : healthy) else { throw .noBackend(kind) }
+
+        let winner: Route
+        do {
+            winner = try await registry.claim(key, backend: pick.id, ttl: configuration.routeTTL, replacing: replacing)
+        } catch {
+            throw .registry(String(describing: error))
+        }
+        guard let backend = alive.first(where: { $0.id == winner.backendID }) else {
+            // Another proxy won with a backend this one does not see as alive yet: treat as unavailable.
+            throw .noBackend(kind)
+        }
+        guard backend.exposes(kind) else { throw .backendLacksProtocol(key, backend.id, kind) }
+        if let replacing, replacing != backend.id {
+            logger.warning("route failed over", metadata: ["stream": "\(key)", "from": "\(replacing)", "to": "\(backend.id)"])
+        } else if existing == nil {
+            logger.info("route claimed", metadata: ["stream": "\(key)", "backend": "\(backend.id)", "strategy": "\(type(of: strategy).name)"])
+        }
+        return lease(request, backend, kind, client)
+    }
+
+    private func lease(_ request: StreamRequest, _ backend: Backend, _ kind: EndpointKind, _ client: String) -> RouteLease {
+        let t = now()
+        let id = nextLeaseID
+        nextLeaseID += 1
+        let lease = RouteLease(id: id, request: request, backend: backend, kind: kind, client: client, since: t, router: self)
+        let slotID = Slot.ID(key: request.key, backend: backend.id)
+        slots[slotID, default: Slot(backend: backend, since: t, lastRefresh: t)].leases[id] = lease
+        slots[slotID]!.idleSince = nil
+        return lease
+    }
+
+    func end(_ lease: RouteLease) {
+        let slotID = Slot.ID(key: lease.key, backend: lease.backend.id)
+        guard slots[slotID]?.leases.removeValue(forKey: lease.id) != nil else { return }
+        if slots[slotID]!.leases.isEmpty { slots[slotID]!.idleSince = now() }
+    }
+
+    func reportUnreachable(_ lease: RouteLease, reason: String) async {
+        end(lease)
+        suspects[lease.backend.id] = now().addingTimeInterval(configuration.suspectTime.timeInterval)
+        logger.warning("backend unreachable, route released", metadata: [
+            "stream": "\(lease.key)", "backend": "\(lease.backend.id)", "reason": "\(reason)",
+        ])
+        let slotID = Slot.ID(key: lease.key, backend: lease.backend.id)
+        if slots[slotID]?.leases.isEmpty == true { slots[slotID] = nil }
+        try? await registry.release(lease.key, backend: lease.backend.id)
+    }
+
+    /// Housekeeping: refreshes routes in use, releases routes idle past the linger time.
+    public func tick() async {
+        let t = now()
+        for (slotID, slot) in slots {
+            if slot.leases.isEmpty {
+                guard let idle = slot.idleSince, t.timeIntervalSince(idle) >= configuration.routeLinger.timeInterval else { continue }
+                slots[slotID] = nil
+                try? await registry.release(slotID.key, backend: slotID.backend)
+                logger.debug("route released after linger", metadata: ["stream": "\(slotID.key)", "backend": "\(slotID.backend)"])
+            } else if t.timeIntervalSince(slot.lastRefresh) >= configuration.refreshInterval.timeInterval {
+                slots[slotID]?.lastRefresh = t
+                do {
+                    if try await registry.refresh(slotID.key, backend: slotID.backend, ttl: configuration.routeTTL) { continue }
+                    // The route lapsed: claim it back unless someone else holds it now.
+                    let route = try await registry.claim(slotID.key, backend: slotID.backend, ttl: configuration.routeTTL, replacing: nil)
+                    if route.backendID != slotID.backend {
+                        logger.warning("route moved while sessions are live", metadata: [
+                            "stream": "\(slotID.key)", "sessions_on": "\(slotID.backend)", "route": "\(route.backendID)",
+                        ])
+                    }
+                } catch {
+                    logger.warning("route refresh failed", metadata: ["stream": "\(slotID.key)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Runs `tick()` until the task is cancelled.
+    public func run() async {
+        let interval = configuration.tickInterval
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            await tick()
+        }
+    }
+
+    /// This proxy's sessions per route, for the streams API.
+    public func localRoutes() -> [LocalRoute] {
+        slots.map { id, slot in
+            LocalRoute(
+                key: id.key, backendID: id.backend, since: slot.since, sessions: slot.leases.count,
+                bytesFromClients: slot.leases.values.reduce(0) { $0 + $1.counters.bytesFromClient },
+                bytesToClients: slot.leases.values.reduce(0) { $0 + $1.counters.bytesToClient },
+                clients: slot.leases.values.sorted { $0.id < $1.id }.map { LocalRoute.Client(address: $0.client, kind: $0.kind, since: $0.since) })
+        }.sorted { $0.key < $1.key }
+    }
+
+    /// Number of sessions this proxy holds, over all routes.
+    public var sessionCount: Int { slots.values.reduce(0) { $0 + $1.leases.count } }
+}
+
+/// A route as this proxy uses it.
+public struct LocalRoute: Sendable {
+    public struct Client: Sendable {
+        public var address: String
+        public var kind: EndpointKind
+        public var since: Date
+    }
+    public var key: StreamKey
+    public var backendID: Backend.ID
+    public var since: Date
+    public var sessions: Int
+    public var bytesFromClients: UInt64
+    public var bytesToClients: UInt64
+    public var clients: [Client]
+}

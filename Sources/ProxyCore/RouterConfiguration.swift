@@ -1,0 +1,27 @@
+/// Timing of routes. Defaults suit production; tests shorten them.
+public struct RouterConfiguration: Sendable {
+    /// How long a route outlives its last session (so a reconnecting publisher returns to the same backend).
+    public var routeLinger: Duration
+    /// How long a claimed route lives in the registry without a refresh (a crashed proxy's routes expire).
+    public var routeTTL: Duration
+    /// How often routes with sessions are refreshed.
+    public var refreshInterval: Duration
+    /// How long a backend that refused a connection is left out of new picks.
+    public var suspectTime: Duration
+
+    public init(
+        routeLinger: Duration = .seconds(60), routeTTL: Duration? = nil, refreshInterval: Duration? = nil,
+        suspectTime: Duration = .seconds(10)
+    ) {
+        self.routeLinger = routeLinger
+        let ttl = routeTTL ?? (routeLinger + .seconds(30))
+        self.routeTTL = ttl
+        self.refreshInterval = refreshInterval ?? ttl / 3
+        self.suspectTime = suspectTime
+    }
+
+    /// How often the router's housekeeping runs: often enough for linger and refresh to be on time.
+    var tickInterval: Duration {
+        min(max(min(routeLinger / 4, refreshInterval / 2), .milliseconds(10)), .seconds(1))
+    }
+}

@@ -1,0 +1,18 @@
+/// Why the Router could not give a session a backend. Modules turn these into their protocol's
+/// error (an RTMP status, an HTTP 502/503, an SRT rejection).
+public enum RoutingError: Error, CustomStringConvertible {
+    /// No alive backend exposes the endpoint kind the session needs.
+    case noBackend(EndpointKind)
+    /// The stream lives on a backend that does not serve this protocol; moving it would split it.
+    case backendLacksProtocol(StreamKey, Backend.ID, EndpointKind)
+    /// The registry could not be read or written.
+    case registry(String)
+
+    public var description: String {
+        switch self {
+        case .noBackend(let kind): "no alive backend with an \(kind.rawValue) endpoint"
+        case .backendLacksProtocol(let key, let id, let kind): "stream \(key) is on backend \(id), which has no \(kind.rawValue) endpoint"
+        case .registry(let why): "registry error: \(why)"
+        }
+    }
+}

@@ -1,0 +1,43 @@
+/// Helpers that make Codable config strict and defaulted, so every module's Config reads the same
+/// way: an unknown key is an error naming the allowed keys, and an absent key takes its default.
+///
+///     init(from decoder: any Decoder) throws {
+///         try decoder.rejectUnknownKeys(CodingKeys.self)
+///         let c = try decoder.container(keyedBy: CodingKeys.self)
+///         listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: ListenEndpoint(port: 1935))
+///     }
+public struct AnyCodingKey: CodingKey, Hashable {
+    public var stringValue: String
+    public var intValue: Int?
+    public init(stringValue: String) { self.stringValue = stringValue }
+    public init(intValue: Int) {
+        self.stringValue = String(intValue)
+        self.intValue = intValue
+    }
+}
+
+extension Decoder {
+    /// Throws for the first key not in `Keys`, naming the allowed ones. A null section is allowed.
+    public func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_: Keys.Type) throws {
+        if let single = try? singleValueContainer(), single.decodeNil() { return }
+        let container = try self.container(keyedBy: AnyCodingKey.self)
+        let allowed = Keys.allCases.map(\.stringValue)
+        for key in container.allKeys where !allowed.contains(key.stringValue) {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: container,
+                debugDescription: "unknown key '\(key.stringValue)' (allowed: \(allowed.joined(separator: ", ")))")
+        }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// The value at `key`, or `defaultValue` when the key is absent or null.
+    public func decode<T: Decodable>(_ type: T.Type, forKey key: Key, default defaultValue: @autoclosure () -> T) throws -> T {
+        try decodeIfPresent(type, forKey: key) ?? defaultValue()
+    }
+
+    /// An error for `key` with a message, for checks after decoding (ranges, choices).
+    public func invalid(_ key: Key, _ message: String) -> DecodingError {
+        DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: message)
+    }
+}

@@ -1,0 +1,26 @@
+import Logging
+import NIOCore
+import ProxyCore
+
+/// What the host hands every module: the shared router (and through it the registry and the
+/// balancing strategy), the event loops, a logger labelled `proxy.<name>`, the hooks, and a
+/// callback to report bound addresses (tests bind port 0 and learn the real port from it).
+public struct ModuleContext: Sendable {
+    public var router: Router
+    public var eventLoopGroup: any EventLoopGroup
+    public var logger: Logger
+    public var hooks: any ProxyHooks
+    /// Called once per bound socket with a listener name (`rtmp`, `webrtc-udp`, ...) and its address.
+    public var onListening: @Sendable (_ listener: String, _ address: SocketAddress) -> Void
+
+    public init(
+        router: Router, eventLoopGroup: any EventLoopGroup, logger: Logger, hooks: any ProxyHooks = NoHooks(),
+        onListening: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }
+    ) {
+        self.router = router
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        self.hooks = hooks
+        self.onListening = onListening
+    }
+}

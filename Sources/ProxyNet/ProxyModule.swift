@@ -1,0 +1,34 @@
+import ProxyCore
+import ServiceLifecycle
+
+/// The contract every protocol module keeps (DESIGN.md section 4).
+///
+/// Lifecycle: the host decodes the module's own section of proxy.yaml into `Config` (strictly:
+/// unknown keys are errors), calls `init` for every enabled module before anything binds, then
+/// runs them as services in catalog order. `run()` binds, reports each bound address through
+/// `context.onListening`, serves, and on graceful shutdown stops accepting and lets live relays
+/// drain; task cancellation (the host's force-quit) closes what is left.
+public protocol ProxyModule: Service {
+    associatedtype Config: Decodable & Sendable
+    /// The key under `modules:` in proxy.yaml, and the logger suffix (`proxy.<name>`).
+    static var name: String { get }
+    /// Whether the module runs when proxy.yaml does not say `enabled:`.
+    static var enabledByDefault: Bool { get }
+    /// Validates and stores; no I/O.
+    init(config: Config, context: ModuleContext) throws
+}
+
+/// Errors a module's `init` throws for configurations it cannot serve.
+public enum ModuleError: Error, CustomStringConvertible {
+    /// The module's folder exists but the protocol is not served yet.
+    case notImplemented(module: String)
+    case invalidConfig(module: String, key: String, String)
+
+    public var description: String {
+        switch self {
+        case .notImplemented(let m):
+            "module '\(m)' is not implemented in this build; set modules.\(m).enabled: false"
+        case .invalidConfig(let m, let key, let why): "modules.\(m).\(key): \(why)"
+        }
+    }
+}

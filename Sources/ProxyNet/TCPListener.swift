@@ -1,0 +1,91 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ProxyCore
+import ServiceLifecycle
+
+/// A TCP server socket shared by the TCP modules: binds an endpoint, hands each accepted
+/// connection to `childInitializer` (on the connection's own event loop), and shuts down in two
+/// steps: on graceful shutdown it stops accepting and waits for open connections to end; on task
+/// cancellation (force quit) it closes them.
+public struct TCPListener: Sendable {
+    public var name: String
+    public var endpoint: ListenEndpoint
+    public var group: any EventLoopGroup
+    public var logger: Logger
+    public var backlog: Int32 = 1024
+    public var childInitializer: @Sendable (any Channel) -> EventLoopFuture<Void>
+    public var onListening: @Sendable (SocketAddress) -> Void
+
+    public init(
+        name: String, endpoint: ListenEndpoint, group: any EventLoopGroup, logger: Logger,
+        onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
+        childInitializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) {
+        self.name = name
+        self.endpoint = endpoint
+        self.group = group
+        self.logger = logger
+        self.onListening = onListening
+        self.childInitializer = childInitializer
+    }
+
+    /// Binds and serves until graceful shutdown, then drains.
+    public func run() async throws {
+        let tracker = ConnectionTracker()
+        let server = try await bind(tracker: tracker)
+        defer { server.close(promise: nil) }
+        if let address = server.localAddress {
+            logger.info("listening", metadata: ["listener": "\(name)", "address": "\(address.endpointDescription)"])
+            onListening(address)
+        }
+        try? await gracefulShutdown()
+        try? await server.close()
+        logger.info("stopped accepting; waiting for open connections", metadata: ["listener": "\(name)", "open": "\(tracker.count)"])
+        tracker.quiesceAll()
+        await withTaskCancellationHandler {
+            await tracker.waitUntilEmpty()
+        } onCancel: {
+            tracker.closeAll()
+        }
+    }
+
+    /// Binds without serving loop; the caller owns the returned server channel. For tests and modules
+    /// that manage their own lifetime.
+    public func bind(tracker: ConnectionTracker) async throws -> any Channel {
+        let initializer = childInitializer
+        do {
+            return try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: backlog)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    tracker.add(channel)
+                    return initializer(channel)
+                }
+                .bind(host: endpoint.bindHost, port: endpoint.port)
+                .get()
+        } catch {
+            throw ListenerError.bindFailed(name: name, endpoint: endpoint, underlying: "\(error)")
+        }
+    }
+}
+
+public enum ListenerError: Error, CustomStringConvertible {
+    case bindFailed(name: String, endpoint: ListenEndpoint, underlying: String)
+
+    public var description: String {
+        switch self {
+        case .bindFailed(let name, let endpoint, let underlying): "\(name): cannot listen on \(endpoint): \(underlying)"
+        }
+    }
+}
+
+extension SocketAddress {
+    /// `ip:port` (`[v6]:port`) without NIO's type prefix, for logs and APIs.
+    public var endpointDescription: String {
+        guard let ip = ipAddress, let port else { return "\(self)" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}
