@@ -1,0 +1,128 @@
+import Foundation
+import Synchronization
+
+/// The built `stream-proxy` binary running as a child process with a config the test writes.
+/// It binds port 0 where the test asks; the real addresses are read from its `listening` log lines.
+public final class ProxyProcess: Sendable {
+    public let process: Process
+    public let directory: URL
+    private let output = OutputBuffer()
+
+    final class OutputBuffer: Sendable {
+        let text = Mutex<String>("")
+    }
+
+    /// Starts the proxy with `config` (proxy.yaml text) and extra environment, and waits until
+    /// the system API is listening (or the process exits, or `timeout` passes).
+    public static func start(
+        config: String, environment: [String: String] = [:], arguments: [String] = [], timeout: Duration = .seconds(20)
+    ) async throws -> ProxyProcess {
+        let p = try ProxyProcess(config: config, environment: environment, arguments: arguments)
+        _ = try await p.waitForListener("system-api", timeout: timeout)
+        return p
+    }
+
+    private init(config: String, environment: [String: String], arguments: [String]) throws {
+        directory = try PackagePaths.temporaryDirectory()
+        let configURL = directory.appendingPathComponent("proxy.yaml")
+        try config.write(to: configURL, atomically: true, encoding: .utf8)
+        process = Process()
+        process.executableURL = try PackagePaths.proxyBinary
+        process.arguments = ["--config", configURL.path] + arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PROXY_") }
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let output = self.output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    /// Everything the process printed so far.
+    public var log: String { output.text.withLock { $0 } }
+
+    /// The `host:port` a named listener bound, from its `listening` log line.
+    public func waitForListener(_ name: String, timeout: Duration = .seconds(20)) async throws -> String {
+        try await Wait.until("\(name) listening", timeout: timeout) { () throws -> String? in
+            if let address = Self.listenerAddress(name, in: self.log) { return address }
+            if !self.process.isRunning {
+                throw TestFailure("stream-proxy exited with status \(self.process.terminationStatus) before \(name) listened:\n\(self.log)")
+            }
+            return nil
+        }
+    }
+
+    /// The port of the system API.
+    public var systemAPIPort: Int {
+        get throws {
+            guard let address = Self.listenerAddress("system-api", in: log), let port = Int(address.split(separator: ":").last ?? "") else {
+                throw TestFailure("system-api address not in log:\n\(log)")
+            }
+            return port
+        }
+    }
+
+    public var systemAPI: URL {
+        get throws { URL(string: "http://127.0.0.1:\(try systemAPIPort)")! }
+    }
+
+    static func listenerAddress(_ name: String, in log: String) -> String? {
+        for line in log.split(separator: "\n") where line.contains("listener=\(name) ") && line.contains("listening") {
+            if let range = line.range(of: #"address=(\S+)"#, options: .regularExpression) {
+                return String(line[range].dropFirst("address=".count))
+            }
+        }
+        return nil
+    }
+
+    /// Sends `signal` and waits for the process to exit; returns its exit status.
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(40)) async throws -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        try await Wait.until("stream-proxy exit", timeout: timeout) { self.process.isRunning ? nil : true }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Runs the binary to completion (for --check-config and failing starts).
+public enum ProxyCommand {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> Result {
+        let process = Process()
+        process.executableURL = try PackagePaths.proxyBinary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PROXY_") }
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        try await Wait.until("stream-proxy \(arguments.joined(separator: " ")) to exit", timeout: timeout) {
+            process.isRunning ? nil : true
+        }
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import NIOEmbedded
+import ProxyCore
+import ProxyNet
+import Testing
+
+@testable import Host
+
+@Suite struct ConfigLoaderTests {
+    func load(_ yaml: String, env: [String: String] = [:]) throws(ConfigError) -> LoadedConfig {
+        try ConfigLoader(file: "proxy.yaml", environment: env).load(yaml: yaml)
+    }
+
+    func failure(_ yaml: String, env: [String: String] = [:]) -> String {
+        do {
+            _ = try load(yaml, env: env)
+            return "loaded without error"
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func theShippedFileIsValidAndMatchesTheDefaults() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("proxy.yaml")
+        let shipped = try ConfigLoader(file: url.path, environment: [:]).load()
+        let defaults = try load("")
+        #expect(shipped.proxy.balancer == defaults.proxy.balancer)
+        #expect(shipped.proxy.systemAPI.listen == defaults.proxy.systemAPI.listen)
+        #expect(shipped.proxy.registry.backendAlive == defaults.proxy.registry.backendAlive)
+        #expect(shipped.proxy.registry.routeLinger == defaults.proxy.registry.routeLinger)
+        #expect(shipped.proxy.quit.grace == defaults.proxy.quit.grace)
+        #expect(shipped.proxy.quit.force == defaults.proxy.quit.force)
+        #expect(shipped.modules.map(\.name) == ModuleCatalog.entries.map(\.name))
+    }
+
+    @Test func emptyFileGivesEveryDefault() throws {
+        let c = try load("")
+        #expect(c.proxy.balancer == "round-robin")
+        #expect(c.proxy.registry.type == .memory)
+        #expect(c.proxy.registry.backendAlive == .seconds(300))
+        #expect(c.proxy.registry.routeLinger == .seconds(60))
+        #expect(c.proxy.systemAPI.listen.port == 12025)
+        #expect(c.proxy.systemAPI.registerToken == "")
+        #expect(!c.proxy.defaultBackend.enabled)
+        #expect(c.proxy.quit.grace == .seconds(20) && c.proxy.quit.force == .seconds(30))
+        #expect(c.modules.allSatisfy { !$0.enabled })
+    }
+
+    @Test func readsEveryHostKey() throws {
+        let c = try load("""
+            balancer: hash
+            registry: { backend_alive: 5m, route_linger: 1500ms, redis: { host: r.example.com, port: 6380, password: pw, db: 2 } }
+            system_api: { listen: "127.0.0.1:12999", register_token: tok }
+            default_backend: { enabled: true, ip: 10.0.0.5, rtmp: 1936, http: 0, api: 1986, rtc: 8001, srt: ~ }
+            quit: { grace: 1s, force: 2s }
+            modules:
+              rtmp: { listen: 1937, balancer: round-robin }
+            """)
+        #expect(c.proxy.balancer == "hash")
+        #expect(c.proxy.registry.backendAlive == .seconds(300))
+        #expect(c.proxy.registry.routeLinger == .milliseconds(1500))
+        #expect(c.proxy.registry.redis.host == "r.example.com" && c.proxy.registry.redis.port == 6380)
+        #expect(c.proxy.registry.redis.password == "pw" && c.proxy.registry.redis.db == 2)
+        #expect(c.proxy.systemAPI.listen == ListenEndpoint(host: "127.0.0.1", port: 12999))
+        #expect(c.proxy.systemAPI.registerToken == "tok")
+        let backend = c.proxy.defaultBackend.backend
+        #expect(c.proxy.defaultBackend.enabled)
+        #expect(backend.ip == "10.0.0.5")
+        #expect(backend.address(for: .rtmp) == BackendAddress(host: "10.0.0.5", port: 1936))
+        #expect(!backend.exposes(.http), "port 0 leaves http out")
+        #expect(!backend.exposes(.srt), "null leaves srt out")
+        #expect(backend.endpoints[.rtc] == [ListenEndpoint(transport: .udp, port: 8001)])
+        #expect(c.modules.first { $0.name == "rtmp" }?.balancer == "round-robin")
+    }
+
+    @Test(arguments: [
+        ("balancr: x", "proxy.yaml:1:1: balancr: unknown key 'balancr' (allowed: balancer, registry, system_api, default_backend, modules, quit)"),
+        ("registry:\n  backend_alive: 5x", "proxy.yaml:2:18: registry.backend_alive: invalid duration '5x'"),
+        ("registry:\n  typo: 1", "proxy.yaml:2:3: registry.typo: unknown key 'typo' (allowed: type, backend_alive, route_linger, redis)"),
+        ("modules:\n  rtmp:\n    listen: 70000", "proxy.yaml:3:13: modules.rtmp.listen: invalid port 70000 (allowed: 0-65535)"),
+        ("modules:\n  rtmp:\n    listn: 1935", "proxy.yaml:3:5: modules.rtmp.listn: unknown key 'listn' (allowed: listen)"),
+        ("modules:\n  rtmpx: {}", "proxy.yaml:2:3: modules.rtmpx: unknown module 'rtmpx' (allowed: rtmp, http-flv, webrtc, srt)"),
+        ("balancer: fastest", "proxy.yaml:1:11: balancer: unknown balancer 'fastest' (allowed: round-robin, hash)"),
+        ("modules:\n  srt: { balancer: random }", "modules.srt.balancer: unknown balancer 'random' (allowed: round-robin, hash)"),
+        ("default_backend:\n  enabled: maybe", "proxy.yaml:2:12: default_backend.enabled: expected true or false"),
+        ("system_api:\n  listen: [1]", "proxy.yaml:2:11: system_api.listen: expected a port or an endpoint"),
+        ("registry:\n  redis: { port: abc }", "registry.redis.port: expected an integer"),
+        ("registry:\n  type: sql", "registry.type: unknown registry type 'sql' (allowed: memory, redis)"),
+        ("registry:\n  type: redis", "registry.type: registry type 'redis' is not available in this build"),
+        ("quit: { grace: 10s, force: 5s }", "quit.force: must not be shorter than quit.grace (10s)"),
+        ("quit:\n  grace: 1s\n  grace: 2s", "proxy.yaml:2:3: invalid YAML: expected all keys to be unique but found the following duplicated key(s): 'grace'"),
+        ("a: [", "invalid YAML"),
+        ("- 1\n- 2", "expected a mapping of settings at the top level"),
+        ("modules: 5", "modules: expected a mapping of module names"),
+        ("modules:\n  rtmp: yes", "modules.rtmp: expected a mapping"),
+        ("system_api:\n  register_token: ${UNSET_FOR_TEST}", "proxy.yaml:2:19: system_api.register_token: environment variable UNSET_FOR_TEST is not set"),
+    ])
+    func badConfigNamesFileLineKeyAndWhatIsAllowed(yaml: String, expected: String) {
+        let message = failure(yaml)
+        #expect(message.contains(expected), "got: \(message)")
+    }
+
+    @Test func environmentOverridesYAML() throws {
+        let c = try load(
+            "system_api: { listen: 1 }\nquit: { grace: 1s }",
+            env: [
+                "PROXY_SYSTEM_API": "127.0.0.1:13000", "PROXY_GRACE_QUIT_TIMEOUT": "5s", "PROXY_FORCE_QUIT_TIMEOUT": "9s",
+                "PROXY_DEFAULT_BACKEND_ENABLED": "on", "PROXY_DEFAULT_BACKEND_IP": "10.1.1.1", "PROXY_DEFAULT_BACKEND_RTMP": "19350",
+                "PROXY_BALANCER": "hash", "PROXY_LOAD_BALANCER_TYPE": "memory", "PROXY_REDIS_HOST": "", "PROXY_RTMP_SERVER": "1940",
+            ])
+        #expect(c.proxy.systemAPI.listen == ListenEndpoint(host: "127.0.0.1", port: 13000))
+        #expect(c.proxy.quit.grace == .seconds(5) && c.proxy.quit.force == .seconds(9))
+        #expect(c.proxy.defaultBackend.enabled)
+        #expect(c.proxy.defaultBackend.backend.address(for: .rtmp) == BackendAddress(host: "10.1.1.1", port: 19350))
+        #expect(c.proxy.balancer == "hash")
+        #expect(c.proxy.registry.redis.host == "127.0.0.1", "an empty variable is treated as unset")
+    }
+
+    @Test func everyEnvironmentVariableNamesAKeyThatExists() throws {
+        // Setting each variable to a value of the wrong shape must fail on that variable's key,
+        // which proves the path is read (a path nobody reads would load silently).
+        for (variable, path) in EnvironmentOverrides.table {
+            let message = failure("", env: [variable: "[not valid]"])
+            #expect(message.contains("environment variable \(variable)") || path.last == "static_files" || path.last == "candidate"
+                || path.last == "password" || path.last == "host" || path.last == "ip", "\(variable): \(message)")
+        }
+    }
+
+    @Test func badEnvironmentValueNamesTheVariable() {
+        let message = failure("", env: ["PROXY_RTMP_SERVER": "abc"])
+        #expect(message == "environment variable PROXY_RTMP_SERVER: modules.rtmp.listen: invalid endpoint 'abc': port must be a number from 0 to 65535")
+    }
+
+    @Test func variablesExpandWithDefaults() throws {
+        let c = try load(
+            "system_api:\n  register_token: ${TOKEN}\n  listen: ${PORT:-12030}\nregistry:\n  redis: { password: \"pre-${PW}-post\" }",
+            env: ["TOKEN": "s3cret", "PW": "x"])
+        #expect(c.proxy.systemAPI.registerToken == "s3cret")
+        #expect(c.proxy.systemAPI.listen.port == 12030)
+        #expect(c.proxy.registry.redis.password == "pre-x-post")
+    }
+
+    @Test func enablingAModuleThatIsNotImplementedFailsAtBuild() throws {
+        let c = try load("modules:\n  rtmp: { enabled: true, listen: 0 }")
+        let rtmp = try #require(c.modules.first { $0.name == "rtmp" })
+        #expect(rtmp.enabled)
+        let context = ModuleContext(
+            router: Router(registry: MemoryRegistry(), strategy: RoundRobinStrategy()), eventLoopGroup: EmbeddedEventLoop(),
+            logger: .init(label: "test"))
+        #expect {
+            _ = try rtmp.build(context)
+        } throws: { error in
+            "\(error)" == "module 'rtmp' is not implemented in this build; set modules.rtmp.enabled: false"
+        }
+    }
+}
+
+@Suite struct VariableExpansionTests {
+    @Test func expands() throws {
+        let env = ["A": "1", "EMPTY": ""]
+        #expect(try VariableExpansion.expand("x${A}y", environment: env) == "x1y")
+        #expect(try VariableExpansion.expand("${B:-dflt}", environment: env) == "dflt")
+        #expect(try VariableExpansion.expand("${EMPTY:-d}", environment: env) == "d")
+        #expect(try VariableExpansion.expand("$${A}", environment: env) == "${A}")
+        #expect(try VariableExpansion.expand("no vars $A", environment: env) == "no vars $A")
+        #expect(throws: VariableExpansion.Failure.unset("B")) { try VariableExpansion.expand("${B}", environment: env) }
+        #expect(throws: VariableExpansion.Failure.unterminated) { try VariableExpansion.expand("${A", environment: env) }
+    }
+}
+
+@Suite struct ModuleCatalogTests {
+    @Test func catalogHasEveryProtocolModuleOnceInStartOrder() {
+        #expect(ModuleCatalog.entries.map(\.name) == ["rtmp", "http-flv", "webrtc", "srt"])
+        #expect(ModuleCatalog.duplicateNames().isEmpty)
+        let twice = ModuleCatalog.entries + [ModuleCatalog.entries[0]]
+        #expect(ModuleCatalog.duplicateNames(twice) == ["rtmp"])
+    }
+}
+
+@Suite struct ConstantTimeTests {
+    @Test func comparesWholeStrings() {
+        #expect(ConstantTime.equal("secret", "secret"))
+        #expect(!ConstantTime.equal("secret", "secreT"))
+        #expect(!ConstantTime.equal("secret", "secret2"))
+        #expect(!ConstantTime.equal("", "x"))
+        #expect(ConstantTime.equal("", ""))
+    }
+}
