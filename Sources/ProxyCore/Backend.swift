@@ -43,12 +43,12 @@ public struct Backend: Sendable, Hashable, Codable {
     /// backend's ip when the endpoint names no host (or a wildcard).
     public func address(for kind: EndpointKind) -> BackendAddress? {
         guard let endpoint = endpoints[kind]?.first else { return nil }
-        return BackendAddress(host: endpoint.host ?? ip, port: endpoint.port)
+        return BackendAddress(host: endpoint.dialHost ?? ip, port: endpoint.port)
     }
 
     /// Every address announced for `kind` (WebRTC origins may announce several UDP ports).
     public func addresses(for kind: EndpointKind) -> [BackendAddress] {
-        (endpoints[kind] ?? []).map { BackendAddress(host: $0.host ?? ip, port: $0.port) }
+        (endpoints[kind] ?? []).map { BackendAddress(host: $0.dialHost ?? ip, port: $0.port) }
     }
 }
 

@@ -15,7 +15,7 @@ public struct ConfigDuration: Hashable, Sendable, Codable, CustomStringConvertib
     public init?(parsing text: String) {
         let s = text.trimmingCharacters(in: .whitespaces)
         guard !s.isEmpty, s.utf8.count <= 64 else { return nil }
-        if let plain = Double(s), plain >= 0, plain.isFinite {
+        if let plain = Double(s), plain >= 0, plain.isFinite, plain < 1e9 {
             self.init(.milliseconds(Int64((plain * 1000).rounded())))
             return
         }

@@ -3,7 +3,8 @@ import Foundation
 /// An address a server listens on or a backend announces, in every form SRS and the proxy use:
 /// `1935`, `0.0.0.0:1935`, `tcp://:1935`, `udp://0.0.0.0:10080`, `[::]:1935`, `udp://[::1]:8000`.
 ///
-/// `host` is nil when the form names no host or a wildcard (`0.0.0.0`, `::`): "any address".
+/// `host` is nil when the form names no host or the IPv4 wildcard (`0.0.0.0`, `*`): "any IPv4
+/// address". `::` is kept, so `[::]:1935` binds every IPv6 (and, on Linux, IPv4) address.
 public struct ListenEndpoint: Hashable, Sendable, CustomStringConvertible {
     public enum Transport: String, Sendable, CaseIterable {
         case tcp, udp
@@ -58,13 +59,16 @@ public struct ListenEndpoint: Hashable, Sendable, CustomStringConvertible {
         guard !portText.isEmpty, portText.allSatisfy(\.isASCIIDigit), let port = Int(portText), port <= 65535 else {
             throw .invalid(text, "port must be a number from 0 to 65535")
         }
-        if let h = host, h == "0.0.0.0" || h == "::" || h == "*" { host = nil }
+        if let h = host, h == "0.0.0.0" || h == "*" { host = nil }
         if let h = host, !Self.isPlausibleHost(h) { throw .invalid(text, "'\(h)' is not a host name or IP address") }
         self.init(transport: transport, host: host, port: port)
     }
 
     /// The host to bind when listening: the named host or the IPv4 wildcard.
     public var bindHost: String { host ?? "0.0.0.0" }
+
+    /// The host to dial, or nil when the endpoint names a wildcard (dial the backend's ip instead).
+    public var dialHost: String? { host == "::" ? nil : host }
 
     public var description: String {
         var text = transport.map { "\($0.rawValue)://" } ?? ""

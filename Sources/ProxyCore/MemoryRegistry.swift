@@ -72,7 +72,7 @@ public final class MemoryRegistry: Registry {
         let t = now()
         return state.withLock { s in
             guard var r = s.routes[key], r.backendID == backend, r.expiresAt > t else { return false }
-            r.expiresAt = t.addingTimeInterval(ttl.timeInterval)
+            r.expiresAt = max(r.expiresAt, t.addingTimeInterval(ttl.timeInterval))
             s.routes[key] = r
             return true
         }

@@ -16,6 +16,12 @@ public struct QueryString: Sendable, Hashable {
         return nil
     }
 
+    /// The `vhost=` parameter when present and not empty.
+    public var vhost: String? {
+        guard let v = value("vhost"), !v.isEmpty else { return nil }
+        return v
+    }
+
     /// Joins two query strings, skipping empty ones.
     public static func join(_ parts: String...) -> String {
         parts.filter { !$0.isEmpty }.joined(separator: "&")

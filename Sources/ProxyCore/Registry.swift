@@ -21,9 +21,10 @@ public protocol Registry: Sendable {
     /// backend whose route may be taken over (failover). Atomic: of racing claims exactly one
     /// wins, and every caller gets the winning route back.
     func claim(_ key: StreamKey, backend: Backend.ID, ttl: Duration, replacing: Backend.ID?) async throws -> Route
-    /// Extends the route's expiry when `backend` still holds it; false when it does not.
+    /// Makes the route live at least `ttl` from now when `backend` still holds it (never
+    /// shortens it: several proxies refresh one route); false when `backend` does not hold it.
     func refresh(_ key: StreamKey, backend: Backend.ID, ttl: Duration) async throws -> Bool
-    /// Drops the route when `backend` still holds it.
+    /// Drops the route when `backend` still holds it (failover). Routes otherwise end by expiring.
     func release(_ key: StreamKey, backend: Backend.ID) async throws
     /// Every live route.
     func routes() async throws -> [Route]

@@ -1,7 +1,8 @@
 import Foundation
 
-/// A stream's claim on a backend. Claimed atomically, refreshed while sessions use it,
-/// released after the linger time, and gone by itself when nobody refreshes it before `expiresAt`.
+/// A stream's claim on a backend. Claimed atomically, refreshed by every proxy with sessions on
+/// it, and gone when nobody refreshed it before `expiresAt`: the last session's proxy sets that to
+/// `route_linger` after the session ended. Only failover drops a route early.
 public struct Route: Sendable, Hashable {
     public var key: StreamKey
     public var backendID: Backend.ID

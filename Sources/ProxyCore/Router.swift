@@ -6,7 +6,9 @@ import Logging
 /// 2. candidates are alive backends exposing the endpoint kind the session needs;
 /// 3. routes are claimed atomically in the registry (the first claim wins);
 /// 4. a route whose backend expired or refused a connection is replaced on the next session;
-/// 5. routes are refreshed while sessions use them and released after the linger time.
+/// 5. routes are refreshed while sessions use them and expire `routeLinger` after the last one
+///    (on any proxy: each proxy's last session sets the expiry; nobody releases a route another
+///    proxy may still use, only failover drops one early).
 public actor Router {
     public nonisolated let registry: any Registry
     public nonisolated let strategy: any BalancingStrategy
@@ -86,7 +88,7 @@ public actor Router {
         if let replacing, replacing != backend.id {
             logger.warning("route failed over", metadata: ["stream": "\(key)", "from": "\(replacing)", "to": "\(backend.id)"])
         } else if existing == nil {
-            logger.info("route claimed", metadata: ["stream": "\(key)", "backend": "\(backend.id)", "strategy": "\(type(of: strategy).name)"])
+            logger.debug("route claimed", metadata: ["stream": "\(key)", "backend": "\(backend.id)", "strategy": "\(type(of: strategy).name)"])
         }
         return lease(request, backend, kind, client)
     }
@@ -102,37 +104,49 @@ public actor Router {
         return lease
     }
 
-    func end(_ lease: RouteLease) {
+    /// Ends a session. When it was this proxy's last on the route, the route is set to live
+    /// `routeLinger` more (refresh never shortens, so another proxy's sessions keep it longer).
+    func end(_ lease: RouteLease) async {
+        guard removeLease(lease) else { return }
+        _ = try? await registry.refresh(lease.key, backend: lease.backend.id, ttl: configuration.routeLinger)
+    }
+
+    /// Removes a lease; true when that left its slot without sessions.
+    private func removeLease(_ lease: RouteLease) -> Bool {
         let slotID = Slot.ID(key: lease.key, backend: lease.backend.id)
-        guard slots[slotID]?.leases.removeValue(forKey: lease.id) != nil else { return }
-        if slots[slotID]!.leases.isEmpty { slots[slotID]!.idleSince = now() }
+        guard slots[slotID]?.leases.removeValue(forKey: lease.id) != nil else { return false }
+        guard slots[slotID]!.leases.isEmpty else { return false }
+        slots[slotID]!.idleSince = now()
+        return true
     }
 
     func reportUnreachable(_ lease: RouteLease, reason: String) async {
-        end(lease)
         suspects[lease.backend.id] = now().addingTimeInterval(configuration.suspectTime.timeInterval)
         logger.warning("backend unreachable, route released", metadata: [
             "stream": "\(lease.key)", "backend": "\(lease.backend.id)", "reason": "\(reason)",
         ])
-        let slotID = Slot.ID(key: lease.key, backend: lease.backend.id)
-        if slots[slotID]?.leases.isEmpty == true { slots[slotID] = nil }
+        if removeLease(lease) { slots[Slot.ID(key: lease.key, backend: lease.backend.id)] = nil }
         try? await registry.release(lease.key, backend: lease.backend.id)
     }
 
-    /// Housekeeping: refreshes routes in use, releases routes idle past the linger time.
+    /// Housekeeping: refreshes routes in use, forgets local routes idle past the linger time
+    /// (their registry routes expire by themselves).
     public func tick() async {
         let t = now()
+        suspects = suspects.filter { $0.value > t }
         for (slotID, slot) in slots {
             if slot.leases.isEmpty {
                 guard let idle = slot.idleSince, t.timeIntervalSince(idle) >= configuration.routeLinger.timeInterval else { continue }
                 slots[slotID] = nil
-                try? await registry.release(slotID.key, backend: slotID.backend)
-                logger.debug("route released after linger", metadata: ["stream": "\(slotID.key)", "backend": "\(slotID.backend)"])
+                logger.debug("route idle past linger", metadata: ["stream": "\(slotID.key)", "backend": "\(slotID.backend)"])
             } else if t.timeIntervalSince(slot.lastRefresh) >= configuration.refreshInterval.timeInterval {
                 slots[slotID]?.lastRefresh = t
+                // After a failover away from this backend, its remaining sessions must not claim the route back.
+                guard suspects[slotID.backend] == nil else { continue }
                 do {
                     if try await registry.refresh(slotID.key, backend: slotID.backend, ttl: configuration.routeTTL) { continue }
-                    // The route lapsed: claim it back unless someone else holds it now.
+                    // The route lapsed (registry outage, clock skew): claim it back unless someone holds it now,
+                    // so new sessions join these rather than split the stream.
                     let route = try await registry.claim(slotID.key, backend: slotID.backend, ttl: configuration.routeTTL, replacing: nil)
                     if route.backendID != slotID.backend {
                         logger.warning("route moved while sessions are live", metadata: [

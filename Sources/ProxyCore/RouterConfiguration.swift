@@ -1,8 +1,9 @@
 /// Timing of routes. Defaults suit production; tests shorten them.
 public struct RouterConfiguration: Sendable {
-    /// How long a route outlives its last session (so a reconnecting publisher returns to the same backend).
+    /// How long a route outlives its last session, on any proxy (so a reconnecting publisher
+    /// returns to the same backend, and a crashed proxy's routes end by themselves).
     public var routeLinger: Duration
-    /// How long a claimed route lives in the registry without a refresh (a crashed proxy's routes expire).
+    /// The expiry set while sessions are live: a route lives this long past its last refresh.
     public var routeTTL: Duration
     /// How often routes with sessions are refreshed.
     public var refreshInterval: Duration
@@ -14,7 +15,7 @@ public struct RouterConfiguration: Sendable {
         suspectTime: Duration = .seconds(10)
     ) {
         self.routeLinger = routeLinger
-        let ttl = routeTTL ?? (routeLinger + .seconds(30))
+        let ttl = routeTTL ?? max(routeLinger, .seconds(1))
         self.routeTTL = ttl
         self.refreshInterval = refreshInterval ?? ttl / 3
         self.suspectTime = suspectTime

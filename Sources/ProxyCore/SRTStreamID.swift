@@ -72,7 +72,8 @@ public struct SRTStreamID: Hashable, Sendable {
     private static func request(path: String, vhost: String?, query: String) throws(StreamKeyError) -> StreamRequest {
         let trimmed = path.trimmingSlashes()
         guard let slash = trimmed.lastIndex(of: "/") else { throw .missingApp }
-        let vh = QueryString(query).value("vhost") ?? vhost
+        // A vhost named by h= is a host name (the dot rule applies); else a vhost= key is taken as given.
+        let vh = vhost.map { StreamKey.vhost(fromHost: $0) } ?? QueryString(query).vhost
         let key = try StreamKey(
             vhost: vh, app: String(trimmed[trimmed.startIndex..<slash]),
             stream: String(trimmed[trimmed.index(after: slash)...]))

@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Normalisation (the same for every protocol, so one stream has one key):
 /// - vhost is the client's host name when it contains a dot and is not an IP literal,
-///   else `__defaultVhost__`; a `vhost=` query parameter overrides it; it is lower-cased.
+///   else `__defaultVhost__`; a `vhost=` query parameter overrides it and is taken as given
+///   (SRS vhost names need no dot); it is lower-cased.
 /// - port, extension (`.flv`, `.ts`, `.m3u8`) and query are not part of the key.
 public struct StreamKey: Hashable, Sendable, Comparable, Codable, CustomStringConvertible {
     public static let defaultVhost = "__defaultVhost__"
@@ -15,7 +16,9 @@ public struct StreamKey: Hashable, Sendable, Comparable, Codable, CustomStringCo
     public let app: String
     public let stream: String
 
-    /// Builds a key from already separated parts, validating them.
+    /// Builds a key from already separated parts, validating them. `vhost` is taken as given
+    /// (lower-cased; nil or empty means `__defaultVhost__`): derive it from a host name with
+    /// `vhost(fromHost:)`.
     public init(vhost: String?, app: String, stream: String) throws(StreamKeyError) {
         let v = Self.normalisedVhost(vhost)
         let a = app.trimmingSlashes()
@@ -23,7 +26,8 @@ public struct StreamKey: Hashable, Sendable, Comparable, Codable, CustomStringCo
         guard !stream.isEmpty else { throw .missingStream }
         guard !stream.contains("/") else { throw .invalidCharacters(stream) }
         guard v.utf8.count + a.utf8.count + stream.utf8.count + 2 <= Self.maxLength else { throw .tooLong }
-        for part in [a, stream] where part.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+        guard !v.contains("/") else { throw .invalidCharacters(v) }
+        for part in [v, a, stream] where part.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
             throw .invalidCharacters(part)
         }
         self.vhost = v
@@ -32,6 +36,22 @@ public struct StreamKey: Hashable, Sendable, Comparable, Codable, CustomStringCo
     }
 
     public var description: String { "\(vhost)/\(app)/\(stream)" }
+
+    enum CodingKeys: String, CodingKey {
+        case vhost, app, stream
+    }
+
+    /// Decoding (from a shared registry) applies the same validation as `init`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        do {
+            try self.init(
+                vhost: try c.decode(String.self, forKey: .vhost), app: try c.decode(String.self, forKey: .app),
+                stream: try c.decode(String.self, forKey: .stream))
+        } catch let error as StreamKeyError {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: error.description))
+        }
+    }
 
     public static func < (a: StreamKey, b: StreamKey) -> Bool { a.description < b.description }
 
@@ -44,12 +64,12 @@ public struct StreamKey: Hashable, Sendable, Comparable, Codable, CustomStringCo
             if h[h.startIndex..<colon].contains(":") { return defaultVhost }  // bare IPv6
             h = String(h[h.startIndex..<colon])
         }
+        guard h.contains("."), !isIPv4Literal(h) else { return defaultVhost }
         return normalisedVhost(h)
     }
 
     static func normalisedVhost(_ vhost: String?) -> String {
         guard let v = vhost?.lowercased(), !v.isEmpty, v != defaultVhost.lowercased() else { return defaultVhost }
-        guard v.contains("."), !isIPv4Literal(v), !v.contains(":") else { return defaultVhost }
         return v
     }
 

@@ -7,7 +7,7 @@ extension StreamRequest {
     public static func http(host: String?, path: String, query: String) throws(StreamKeyError) -> StreamRequest {
         guard path.utf8.count <= 4096, query.utf8.count <= 8192 else { throw .tooLong }
         let q = QueryString(query)
-        let vhost = q.value("vhost") ?? StreamKey.vhost(fromHost: host)
+        let vhost = q.vhost ?? StreamKey.vhost(fromHost: host)
         if let app = q.value("app"), let stream = q.value("stream"), !app.isEmpty, !stream.isEmpty {
             return StreamRequest(key: try StreamKey(vhost: vhost, app: app, stream: stream.droppingLiveExtension()), query: q.raw)
         }

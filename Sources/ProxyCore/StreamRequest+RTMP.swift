@@ -16,7 +16,7 @@ extension StreamRequest {
 
         let (name, streamQuery) = Substring(streamName).splitQuery()
         let query = QueryString.join(String(urlQuery), String(streamQuery))
-        let vhost = QueryString(query).value("vhost") ?? StreamKey.vhost(fromHost: host)
+        let vhost = QueryString(query).vhost ?? StreamKey.vhost(fromHost: host)
         let key = try StreamKey(vhost: vhost, app: app, stream: String(name).percentDecoded(plusAsSpace: false))
         return StreamRequest(key: key, query: query)
     }
