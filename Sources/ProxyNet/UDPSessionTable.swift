@@ -28,13 +28,19 @@ public struct UDPSessionTable<ID: Hashable, Session> {
     public var isFull: Bool { entries.count >= capacity }
 
     /// Adds a session; throws when the table is full or the id is taken. The address is bound to
-    /// the new session (replacing any older binding of that address).
-    public mutating func insert(id: ID, address: SocketAddress, session: Session, now: NIODeadline) throws(UDPSessionTableError) {
+    /// the new session; an older session on that address is removed and returned, for the caller
+    /// to tear down.
+    @discardableResult
+    public mutating func insert(id: ID, address: SocketAddress, session: Session, now: NIODeadline) throws(UDPSessionTableError) -> Entry? {
         guard entries[id] == nil else { throw .duplicateID }
-        guard entries.count < capacity else { throw .full(capacity) }
-        if let old = idsByAddress[address] { entries[old] = nil }
+        let displaced = idsByAddress[address].flatMap { entries.removeValue(forKey: $0) }
+        guard entries.count < capacity else {
+            if let displaced { entries[displaced.id] = displaced }
+            throw .full(capacity)
+        }
         entries[id] = Entry(id: id, address: address, session: session, lastSeen: now)
         idsByAddress[address] = id
+        return displaced
     }
 
     /// The session with `id`, marking it seen.
@@ -54,16 +60,23 @@ public struct UDPSessionTable<ID: Hashable, Session> {
 
     public func id(forAddress address: SocketAddress) -> ID? { idsByAddress[address] }
 
-    /// Moves a session to a new client address (NAT rebinding, ICE restart); returns false for an unknown id.
+    public enum RebindOutcome {
+        case unknownID
+        /// Moved; another session that held the new address was removed and is returned.
+        case moved(displaced: Entry?)
+    }
+
+    /// Moves a session to a new client address (NAT rebinding, ICE restart).
     @discardableResult
-    public mutating func rebind(id: ID, to address: SocketAddress) -> Bool {
-        guard let old = entries[id]?.address else { return false }
-        if old == address { return true }
+    public mutating func rebind(id: ID, to address: SocketAddress) -> RebindOutcome {
+        guard let old = entries[id]?.address else { return .unknownID }
+        if old == address { return .moved(displaced: nil) }
         idsByAddress[old] = nil
-        if let other = idsByAddress[address], other != id { entries[other] = nil }
+        var displaced: Entry?
+        if let other = idsByAddress[address], other != id { displaced = entries.removeValue(forKey: other) }
         idsByAddress[address] = id
         entries[id]!.address = address
-        return true
+        return .moved(displaced: displaced)
     }
 
     /// Replaces the stored session value (for session state that is a value type).

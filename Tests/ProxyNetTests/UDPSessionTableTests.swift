@@ -48,22 +48,48 @@ import Testing
     @Test func rebindMovesASessionToANewAddress() throws {
         var table = UDPSessionTable<String, Int>(capacity: 8, idleTimeout: .seconds(10))
         try table.insert(id: "ufrag", address: a, session: 1, now: t0)
-        let moved = table.rebind(id: "ufrag", to: c)
-        #expect(moved)
+        guard case .moved(let displaced) = table.rebind(id: "ufrag", to: c) else {
+            Issue.record("rebind of a known id must move it")
+            return
+        }
+        #expect(displaced == nil)
         #expect(table.session(forAddress: a, now: t0) == nil)
         #expect(table.session(forAddress: c, now: t0) == 1)
         #expect(table.entry(forID: "ufrag")?.address == c)
-        let movedUnknown = table.rebind(id: "unknown", to: b)
-        #expect(!movedUnknown)
+        guard case .unknownID = table.rebind(id: "unknown", to: b) else {
+            Issue.record("rebind of an unknown id must report it")
+            return
+        }
     }
 
     @Test func anAddressBelongsToOneSession() throws {
         var table = UDPSessionTable<String, Int>(capacity: 8, idleTimeout: .seconds(10))
         try table.insert(id: "old", address: a, session: 1, now: t0)
-        try table.insert(id: "new", address: a, session: 2, now: t0)
+        let displaced = try table.insert(id: "new", address: a, session: 2, now: t0)
+        #expect(displaced?.id == "old" && displaced?.session == 1, "the caller gets the replaced session to tear down")
         #expect(table.session(forAddress: a, now: t0) == 2)
         #expect(table.entry(forID: "old") == nil, "the older session on that address is replaced")
         #expect(table.count == 1)
+    }
+
+    @Test func rebindOntoAnotherSessionsAddressReturnsIt() throws {
+        var table = UDPSessionTable<String, Int>(capacity: 8, idleTimeout: .seconds(10))
+        try table.insert(id: "x", address: a, session: 1, now: t0)
+        try table.insert(id: "y", address: b, session: 2, now: t0)
+        guard case .moved(let displaced) = table.rebind(id: "x", to: b) else {
+            Issue.record("expected a move")
+            return
+        }
+        #expect(displaced?.id == "y")
+        #expect(table.count == 1 && table.session(forAddress: b, now: t0) == 1)
+    }
+
+    @Test func aFullTableKeepsTheSessionItWouldHaveDisplaced() throws {
+        var table = UDPSessionTable<String, Int>(capacity: 1, idleTimeout: .seconds(10))
+        try table.insert(id: "x", address: a, session: 1, now: t0)
+        #expect(throws: UDPSessionTableError.duplicateID) { try table.insert(id: "x", address: b, session: 2, now: t0) }
+        let displaced = try table.insert(id: "y", address: a, session: 2, now: t0)
+        #expect(displaced?.id == "x", "same address: the new session replaces the old one even at capacity")
     }
 
     @Test func updateChangesStoredValue() throws {
