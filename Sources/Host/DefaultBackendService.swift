@@ -2,8 +2,8 @@ import Logging
 import ProxyCore
 import ServiceLifecycle
 
-/// Registers the configured default backend at start and refreshes it every 30 s, as SRS's
-/// proxy does for PROXY_DEFAULT_BACKEND_*.
+/// Registers the configured default backend at start and refreshes it every 30 s (or a third of
+/// `backend_alive` when that is shorter), as SRS's proxy does for PROXY_DEFAULT_BACKEND_*.
 struct DefaultBackendService: Service {
     static let refreshInterval = Duration.seconds(30)
 
@@ -20,7 +20,8 @@ struct DefaultBackendService: Service {
                 } catch {
                     logger.warning("default backend heartbeat failed", metadata: ["error": "\(error)"])
                 }
-                try? await Task.sleep(for: Self.refreshInterval)
+                // Every 30 s as SRS's proxy does, or faster when backend_alive is shorter than 90 s.
+                try? await Task.sleep(for: min(Self.refreshInterval, registry.backendAlive / 3))
             }
         }
     }

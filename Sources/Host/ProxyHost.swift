@@ -4,6 +4,7 @@ import NIOPosix
 import ProxyCore
 import ProxyNet
 import ServiceLifecycle
+import Synchronization
 
 /// Assembles one proxy process from a validated configuration and runs it:
 /// registry -> routers (one per balancer in use) -> system API -> default backend -> modules.
@@ -14,42 +15,68 @@ struct ProxyHost {
     var logger: Logger
     var group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
+    /// The registry and one router per balancing strategy in use, all sharing the registry.
+    final class Routing: Sendable {
+        let registry: any Registry
+        let configuration: RouterConfiguration
+        private let routers = Mutex<[String: Router]>([:])
+
+        init(registry: any Registry, configuration: RouterConfiguration) {
+            self.registry = registry
+            self.configuration = configuration
+        }
+
+        func router(for balancer: String) -> Router {
+            routers.withLock { routers in
+                if let r = routers[balancer] { return r }
+                let r = Router(
+                    registry: registry, strategy: BalancingStrategies.make(named: balancer)!, configuration: configuration,
+                    logger: Logger(label: "proxy.router"))
+                routers[balancer] = r
+                return r
+            }
+        }
+
+        var all: [Router] { routers.withLock { Array($0.values) } }
+    }
+
+    func makeRouting() -> Routing {
+        let proxy = config.proxy
+        let routing = Routing(
+            registry: MemoryRegistry(backendAlive: proxy.registry.backendAlive.duration),
+            configuration: RouterConfiguration(routeLinger: proxy.registry.routeLinger.duration))
+        _ = routing.router(for: proxy.balancer)
+        return routing
+    }
+
+    /// Builds every enabled module (validation only, no I/O), each with the router of its balancer.
+    @discardableResult
+    func buildModules(_ routing: Routing? = nil) throws -> [(name: String, service: any Service)] {
+        let routing = routing ?? makeRouting()
+        return try config.modules.filter(\.enabled).map { module in
+            let context = ModuleContext(
+                router: routing.router(for: module.balancer ?? config.proxy.balancer), eventLoopGroup: group,
+                logger: Logger(label: "proxy.\(module.name)"), hooks: NoHooks())
+            return (module.name, try module.build(context))
+        }
+    }
+
     func run() async throws {
         let proxy = config.proxy
-        let registry = MemoryRegistry(backendAlive: proxy.registry.backendAlive.duration)
-        let routerConfig = RouterConfiguration(routeLinger: proxy.registry.routeLinger.duration)
-
-        var routers: [String: Router] = [:]
-        func router(for balancer: String) -> Router {
-            if let r = routers[balancer] { return r }
-            let r = Router(
-                registry: registry, strategy: BalancingStrategies.make(named: balancer)!, configuration: routerConfig,
-                logger: Logger(label: "proxy.router"))
-            routers[balancer] = r
-            return r
-        }
-        _ = router(for: proxy.balancer)
-
-        var modules: [(name: String, service: any Service)] = []
-        for module in config.modules where module.enabled {
-            let context = ModuleContext(
-                router: router(for: module.balancer ?? proxy.balancer), eventLoopGroup: group,
-                logger: Logger(label: "proxy.\(module.name)"), hooks: NoHooks(),
-                onListening: { _, _ in })
-            modules.append((module.name, try module.build(context)))
-        }
+        let routing = makeRouting()
+        let modules = try buildModules(routing)
 
         let api = SystemAPI(
-            config: proxy.systemAPI, registry: registry, routers: Array(routers.values), group: group,
+            config: proxy.systemAPI, registry: routing.registry, routers: routing.all, group: group,
             logger: Logger(label: "proxy.system-api"), onListening: { _, _ in })
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: RouterService(routers: Array(routers.values)), serviceName: "router"),
+            .init(service: RouterService(routers: routing.all), serviceName: "router"),
             .init(service: api.makeApplication(), serviceName: "system-api"),
         ]
         if proxy.defaultBackend.enabled {
             services.append(.init(
-                service: DefaultBackendService(backend: proxy.defaultBackend.backend, registry: registry, logger: logger),
+                service: DefaultBackendService(backend: proxy.defaultBackend.backend, registry: routing.registry, logger: logger),
                 serviceName: "default-backend"))
         }
         services.append(.init(service: ModuleGroup(modules: modules, logger: logger), serviceName: "modules"))
@@ -63,11 +90,16 @@ struct ProxyHost {
             "registry": "\(proxy.registry.type.rawValue)", "modules": "\(modules.map(\.name).joined(separator: ","))",
         ])
         let watchdog = ForceQuitWatchdog(force: proxy.quit.force.duration, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await serviceGroup.run() }
-            tasks.addTask { await watchdog.run() }
-            try await tasks.next()
-            tasks.cancelAll()
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await serviceGroup.run() }
+                tasks.addTask { await watchdog.run() }
+                try await tasks.next()
+                tasks.cancelAll()
+            }
+        } catch where watchdog.shutdownRequested {
+            // quit.grace passed with sessions still open: the services were cancelled and closed them.
+            logger.notice("sessions still open at quit.grace were closed", metadata: ["detail": "\(error)"])
         }
         logger.info("stopped")
     }

@@ -46,7 +46,14 @@ struct StreamProxyCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if checkConfig {
-            print("\(config): configuration is valid (modules enabled: \(loaded.modules.filter(\.enabled).map(\.name).joined(separator: ", ")))")
+            do {
+                try ProxyHost(config: loaded, logger: logger).buildModules()
+            } catch {
+                FileHandle.standardError.write(Data("\(loaded.file): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+            let enabled = loaded.modules.filter(\.enabled).map(\.name)
+            print("\(config): configuration is valid (modules enabled: \(enabled.isEmpty ? "none" : enabled.joined(separator: ", ")))")
             return
         }
         do {

@@ -79,7 +79,7 @@ import Testing
         ("registry:\n  backend_alive: 5x", "proxy.yaml:2:18: registry.backend_alive: invalid duration '5x'"),
         ("registry:\n  typo: 1", "proxy.yaml:2:3: registry.typo: unknown key 'typo' (allowed: type, backend_alive, route_linger, redis)"),
         ("modules:\n  rtmp:\n    listen: 70000", "proxy.yaml:3:13: modules.rtmp.listen: invalid port 70000 (allowed: 0-65535)"),
-        ("modules:\n  rtmp:\n    listn: 1935", "proxy.yaml:3:5: modules.rtmp.listn: unknown key 'listn' (allowed: listen)"),
+        ("modules:\n  rtmp:\n    listn: 1935", "proxy.yaml:3:5: modules.rtmp.listn: unknown key 'listn' (allowed: enabled, balancer, listen)"),
         ("modules:\n  rtmpx: {}", "proxy.yaml:2:3: modules.rtmpx: unknown module 'rtmpx' (allowed: rtmp, http-flv, webrtc, srt)"),
         ("balancer: fastest", "proxy.yaml:1:11: balancer: unknown balancer 'fastest' (allowed: round-robin, hash)"),
         ("modules:\n  srt: { balancer: random }", "modules.srt.balancer: unknown balancer 'random' (allowed: round-robin, hash)"),
@@ -94,6 +94,10 @@ import Testing
         ("- 1\n- 2", "expected a mapping of settings at the top level"),
         ("modules: 5", "modules: expected a mapping of module names"),
         ("modules:\n  rtmp: yes", "modules.rtmp: expected a mapping"),
+        ("registry: [1, 2]", "proxy.yaml:1:11: registry: expected a mapping"),
+        ("system_api:\n  listen: udp://:12025", "system_api.listen: the system API is served over TCP; remove udp://"),
+        ("default_backend:\n  ip: 0.0.0.0", "default_backend.ip: '0.0.0.0' is not an IP address or host name the proxy can dial"),
+        ("default_backend:\n  rtmp: 0", "default_backend.rtmp: the default backend needs an rtmp port"),
         ("system_api:\n  register_token: ${UNSET_FOR_TEST}", "proxy.yaml:2:19: system_api.register_token: environment variable UNSET_FOR_TEST is not set"),
     ])
     func badConfigNamesFileLineKeyAndWhatIsAllowed(yaml: String, expected: String) {
@@ -139,6 +143,18 @@ import Testing
         #expect(c.proxy.systemAPI.registerToken == "s3cret")
         #expect(c.proxy.systemAPI.listen.port == 12030)
         #expect(c.proxy.registry.redis.password == "pre-x-post")
+    }
+
+    @Test func aKeySetByTheEnvironmentNeedsNoVariableInTheFile() throws {
+        let c = try load("system_api:\n  listen: ${NOT_SET_HERE}", env: ["PROXY_SYSTEM_API": "12031"])
+        #expect(c.proxy.systemAPI.listen.port == 12031)
+        #expect(failure("system_api:\n  listen: ${NOT_SET_HERE}").contains("environment variable NOT_SET_HERE is not set"))
+    }
+
+    @Test func nullHostKeysInAModuleSectionTakeTheirDefaults() throws {
+        let c = try load("modules:\n  srt:\n    enabled:\n    balancer: ~\n    listen: 20081")
+        let srt = try #require(c.modules.first { $0.name == "srt" })
+        #expect(!srt.enabled && srt.balancer == nil)
     }
 
     @Test func enablingAModuleThatIsNotImplementedFailsAtBuild() throws {

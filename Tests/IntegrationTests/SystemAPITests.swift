@@ -99,6 +99,10 @@ import Testing
         #expect(unknown.status == 404)
         #expect(unknown.json["error"] as? String == "no such path: /api/v1/nothing-here")
 
+        let wrongMethod = try await HTTPTestClient.get(register)
+        #expect(wrongMethod.status == 405)
+        #expect(wrongMethod.json["error"] as? String == "method GET not allowed on /api/v1/srs/register")
+
         #expect(try await Self.origins(proxy).isEmpty, "nothing was registered")
         #expect(proxy.process.isRunning)
         #expect(try await proxy.stop() == 0)

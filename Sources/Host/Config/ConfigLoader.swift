@@ -20,6 +20,8 @@ struct ConfigLoader {
 
     /// Where each environment-set key came from (dotted path -> variable).
     private var envSources: [String: String] = [:]
+    /// Keys an environment variable overrides: their yaml values are not expanded (nor needed).
+    private var overridden: Set<String> = []
 
     init(file: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.file = file
@@ -78,6 +80,7 @@ struct ConfigLoader {
             throw ConfigError(location: location(root.mark, path: []), key: "", message: "expected a mapping of settings at the top level")
         }
         try checkDuplicates(root, path: [])
+        overridden = Set(EnvironmentOverrides.table.filter { !(environment[$0.variable] ?? "").isEmpty }.map { $0.path.joined(separator: ".") })
         root = try expandVariables(root, path: [])
         for (variable, path) in EnvironmentOverrides.table {
             guard let value = environment[variable], !value.isEmpty else { continue }
@@ -106,6 +109,7 @@ struct ConfigLoader {
     }
 
     private func expandVariables(_ node: Node, path: [String]) throws(ConfigError) -> Node {
+        if overridden.contains(path.joined(separator: ".")) { return node }
         switch node {
         case .scalar(var s):
             do {
@@ -151,10 +155,10 @@ struct ConfigLoader {
                 throw error(at: path, in: root, section.mark, "expected a mapping (for example: enabled: true)")
             }
         }
-        let enabled: Bool = try mapping["enabled"].map { (n: Node) throws(ConfigError) -> Bool in
+        let enabled: Bool = try mapping["enabled"].flatMap { Self.isNull($0) ? nil : $0 }.map { (n: Node) throws(ConfigError) -> Bool in
             try decode(Bool.self, from: n, at: path + ["enabled"], root: root)
         } ?? entry.enabledByDefault
-        let balancer: String? = try mapping["balancer"].map { (n: Node) throws(ConfigError) -> String in
+        let balancer: String? = try mapping["balancer"].flatMap { Self.isNull($0) ? nil : $0 }.map { (n: Node) throws(ConfigError) -> String in
             let name = try decode(String.self, from: n, at: path + ["balancer"], root: root)
             guard BalancingStrategies.names.contains(name) else {
                 throw error(at: path + ["balancer"], in: root, n.mark, "unknown balancer '\(name)' (allowed: \(BalancingStrategies.names.joined(separator: ", ")))")
@@ -168,7 +172,12 @@ struct ConfigLoader {
             let build = try entry.prepare(moduleNode)
             return PreparedModule(name: entry.name, enabled: enabled, balancer: balancer, build: build)
         } catch let decoding as DecodingError {
-            throw describe(decoding, prefix: path, root: root)
+            var error = describe(decoding, prefix: path, root: root)
+            // The host reads `enabled` and `balancer` itself; list them with the module's own keys.
+            if error.message.hasPrefix("unknown key") {
+                error.message = error.message.replacingOccurrences(of: "(allowed: ", with: "(allowed: enabled, balancer, ")
+            }
+            throw error
         } catch {
             throw ConfigError(location: location(section?.mark, path: path), key: path.joined(separator: "."), message: "\(error)")
         }
@@ -258,7 +267,13 @@ struct ConfigLoader {
         case is Int.Type: "an integer"
         case is Double.Type: "a number"
         case is String.Type: "a string"
-        default: "a value of type \(type)"
+        default:
+            switch String(describing: type) {
+            case let name where name.contains("Mapping") || name.contains("Dictionary") || name.contains("KeyedContainer"): "a mapping"
+            case let name where name.contains("Sequence") || name.contains("Array") || name.contains("Unkeyed"): "a list"
+            case let name where name.contains("Scalar"): "a single value"
+            case let name: "a value of type \(name)"
+            }
         }
     }
 }

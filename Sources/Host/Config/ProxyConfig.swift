@@ -119,6 +119,7 @@ struct SystemAPIConfig: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = SystemAPIConfig()
         listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
+        guard listen.transport != .udp else { throw c.invalid(.listen, "the system API is served over TCP; remove udp://") }
         registerToken = try c.decode(String.self, forKey: .registerToken, default: d.registerToken)
     }
 }
@@ -127,7 +128,7 @@ struct SystemAPIConfig: Decodable, Sendable {
 struct DefaultBackendConfig: Decodable, Sendable {
     var enabled = false
     var ip = "127.0.0.1"
-    /// Ports of the origin; 0 (or null) leaves that protocol out.
+    /// Ports of the origin; 0 (or null) leaves that protocol out, except rtmp, which every origin has.
     var rtmp = 1935
     var http = 8080
     var api = 1985
@@ -146,6 +147,7 @@ struct DefaultBackendConfig: Decodable, Sendable {
         let d = DefaultBackendConfig()
         enabled = try c.decode(Bool.self, forKey: .enabled, default: d.enabled)
         ip = try c.decode(String.self, forKey: .ip, default: d.ip)
+        guard RegisterRequest.isDialableHost(ip) else { throw c.invalid(.ip, "'\(ip)' is not an IP address or host name the proxy can dial") }
         for (key, path) in [(CodingKeys.rtmp, \DefaultBackendConfig.rtmp), (.http, \.http), (.api, \.api), (.rtc, \.rtc), (.srt, \.srt)] {
             let present = c.contains(key) && !((try? c.decodeNil(forKey: key)) ?? false)
             let port = present ? try c.decode(Int.self, forKey: key) : (c.contains(key) ? 0 : d[keyPath: path])

@@ -7,6 +7,8 @@ import NIOCore
 /// SRS-style JSON: `{"code": N, "error": "..."}` with the matching HTTP status.
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     var logger: Logger
+    /// Paths the API serves, so a wrong method on one is a 405, not a 404.
+    var knownPaths: Set<String> = []
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -15,6 +17,10 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             logger.info("request refused", metadata: ["path": "\(request.uri.path)", "status": "\(error.status.code)", "error": "\(error.message)"])
             return JSONResponse.error(error.status, error.message)
         } catch let error as HTTPError {
+            let path = request.uri.path.count > 1 && request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
+            if error.status == .notFound, knownPaths.contains(path) {
+                return JSONResponse.error(.methodNotAllowed, "method \(request.method) not allowed on \(path)")
+            }
             let message: String = switch error.status {
             case .notFound: "no such path: \(request.uri.path)"
             case .contentTooLarge: "request body too large"

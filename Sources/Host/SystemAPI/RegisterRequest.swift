@@ -23,7 +23,7 @@ enum RegisterRequest {
         let service = try string(fields, "service")
         let pid = try string(fields, "pid")
         let ip = try string(fields, "ip")
-        guard isPlausibleHost(ip) else { throw APIError(.badRequest, "field 'ip': '\(ip.prefix(64))' is not an IP address or host name") }
+        guard isDialableHost(ip) else { throw APIError(.badRequest, "field 'ip': '\(ip.prefix(64))' is not an IP address or host name the proxy can dial") }
         let deviceID = try optionalString(fields, "device_id")
 
         var endpoints: [EndpointKind: [ListenEndpoint]] = [:]
@@ -35,7 +35,7 @@ enum RegisterRequest {
 
         var summaries: String?
         if let s = fields["summaries"], !(s is NSNull) {
-            guard JSONSerialization.isValidJSONObject(s), let data = try? JSONSerialization.data(withJSONObject: s, options: [.sortedKeys]) else {
+            guard s is [String: Any], JSONSerialization.isValidJSONObject(s), let data = try? JSONSerialization.data(withJSONObject: s, options: [.sortedKeys]) else {
                 throw APIError(.badRequest, "field 'summaries': expected a JSON object")
             }
             summaries = String(decoding: data, as: UTF8.self)
@@ -93,8 +93,10 @@ enum RegisterRequest {
         return result
     }
 
-    private static func isPlausibleHost(_ text: String) -> Bool {
-        (try? ListenEndpoint(parsing: text.contains(":") ? "[\(text)]:1" : "\(text):1")) != nil
+    /// A host name or IP literal that is not a wildcard (`0.0.0.0`, `::`, `*` name no machine to dial).
+    static func isDialableHost(_ text: String) -> Bool {
+        guard !["0.0.0.0", "::", "*", ""].contains(text) else { return false }
+        return (try? ListenEndpoint(parsing: text.contains(":") ? "[\(text)]:1" : "\(text):1")) != nil
     }
 }
 

@@ -10,6 +10,7 @@ import ProxyNet
 /// origins and streams. Built on Hummingbird 2, which every API of the proxy uses.
 struct SystemAPI {
     static let maxBodySize = 64 * 1024
+    static let paths: Set<String> = ["/api/v1/srs/register", "/api/v1/versions", "/api/v1/origins", "/api/v1/streams"]
 
     var config: SystemAPIConfig
     var registry: any Registry
@@ -21,7 +22,7 @@ struct SystemAPI {
 
     func makeApplication() -> some ApplicationProtocol {
         let router = Hummingbird.Router()
-        router.add(middleware: APIErrorMiddleware<BasicRequestContext>(logger: logger))
+        router.add(middleware: APIErrorMiddleware<BasicRequestContext>(logger: logger, knownPaths: Self.paths))
         router.post("/api/v1/srs/register") { request, context in try await register(request, context) }
         router.get("/api/v1/versions") { _, _ in versions() }
         router.get("/api/v1/origins") { _, _ in try await origins() }
@@ -95,28 +96,39 @@ struct SystemAPI {
         return JSONResponse.ok(["origins": list, "backend_alive_s": registry.backendAlive.seconds])
     }
 
+    /// One entry per stream and backend: the registry's route, joined with this proxy's sessions on
+    /// it. Sessions left on a backend the stream has moved away from are listed on their own entry.
     private func streams() async throws -> Response {
-        let routes = try await registry.routes()
-        var local: [StreamKey: [LocalRoute]] = [:]
-        for router in routers {
-            for r in await router.localRoutes() { local[r.key, default: []].append(r) }
+        struct EntryID: Hashable {
+            var key: StreamKey
+            var backend: Backend.ID
         }
-        var keys = Set(routes.map(\.key))
-        keys.formUnion(local.keys)
+        let routes = try await registry.routes()
+        var local: [EntryID: [LocalRoute]] = [:]
+        for router in routers {
+            for r in await router.localRoutes() { local[EntryID(key: r.key, backend: r.backendID), default: []].append(r) }
+        }
+        var ids = Set(routes.map { EntryID(key: $0.key, backend: $0.backendID) })
+        ids.formUnion(local.keys)
         let now = Date()
-        let list: [[String: Any]] = keys.sorted().map { key in
-            let route = routes.first { $0.key == key }
-            let mine = local[key] ?? []
+        let list: [[String: Any]] = ids.sorted { ($0.key, $0.backend) < ($1.key, $1.backend) }.map { id in
+            let route = routes.first { $0.key == id.key && $0.backendID == id.backend }
+            let mine = local[id] ?? []
             var o: [String: Any] = [
-                "key": key.description, "vhost": key.vhost, "app": key.app, "stream": key.stream,
-                "backend": route?.backendID.rawValue ?? mine.first?.backendID.rawValue ?? "",
+                "key": id.key.description, "vhost": id.key.vhost, "app": id.key.app, "stream": id.key.stream,
+                "backend": id.backend.rawValue,
                 "sessions": mine.reduce(0) { $0 + $1.sessions },
                 "since": ISO8601.string(route?.claimedAt ?? mine.map(\.since).min() ?? now),
                 "bytes_from_clients": mine.reduce(UInt64(0)) { $0 + $1.bytesFromClients },
                 "bytes_to_clients": mine.reduce(UInt64(0)) { $0 + $1.bytesToClients },
                 "clients": mine.flatMap(\.clients).map { ["address": $0.address, "protocol": $0.kind.rawValue, "since": ISO8601.string($0.since)] },
             ]
-            if let route { o["expires_in_s"] = (route.expiresAt.timeIntervalSince(now) * 10).rounded() / 10 } else { o["route"] = "released" }
+            if let route {
+                o["route"] = "active"
+                o["expires_in_s"] = (route.expiresAt.timeIntervalSince(now) * 10).rounded() / 10
+            } else {
+                o["route"] = routes.contains { $0.key == id.key } ? "moved" : "expired"
+            }
             return o
         }
         return JSONResponse.ok(["streams": list])
