@@ -21,7 +21,7 @@ struct DefaultBackendService: Service {
                     logger.warning("default backend heartbeat failed", metadata: ["error": "\(error)"])
                 }
                 // Every 30 s as SRS's proxy does, or faster when backend_alive is shorter than 90 s.
-                try? await Task.sleep(for: min(Self.refreshInterval, registry.backendAlive / 3))
+                try? await Task.sleep(for: max(min(Self.refreshInterval, registry.backendAlive / 3), .milliseconds(100)))
             }
         }
     }

@@ -97,9 +97,9 @@ struct ProxyHost {
                 try await tasks.next()
                 tasks.cancelAll()
             }
-        } catch where watchdog.shutdownRequested {
+        } catch is CancellationError where watchdog.shutdownRequested {
             // quit.grace passed with sessions still open: the services were cancelled and closed them.
-            logger.notice("sessions still open at quit.grace were closed", metadata: ["detail": "\(error)"])
+            logger.notice("sessions still open at quit.grace were closed")
         }
         logger.info("stopped")
     }

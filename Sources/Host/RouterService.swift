@@ -1,7 +1,7 @@
 import ProxyCore
 import ServiceLifecycle
 
-/// Runs the routers' housekeeping (route refresh, linger release) until graceful shutdown reaches
+/// Runs the routers' housekeeping (route refresh, forgetting idle routes) until graceful shutdown reaches
 /// it, which is last: it is first in the service list, so modules have drained by then.
 struct RouterService: Service {
     var routers: [Router]

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import ProxyNet
 
 /// `stream-proxy [--config FILE] [--check-config] [--version] [--log-level LEVEL]`
 @main
@@ -45,25 +44,21 @@ struct StreamProxyCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(2)
         }
+        // Build every enabled module once before anything binds: a module that refuses its
+        // configuration is a configuration error (exit 2), with or without --check-config.
+        do {
+            try ProxyHost(config: loaded, logger: logger).buildModules()
+        } catch {
+            FileHandle.standardError.write(Data("\(loaded.file): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         if checkConfig {
-            do {
-                try ProxyHost(config: loaded, logger: logger).buildModules()
-            } catch {
-                FileHandle.standardError.write(Data("\(loaded.file): \(error)\n".utf8))
-                throw ExitCode(2)
-            }
             let enabled = loaded.modules.filter(\.enabled).map(\.name)
             print("\(config): configuration is valid (modules enabled: \(enabled.isEmpty ? "none" : enabled.joined(separator: ", ")))")
             return
         }
         do {
             try await ProxyHost(config: loaded, logger: logger).run()
-        } catch let error as ConfigError {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            throw ExitCode(2)
-        } catch let error as ProxyNet.ModuleError {
-            FileHandle.standardError.write(Data("\(loaded.file): \(error)\n".utf8))
-            throw ExitCode(2)
         } catch {
             logger.critical("stopped with an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)

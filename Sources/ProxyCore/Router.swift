@@ -31,6 +31,9 @@ public actor Router {
         var leases: [UInt64: RouteLease] = [:]
         var idleSince: Date?
         var lastRefresh: Date
+        /// The stream's route moved to another backend (failover): these sessions finish where
+        /// they are, but never refresh or claim the route again.
+        var detached = false
     }
 
     public init(
@@ -86,6 +89,7 @@ public actor Router {
         }
         guard backend.exposes(kind) else { throw .backendLacksProtocol(key, backend.id, kind) }
         if let replacing, replacing != backend.id {
+            slots[Slot.ID(key: key, backend: replacing)]?.detached = true
             logger.warning("route failed over", metadata: ["stream": "\(key)", "from": "\(replacing)", "to": "\(backend.id)"])
         } else if existing == nil {
             logger.debug("route claimed", metadata: ["stream": "\(key)", "backend": "\(backend.id)", "strategy": "\(type(of: strategy).name)"])
@@ -101,6 +105,7 @@ public actor Router {
         let slotID = Slot.ID(key: request.key, backend: backend.id)
         slots[slotID, default: Slot(backend: backend, since: t, lastRefresh: t)].leases[id] = lease
         slots[slotID]!.idleSince = nil
+        slots[slotID]!.detached = false
         return lease
     }
 
@@ -125,7 +130,8 @@ public actor Router {
         logger.warning("backend unreachable, route released", metadata: [
             "stream": "\(lease.key)", "backend": "\(lease.backend.id)", "reason": "\(reason)",
         ])
-        if removeLease(lease) { slots[Slot.ID(key: lease.key, backend: lease.backend.id)] = nil }
+        let slotID = Slot.ID(key: lease.key, backend: lease.backend.id)
+        if removeLease(lease) { slots[slotID] = nil } else { slots[slotID]?.detached = true }
         try? await registry.release(lease.key, backend: lease.backend.id)
     }
 
@@ -142,14 +148,15 @@ public actor Router {
             } else if t.timeIntervalSince(slot.lastRefresh) >= configuration.refreshInterval.timeInterval {
                 slots[slotID]?.lastRefresh = t
                 // After a failover away from this backend, its remaining sessions must not claim the route back.
-                guard suspects[slotID.backend] == nil else { continue }
+                guard !slot.detached, suspects[slotID.backend] == nil else { continue }
                 do {
                     if try await registry.refresh(slotID.key, backend: slotID.backend, ttl: configuration.routeTTL) { continue }
                     // The route lapsed (registry outage, clock skew): claim it back unless someone holds it now,
                     // so new sessions join these rather than split the stream.
                     let route = try await registry.claim(slotID.key, backend: slotID.backend, ttl: configuration.routeTTL, replacing: nil)
                     if route.backendID != slotID.backend {
-                        logger.warning("route moved while sessions are live", metadata: [
+                        slots[slotID]?.detached = true
+                        logger.warning("route moved while sessions are live; they finish on their backend", metadata: [
                             "stream": "\(slotID.key)", "sessions_on": "\(slotID.backend)", "route": "\(route.backendID)",
                         ])
                     }

@@ -63,7 +63,8 @@ public struct SRTStreamID: Hashable, Sendable {
         }
         guard let path else { throw .invalidStreamID("no resource (r=app/stream)") }
         let (p, inlineQuery) = Substring(path).splitQuery()
-        if let vhost { params.insert("vhost=\(vhost)", at: 0) }
+        // Forward the vhost only when the key uses it (a dotless h= is not a vhost name).
+        if let vhost, StreamKey.vhost(fromHost: vhost) != StreamKey.defaultVhost { params.insert("vhost=\(vhost)", at: 0) }
         let query = QueryString.join(String(inlineQuery), params.joined(separator: "&"))
         self.request = try Self.request(path: String(p), vhost: vhost, query: query)
         self.mode = mode

@@ -4,8 +4,8 @@ import ServiceLifecycle
 /// The contract every protocol module keeps (DESIGN.md section 4).
 ///
 /// Lifecycle: the host decodes the module's own section of proxy.yaml into `Config` (strictly:
-/// unknown keys are errors), calls `init` for every enabled module before anything binds, then
-/// runs them as services in catalog order. `run()` binds, reports each bound address through
+/// unknown keys are errors), calls `init` for every enabled module (in catalog order) before
+/// anything binds, then runs them all together and tells them to shut down together. `run()` binds, reports each bound address through
 /// `context.onListening`, serves, and on graceful shutdown stops accepting and lets live relays
 /// drain; task cancellation (the host's force-quit) closes what is left.
 public protocol ProxyModule: Service {

@@ -325,12 +325,36 @@ private struct GatedRegistry: Registry {
         let survivor = try await router.acquire(request("s"), needs: .rtmp)
         let failed = try await router.acquire(request("s"), needs: .rtmp)
         await failed.reportUnreachable("connection refused")
-        clock.advance(.seconds(6))
-        try await heartbeat(a, b)
-        await router.tick()
-        #expect(try await registry.route(for: liveKey("s")) == nil, "the failed-over route stays released")
+        for _ in 0..<6 {  // 30 s: well past the suspect time and several refresh intervals
+            clock.advance(.seconds(5))
+            try await heartbeat(a, b)
+            await router.tick()
+            #expect(try await registry.route(for: liveKey("s")) == nil, "the failed-over route stays released")
+        }
         let next = try await router.acquire(request("s"), needs: .rtmp)
         #expect(next.backend.id != survivor.backend.id)
+    }
+
+    @Test func sessionsLeftOnAnExpiredBackendDoNotClaimTheRouteBack() async throws {
+        try await heartbeat(a, b)
+        let router = makeRouter(configuration: RouterConfiguration(routeLinger: .seconds(30), refreshInterval: .seconds(5)))
+        let survivor = try await router.acquire(request("s"), needs: .rtmp)
+        let other = survivor.backend.id == a.id ? b : a
+        // The survivor's backend stops heartbeating: the next session fails over.
+        clock.advance(.seconds(31))
+        try await heartbeat(other)
+        let moved = try await router.acquire(request("s"), needs: .rtmp)
+        #expect(moved.backend.id == other.id)
+        await moved.release()
+        // The moved route lingers, then expires; the old backend comes back; the survivor's session
+        // is still open. Its refreshes must not put the stream back on the old backend.
+        for _ in 0..<12 {
+            clock.advance(.seconds(5))
+            try await heartbeat(a, b)
+            await router.tick()
+            #expect(try await registry.route(for: liveKey("s"))?.backendID != survivor.backend.id)
+        }
+        #expect(await router.sessionCount == 1)
     }
 
     @Test func routeOnABackendLackingTheProtocolIsAnError() async throws {

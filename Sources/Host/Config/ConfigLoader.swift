@@ -79,7 +79,6 @@ struct ConfigLoader {
         guard root.mapping != nil else {
             throw ConfigError(location: location(root.mark, path: []), key: "", message: "expected a mapping of settings at the top level")
         }
-        try checkDuplicates(root, path: [])
         overridden = Set(EnvironmentOverrides.table.filter { !(environment[$0.variable] ?? "").isEmpty }.map { $0.path.joined(separator: ".") })
         root = try expandVariables(root, path: [])
         for (variable, path) in EnvironmentOverrides.table {
@@ -90,30 +89,14 @@ struct ConfigLoader {
         return root
     }
 
-    private func checkDuplicates(_ node: Node, path: [String]) throws(ConfigError) {
-        switch node {
-        case .mapping(let m):
-            var seen = Set<String>()
-            for (k, v) in m {
-                let name = k.string ?? ""
-                guard seen.insert(name).inserted else {
-                    throw ConfigError(location: location(k.mark, path: path + [name]), key: (path + [name]).joined(separator: "."), message: "duplicate key")
-                }
-                try checkDuplicates(v, path: path + [name])
-            }
-        case .sequence(let s):
-            for (i, v) in s.enumerated() { try checkDuplicates(v, path: path + [String(i)]) }
-        case .scalar, .alias:
-            return
-        }
-    }
-
     private func expandVariables(_ node: Node, path: [String]) throws(ConfigError) -> Node {
         if overridden.contains(path.joined(separator: ".")) { return node }
         switch node {
         case .scalar(var s):
             do {
-                s.string = try VariableExpansion.expand(s.string, environment: environment)
+                // Only a value that changed is rewritten, so an unexpanded scalar keeps its tag and style.
+                let expanded = try VariableExpansion.expand(s.string, environment: environment)
+                if expanded != s.string { s.string = expanded }
             } catch .unset(let name) {
                 throw ConfigError(location: location(s.mark, path: path), key: path.joined(separator: "."), message: "environment variable \(name) is not set (write ${\(name):-default} for a fallback)")
             } catch {
@@ -245,7 +228,8 @@ struct ConfigLoader {
     static func syntaxError(file: String, _ text: String) -> ConfigError {
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         var location = file
-        if let range = text.range(of: #"line (\d+), column (\d+)"#, options: .regularExpression) {
+        // Yams quotes the document in its message and ends with the position: take the last match.
+        if let range = text.range(of: #"line (\d+), column (\d+)"#, options: [.regularExpression, .backwards]) {
             let numbers = text[range].split(whereSeparator: { !$0.isNumber })
             if numbers.count == 2 { location = "\(file):\(numbers[0]):\(numbers[1])" }
         }
