@@ -41,7 +41,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Protocol modules. Each folder holds one module; Host lists them in BuiltinModules.swift.
-        .target(name: "RTMP", dependencies: ["ProxyNet"], path: "Sources/Modules/RTMP", swiftSettings: swiftSettings),
+        .target(name: "RTMP", dependencies: ["ProxyNet", .product(name: "NIOCore", package: "swift-nio")], path: "Sources/Modules/RTMP", swiftSettings: swiftSettings),
         .target(name: "HTTPFLV", dependencies: ["ProxyNet"], path: "Sources/Modules/HTTPFLV", swiftSettings: swiftSettings),
         .target(name: "SRT", dependencies: ["ProxyNet"], path: "Sources/Modules/SRT", swiftSettings: swiftSettings),
         .target(name: "WebRTC", dependencies: ["ProxyNet"], path: "Sources/Modules/WebRTC", swiftSettings: swiftSettings),
@@ -90,5 +90,6 @@ let package = Package(
             dependencies: ["ProxyTesting", "ProxyCore"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "RTMPTests", dependencies: ["RTMP", "ProxyCore", "ProxyNet", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")], swiftSettings: swiftSettings),
     ]
 )

@@ -44,7 +44,7 @@ import Testing
         #expect(c.proxy.systemAPI.registerToken == "")
         #expect(!c.proxy.defaultBackend.enabled)
         #expect(c.proxy.quit.grace == .seconds(20) && c.proxy.quit.force == .seconds(30))
-        #expect(c.modules.allSatisfy { !$0.enabled })
+        #expect(c.modules.filter(\.enabled).map(\.name) == ["rtmp"], "the modules this build serves are on by default")
     }
 
     @Test func readsEveryHostKey() throws {
@@ -79,7 +79,7 @@ import Testing
         ("registry:\n  backend_alive: 5x", "proxy.yaml:2:18: registry.backend_alive: invalid duration '5x'"),
         ("registry:\n  typo: 1", "proxy.yaml:2:3: registry.typo: unknown key 'typo' (allowed: type, backend_alive, route_linger, redis)"),
         ("modules:\n  rtmp:\n    listen: 70000", "proxy.yaml:3:13: modules.rtmp.listen: invalid port 70000 (allowed: 0-65535)"),
-        ("modules:\n  rtmp:\n    listn: 1935", "proxy.yaml:3:5: modules.rtmp.listn: unknown key 'listn' (allowed: enabled, balancer, listen)"),
+        ("modules:\n  rtmp:\n    listn: 1935", "proxy.yaml:3:5: modules.rtmp.listn: unknown key 'listn' (allowed: enabled, balancer, listen, handshake_timeout, backend_timeout, max_message_size)"),
         ("modules:\n  rtmpx: {}", "proxy.yaml:2:3: modules.rtmpx: unknown module 'rtmpx' (allowed: rtmp, http-flv, webrtc, srt)"),
         ("balancer: fastest", "proxy.yaml:1:11: balancer: unknown balancer 'fastest' (allowed: round-robin, hash)"),
         ("modules:\n  srt: { balancer: random }", "modules.srt.balancer: unknown balancer 'random' (allowed: round-robin, hash)"),
@@ -158,16 +158,16 @@ import Testing
     }
 
     @Test func enablingAModuleThatIsNotImplementedFailsAtBuild() throws {
-        let c = try load("modules:\n  rtmp: { enabled: true, listen: 0 }")
-        let rtmp = try #require(c.modules.first { $0.name == "rtmp" })
-        #expect(rtmp.enabled)
+        let c = try load("modules:\n  srt: { enabled: true, listen: 0 }")
+        let srt = try #require(c.modules.first { $0.name == "srt" })
+        #expect(srt.enabled)
         let context = ModuleContext(
             router: Router(registry: MemoryRegistry(), strategy: RoundRobinStrategy()), eventLoopGroup: EmbeddedEventLoop(),
             logger: .init(label: "test"))
         #expect {
-            _ = try rtmp.build(context)
+            _ = try srt.build(context)
         } throws: { error in
-            "\(error)" == "module 'rtmp' is not implemented in this build; set modules.rtmp.enabled: false"
+            "\(error)" == "module 'srt' is not implemented in this build; set modules.srt.enabled: false"
         }
     }
 }

@@ -5,6 +5,8 @@ import Testing
 /// The built `stream-proxy` binary with its system API, driven over HTTP.
 @Suite(.serialized) struct SystemAPITests {
     static let baseConfig = """
+        modules:
+          rtmp: { listen: 127.0.0.1:0 }
         system_api:
           listen: 127.0.0.1:0
         """
@@ -146,7 +148,7 @@ import Testing
         let proxy = try await ProxyProcess.start(
             config: "",
             environment: [
-                "PROXY_SYSTEM_API": "127.0.0.1:0", "PROXY_DEFAULT_BACKEND_ENABLED": "on", "PROXY_DEFAULT_BACKEND_IP": "127.0.0.9",
+                "PROXY_SYSTEM_API": "127.0.0.1:0", "PROXY_RTMP_SERVER": "127.0.0.1:0", "PROXY_DEFAULT_BACKEND_ENABLED": "on", "PROXY_DEFAULT_BACKEND_IP": "127.0.0.9",
                 "PROXY_DEFAULT_BACKEND_RTMP": "19350", "PROXY_DEFAULT_BACKEND_HTTP": "18088",
             ])
         let list = try await Wait.until("default backend listed") { () async throws -> [[String: Any]]? in

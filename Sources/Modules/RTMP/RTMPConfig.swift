@@ -3,19 +3,36 @@ import ProxyCore
 /// `modules.rtmp` in proxy.yaml.
 public struct RTMPConfig: Decodable, Sendable {
     /// TCP endpoint for RTMP clients. Default 11935 (env PROXY_RTMP_SERVER).
-    public var listen: ListenEndpoint
+    public var listen = ListenEndpoint(port: 11935)
+    /// Time a client has for its handshake and the commands up to publish/play. Default 10 s.
+    public var handshakeTimeout = ConfigDuration.seconds(10)
+    /// Time to connect to a backend, finish its handshake, and have it start the stream. Default 5 s.
+    public var backendTimeout = ConfigDuration.seconds(5)
+    /// Largest RTMP message accepted (a chunk header announcing more closes the connection). Default 8 MiB.
+    public var maxMessageSize = 8 * 1024 * 1024
 
-    public init(listen: ListenEndpoint = ListenEndpoint(port: 11935)) {
-        self.listen = listen
-    }
+    public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen
+        case handshakeTimeout = "handshake_timeout"
+        case backendTimeout = "backend_timeout"
+        case maxMessageSize = "max_message_size"
     }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(listen: try c.decode(ListenEndpoint.self, forKey: .listen, default: ListenEndpoint(port: 11935)))
+        let d = RTMPConfig()
+        listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
+        guard listen.transport != .udp else { throw c.invalid(.listen, "RTMP is served over TCP; remove udp://") }
+        handshakeTimeout = try c.decode(ConfigDuration.self, forKey: .handshakeTimeout, default: d.handshakeTimeout)
+        guard handshakeTimeout.duration > .zero else { throw c.invalid(.handshakeTimeout, "must be greater than 0") }
+        backendTimeout = try c.decode(ConfigDuration.self, forKey: .backendTimeout, default: d.backendTimeout)
+        guard backendTimeout.duration > .zero else { throw c.invalid(.backendTimeout, "must be greater than 0") }
+        maxMessageSize = try c.decode(Int.self, forKey: .maxMessageSize, default: d.maxMessageSize)
+        guard (1024...(256 * 1024 * 1024)).contains(maxMessageSize) else {
+            throw c.invalid(.maxMessageSize, "must be from 1024 to 268435456 bytes")
+        }
     }
 }

@@ -1,22 +1,37 @@
+import Logging
+import NIOCore
 import ProxyCore
 import ProxyNet
 
-/// The RTMP module: publish and play over RTMP through the proxy.
-///
-/// The protocol is not served by this build yet: enabling the module stops start-up with a
-/// clear error (ModuleError.notImplemented), so a config that asks for it never half-starts.
+/// The RTMP module: publish and play over RTMP through the proxy. Each connection runs an
+/// RTMPClientSession until its stream is relayed; see that type for the stages.
 public struct RTMPModule: ProxyModule {
     public static let name = "rtmp"
-    public static let enabledByDefault = false
+    public static let enabledByDefault = true
 
     public let config: RTMPConfig
+    private let context: ModuleContext
 
     public init(config: RTMPConfig, context: ModuleContext) throws {
         self.config = config
-        throw ModuleError.notImplemented(module: Self.name)
+        self.context = context
     }
 
     public func run() async throws {
-        throw ModuleError.notImplemented(module: Self.name)
+        let settings = RTMPClientSession.Settings(
+            handshakeTimeout: TimeAmount(config.handshakeTimeout.duration), backendTimeout: TimeAmount(config.backendTimeout.duration),
+            limits: RTMPChunkDecoder.Limits(maxMessageSize: config.maxMessageSize))
+        let environment = RTMPClientSession.Environment(
+            router: context.router, hooks: context.hooks, logger: context.logger, module: Self.name)
+        let onListening = context.onListening
+        let listener = TCPListener(
+            name: Self.name, endpoint: config.listen, group: context.eventLoopGroup, logger: context.logger,
+            onListening: { onListening(Self.name, $0) }
+        ) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(RTMPClientSession(settings: settings, environment: environment))
+            }
+        }
+        try await listener.run()
     }
 }

@@ -1,0 +1,323 @@
+import Logging
+import NIOCore
+import ProxyCore
+import ProxyNet
+
+/// One RTMP client, from its first byte until its stream is relayed:
+/// 1. handshake (C0/C1 -> S0/S1/S2, C2);
+/// 2. the commands up to publish/play: connect, releaseStream, FCPublish and createStream are
+///    answered here (so the stream name can be learned), everything else is only read;
+/// 3. the stream key from connect's tcUrl and the publish/play name -> Router -> backend;
+/// 4. dial the backend, handshake as a client, replay every byte the client sent after its
+///    handshake, verbatim: the backend's chunk parser ends in the client's state, so from then
+///    on client -> backend is a plain byte splice (GlueHandler);
+/// 5. backend -> client goes through RTMPBackendTranslator, and this handler leaves the pipeline.
+/// Every stage is bounded (bytes, message size, time); a bad client costs one closed connection.
+final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Settings: Sendable {
+        var handshakeTimeout: TimeAmount
+        var backendTimeout: TimeAmount
+        var limits: RTMPChunkDecoder.Limits
+        /// Client bytes held while the backend is being reached.
+        var maxPendingBytes = 1024 * 1024
+    }
+
+    struct Environment: Sendable {
+        var router: Router
+        var hooks: any ProxyHooks
+        var logger: Logger
+        var module: String
+    }
+
+    private enum Stage {
+        case c0c1, c2, commands, routing, relaying, closed
+    }
+
+    private let settings: Settings
+    private let environment: Environment
+    private var logger: Logger
+    private var stage = Stage.c0c1
+    private var handshakeBytes = ByteBuffer()
+    /// Every byte after the client's C2: parsed up to `parsedIndex`, all of it replayed to the backend.
+    private var stream = ByteBuffer()
+    private var parsedIndex = 0
+    private var decoder: RTMPChunkDecoder
+    private var assembler: RTMPMessageAssembler
+    private var tcUrl: String?
+    private var createStreamTransaction: Double?
+    private var answered: Set<Double> = []
+    private var timeout: Scheduled<Void>?
+    private var client = ""
+    private var backendChannel: (any Channel)?
+    private var lease: RouteLease?
+
+    init(settings: Settings, environment: Environment) {
+        self.settings = settings
+        self.environment = environment
+        self.logger = environment.logger
+        self.decoder = RTMPChunkDecoder(limits: settings.limits)
+        self.assembler = RTMPMessageAssembler(maxSize: min(settings.limits.maxMessageSize, 256 * 1024))
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        client = context.channel.remoteAddress?.endpointDescription ?? "?"
+        logger[metadataKey: "client"] = "\(client)"
+        let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timeout = context.eventLoop.scheduleTask(in: settings.handshakeTimeout) {
+            let (session, context) = loop.value
+            session.fail(context, RTMPError.handshakeTimeout)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        do {
+            switch stage {
+            case .c0c1, .c2:
+                handshakeBytes.writeBuffer(&bytes)
+                try handshake(context)
+            case .commands:
+                try append(&bytes)
+                try readCommands(context)
+            case .routing:
+                try append(&bytes)
+            case .relaying, .closed:
+                return
+            }
+        } catch {
+            fail(context, error)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if stage != .relaying { cleanUp(reason: "client closed before its stream was relayed") }
+        stage = .closed
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context, error)
+    }
+
+    // MARK: - Handshake and commands
+
+    private func handshake(_ context: ChannelHandlerContext) throws(RTMPError) {
+        if stage == .c0c1 {
+            guard let version = handshakeBytes.getInteger(at: handshakeBytes.readerIndex, as: UInt8.self) else { return }
+            guard version == RTMPHandshake.version else { throw .badVersion(version) }
+            guard handshakeBytes.readableBytes >= 1 + RTMPHandshake.packetSize else { return }
+            handshakeBytes.moveReaderIndex(forwardBy: 1)
+            let c1 = handshakeBytes.readSlice(length: RTMPHandshake.packetSize)!
+            context.writeAndFlush(wrapOutboundOut(RTMPHandshake.serverResponse(c1: c1, allocator: context.channel.allocator)), promise: nil)
+            stage = .c2
+        }
+        guard stage == .c2, handshakeBytes.readableBytes >= RTMPHandshake.packetSize else { return }
+        handshakeBytes.moveReaderIndex(forwardBy: RTMPHandshake.packetSize)
+        var rest = handshakeBytes
+        handshakeBytes = ByteBuffer()
+        stage = .commands
+        try append(&rest)
+        try readCommands(context)
+    }
+
+    private func append(_ bytes: inout ByteBuffer) throws(RTMPError) {
+        guard stream.readableBytes + bytes.readableBytes <= settings.maxPendingBytes else { throw .bufferLimit(settings.maxPendingBytes) }
+        stream.writeBuffer(&bytes)
+    }
+
+    private func readCommands(_ context: ChannelHandlerContext) throws(RTMPError) {
+        var unparsed = stream.getSlice(at: stream.readerIndex + parsedIndex, length: stream.readableBytes - parsedIndex)!
+        var replies = context.channel.allocator.buffer(capacity: 0)
+        defer { if replies.readableBytes > 0 { context.writeAndFlush(wrapOutboundOut(replies), promise: nil) } }
+        while stage == .commands, let chunk = try decoder.next(&unparsed) {
+            parsedIndex = stream.readableBytes - unparsed.readableBytes
+            guard chunk.isCommand, let payload = try assembler.add(chunk) else { continue }
+            let command: RTMPCommand
+            do {
+                command = try RTMPCommand(decoding: payload, amf3: chunk.typeID == RTMPMessageType.commandAMF3)
+            } catch {
+                throw .badCommand("\(error)")
+            }
+            try handle(command, context, replies: &replies)
+        }
+    }
+
+    private func handle(_ command: RTMPCommand, _ context: ChannelHandlerContext, replies: inout ByteBuffer) throws(RTMPError) {
+        switch command.name {
+        case "connect":
+            guard tcUrl == nil else { throw .commandOutOfOrder("a second connect") }
+            guard let object = command.commandObject.object, let url = object["tcUrl"]?.string, !url.isEmpty else {
+                RTMPReplies.connectRefused(transactionID: command.transactionID, description: "connect without tcUrl", into: &replies)
+                throw .badCommand("connect without tcUrl")
+            }
+            tcUrl = url
+            answered.insert(command.transactionID)
+            RTMPReplies.connectAccepted(transactionID: command.transactionID, objectEncoding: object["objectEncoding"]?.number ?? 0, into: &replies)
+        case "releaseStream", "FCPublish":
+            guard tcUrl != nil else { throw .commandOutOfOrder("\(command.name) before connect") }
+            answered.insert(command.transactionID)
+            RTMPReplies.emptyResult(transactionID: command.transactionID, into: &replies)
+        case "createStream":
+            guard tcUrl != nil else { throw .commandOutOfOrder("createStream before connect") }
+            answered.insert(command.transactionID)
+            createStreamTransaction = command.transactionID
+            RTMPReplies.streamCreated(transactionID: command.transactionID, into: &replies)
+        case "publish", "play":
+            guard let tcUrl else { throw .commandOutOfOrder("\(command.name) before connect") }
+            guard let name = command.arguments.first?.string, !name.isEmpty else { throw .badCommand("\(command.name) without a stream name") }
+            let publishing = command.name == "publish"
+            let request: StreamRequest
+            do {
+                request = try StreamRequest.rtmp(tcUrl: tcUrl, stream: name)
+            } catch {
+                RTMPReplies.streamError(
+                    code: publishing ? "NetStream.Publish.BadName" : "NetStream.Play.StreamNotFound", description: "\(error)", into: &replies)
+                throw .badCommand("\(error)")
+            }
+            stage = .routing
+            route(request, publishing: publishing, context)
+        default:
+            return  // _checkbw, getStreamLength, FCUnpublish, deleteStream...: nothing to answer before the backend exists
+        }
+    }
+
+    // MARK: - Routing, dialling, relaying
+
+    private func route(_ request: StreamRequest, publishing: Bool, _ context: ChannelHandlerContext) {
+        logger[metadataKey: "stream"] = "\(request.key)"
+        logger.debug("routing", metadata: ["mode": "\(publishing ? "publish" : "play")"])
+        let env = environment
+        let client = self.client
+        let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let event = StreamEvent(kind: publishing ? .publishStart : .playStart, request: request, module: env.module, client: client)
+        eventLoop.makeFutureWithTask { () async throws -> RouteLease in
+            if publishing, case .deny(let reason) = await env.hooks.authorizePublish(event) {
+                throw RTMPError.backendRefused("publish refused: \(reason)")
+            }
+            return try await env.router.acquire(request, needs: .rtmp, client: client)
+        }.hop(to: eventLoop).whenComplete { result in
+            let (session, context) = loop.value
+            switch result {
+            case .success(let lease): session.dial(lease, event: event, context)
+            case .failure(let error): session.refuse(context, publishing: publishing, error)
+            }
+        }
+    }
+
+    private func dial(_ lease: RouteLease, event: StreamEvent, _ context: ChannelHandlerContext) {
+        self.lease = lease
+        guard stage == .routing, let address = lease.address else {
+            cleanUp(reason: "client left while routing")
+            return
+        }
+        logger[metadataKey: "backend"] = "\(lease.backend.id)"
+        let handshakeDone = context.eventLoop.makePromise(of: ByteBuffer.self)
+        let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let connect = BackendDialer.connect(to: address, on: context.eventLoop, timeout: settings.backendTimeout) { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RTMPBackendHandshake(done: handshakeDone)) }
+        }
+        let backendTimeout = settings.backendTimeout
+        connect.whenSuccess { channel in
+            loop.value.0.backendChannel = channel
+            channel.eventLoop.scheduleTask(in: backendTimeout) { handshakeDone.fail(RTMPError.backendHandshake("no answer in time")) }
+        }
+        connect.whenFailure { handshakeDone.fail($0) }
+        handshakeDone.futureResult.whenComplete { result in
+            let (session, context) = loop.value
+            switch result {
+            case .success(let leftover): session.relay(lease, leftover: leftover, event: event, context)
+            case .failure(let error):
+                Task { await lease.reportUnreachable("\(error)") }
+                session.lease = nil
+                session.refuse(context, publishing: event.kind == .publishStart, error)
+            }
+        }
+    }
+
+    private func relay(_ lease: RouteLease, leftover: ByteBuffer, event: StreamEvent, _ context: ChannelHandlerContext) {
+        guard stage == .routing, context.channel.isActive, let backend = backendChannel else {
+            cleanUp(reason: "client left while the backend was reached")
+            return
+        }
+        stage = .relaying
+        timeout?.cancel()
+        let env = environment
+        let logger = self.logger
+        let publishing = event.kind == .publishStart
+        let clientChannel = context.channel
+        let setupTimeout = backend.eventLoop.scheduleTask(in: settings.backendTimeout) {
+            logger.warning("backend did not start the stream in time")
+            clientChannel.close(promise: nil)
+        }
+        let translator = RTMPBackendTranslator(
+            answered: answered, createStreamTransaction: createStreamTransaction, limits: settings.limits
+        ) { outcome in
+            setupTimeout.cancel()
+            switch outcome {
+            case .started(let code):
+                logger.info("stream relayed", metadata: ["status": "\(code)"])
+                env.hooks.report(event)
+            case .refused(let why):
+                logger.info("backend refused the stream", metadata: ["reason": "\(why)"])
+            }
+        }
+        let glue = GlueHandler.matchedPair(counters: lease.counters, logger: logger) { report in
+            setupTimeout.cancel()
+            var end = event
+            end.kind = publishing ? .publishEnd : .playEnd
+            end.backend = lease.backend.id
+            env.hooks.report(end)
+            Task { await lease.release() }
+            _ = report
+        }
+        do {
+            try backend.pipeline.syncOperations.addHandlers([translator, glue.backend])
+            try context.pipeline.syncOperations.addHandler(glue.client, position: .after(self))
+        } catch {
+            fail(context, error)
+            return
+        }
+        // Replay: every byte the client sent after its handshake, verbatim, then the splice takes over.
+        backend.writeAndFlush(stream, promise: nil)
+        stream = ByteBuffer()
+        if leftover.readableBytes > 0 { backend.pipeline.fireChannelRead(leftover) }
+        self.lease = nil
+        self.backendChannel = nil
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    private func refuse(_ context: ChannelHandlerContext, publishing: Bool, _ error: any Error) {
+        guard stage != .closed else { return }
+        logger.warning("cannot relay the stream", metadata: ["error": "\(error)"])
+        var out = context.channel.allocator.buffer(capacity: 256)
+        let code = publishing ? "NetStream.Publish.BadName" : "NetStream.Play.StreamNotFound"
+        RTMPReplies.streamError(code: code, description: "\(error)", into: &out)
+        stage = .closed
+        timeout?.cancel()
+        cleanUp(reason: "refused")
+        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
+        guard stage != .closed else { return }
+        logger.warning("closing connection", metadata: ["error": "\(error)"])
+        stage = .closed
+        timeout?.cancel()
+        cleanUp(reason: "\(error)")
+        context.close(promise: nil)
+    }
+
+    private func cleanUp(reason: String) {
+        timeout?.cancel()
+        backendChannel?.close(promise: nil)
+        backendChannel = nil
+        if let lease {
+            Task { await lease.release() }
+            self.lease = nil
+        }
+    }
+}

@@ -1,0 +1,32 @@
+/// Why an RTMP connection was closed. Each names the cause for the log line.
+enum RTMPError: Error, CustomStringConvertible, Equatable {
+    case badVersion(UInt8)
+    case handshakeTimeout
+    case messageTooLarge(Int, limit: Int)
+    case badChunkSize(UInt32)
+    case tooManyChunkStreams(Int)
+    case continuationWithoutHeader(csid: UInt32)
+    case badCommand(String)
+    case commandOutOfOrder(String)
+    case bufferLimit(Int)
+    case backendHandshake(String)
+    case backendRefused(String)
+    case streamIDMismatch(proxy: Double, backend: Double)
+
+    var description: String {
+        switch self {
+        case .badVersion(let v): "not an RTMP handshake (version byte \(v), expected 3)"
+        case .handshakeTimeout: "handshake or commands did not finish in time"
+        case .messageTooLarge(let size, let limit): "message of \(size) bytes exceeds the limit of \(limit)"
+        case .badChunkSize(let size): "invalid chunk size \(size) (allowed: 1 to 2^31-1)"
+        case .tooManyChunkStreams(let n): "more than \(n) chunk streams"
+        case .continuationWithoutHeader(let csid): "chunk stream \(csid) continues a message it never started"
+        case .badCommand(let why): "malformed command: \(why)"
+        case .commandOutOfOrder(let why): why
+        case .bufferLimit(let n): "client sent more than \(n) bytes before its stream was relayed"
+        case .backendHandshake(let why): "backend handshake failed: \(why)"
+        case .backendRefused(let why): "backend refused: \(why)"
+        case .streamIDMismatch(let p, let b): "backend gave stream id \(b), the proxy gave the client \(p)"
+        }
+    }
+}
