@@ -1,0 +1,53 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Ports for peers that cannot bind port 0 and report it (nginx): ask the kernel for a free
+/// port, release it, hand it to the peer. Each port is handed out once per test process.
+public enum FreePort {
+    private static let handedOut = LockedSet()
+
+    public static func tcp() throws -> Int {
+        for _ in 0..<50 {
+            let port = try probe()
+            if handedOut.insert(port) { return port }
+        }
+        throw TestFailure("no free TCP port found")
+    }
+
+    private static func probe() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket() failed") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        guard bound == 0 else { throw TestFailure("bind() failed") }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    final class LockedSet: @unchecked Sendable {
+        private var ports = Set<Int>()
+        private let lock = NSLock()
+        func insert(_ port: Int) -> Bool { lock.withLock { ports.insert(port).inserted } }
+    }
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port` right now.
+public func isListening(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}

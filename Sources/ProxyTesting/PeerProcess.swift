@@ -1,0 +1,68 @@
+import Foundation
+
+/// A real peer (nginx, ffmpeg, ffprobe) run as a child process, its output collected in memory.
+public final class PeerProcess: @unchecked Sendable {
+    public let process = Process()
+    public let name: String
+    private let lock = NSLock()
+    private var collected = ""
+
+    /// Starts `executable` (looked up on PATH) with `arguments`.
+    public init(_ executable: String, _ arguments: [String], directory: URL? = nil) throws {
+        name = executable
+        guard let path = Self.which(executable) else {
+            throw TestFailure("\(executable) is not installed; scripts/test installs it (scripts/install-deps --test)")
+        }
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        process.standardInput = FileHandle.nullDevice
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            guard let self else { return }
+            self.lock.withLock { self.collected += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    public var output: String { lock.withLock { collected } }
+    public var isRunning: Bool { process.isRunning }
+
+    /// Waits for the process to exit by itself; kills it and throws after `timeout`.
+    @discardableResult
+    public func wait(timeout: Duration) async throws -> Int32 {
+        do {
+            try await Wait.until("\(name) to exit", timeout: timeout) { self.process.isRunning ? nil : true }
+        } catch {
+            stop()
+            throw TestFailure("\(name) did not exit within \(timeout):\n\(output.suffix(2000))")
+        }
+        // Let the output pipe drain.
+        try await Task.sleep(for: .milliseconds(50))
+        return process.terminationStatus
+    }
+
+    public func stop(_ signal: Int32 = SIGTERM) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    static func which(_ name: String) -> String? {
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+        for dir in paths.split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}
