@@ -249,6 +249,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         let logger = self.logger
         let publishing = event.kind == .publishStart
         let clientChannel = context.channel
+        let started = NIOLoopBoundBox(false, eventLoop: context.eventLoop)
         let setupTimeout = backend.eventLoop.scheduleTask(in: settings.backendTimeout) {
             logger.warning("backend did not start the stream in time")
             clientChannel.close(promise: nil)
@@ -260,19 +261,23 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
             switch outcome {
             case .started(let code):
                 logger.info("stream relayed", metadata: ["status": "\(code)"])
-                env.hooks.report(event)
+                started.value = true
+                var start = event
+                start.backend = lease.backend.id
+                env.hooks.report(start)
             case .refused(let why):
                 logger.info("backend refused the stream", metadata: ["reason": "\(why)"])
             }
         }
-        let glue = GlueHandler.matchedPair(counters: lease.counters, logger: logger) { report in
+        let glue = GlueHandler.matchedPair(counters: lease.counters, logger: logger) { _ in
             setupTimeout.cancel()
-            var end = event
-            end.kind = publishing ? .publishEnd : .playEnd
-            end.backend = lease.backend.id
-            env.hooks.report(end)
+            if started.value {
+                var end = event
+                end.kind = publishing ? .publishEnd : .playEnd
+                end.backend = lease.backend.id
+                env.hooks.report(end)
+            }
             Task { await lease.release() }
-            _ = report
         }
         do {
             try backend.pipeline.syncOperations.addHandlers([translator, glue.backend])
@@ -299,7 +304,8 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         stage = .closed
         timeout?.cancel()
         cleanUp(reason: "refused")
-        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     private func fail(_ context: ChannelHandlerContext, _ error: any Error) {

@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ProxyCore
+import ProxyNet
+import ProxyTesting
+import Synchronization
+import Testing
+
+@testable import RTMP
+
+/// The module's hooks with real peers: publish and play start/end reach ModuleContext.hooks with
+/// the stream key, client address and query, and a hook can refuse a publish.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct RTMPModuleHooksTests {
+    final class RecordingHooks: ProxyHooks {
+        let events = Mutex<[StreamEvent]>([])
+        let refuse: String?
+        init(refuse: String? = nil) { self.refuse = refuse }
+        func authorizePublish(_ event: StreamEvent) async -> HookDecision {
+            events.withLock { $0.append(event) }
+            return refuse.map { .deny($0) } ?? .allow
+        }
+        func report(_ event: StreamEvent) { events.withLock { $0.append(event) } }
+        var kinds: [StreamEvent.Kind] { events.withLock { $0.map(\.kind) } }
+    }
+
+    /// Runs the RTMP module on a free port with `hooks`, one nginx backend registered.
+    func withModule(hooks: RecordingHooks, _ body: @Sendable (_ port: Int, _ nginx: NginxRTMP) async throws -> Void) async throws {
+        let nginx = try await NginxRTMP.start()
+        let registry = MemoryRegistry()
+        try await registry.heartbeat(Backend(server: "n", service: "x", pid: "1", ip: "127.0.0.1", endpoints: [.rtmp: [ListenEndpoint(port: nginx.port)]]))
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        var config = RTMPConfig()
+        config.listen = ListenEndpoint(host: "127.0.0.1", port: 0)
+        let module = try RTMPModule(config: config, context: ModuleContext(
+            router: Router(registry: registry, strategy: RoundRobinStrategy()), eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "test.rtmp"), hooks: hooks, onListening: { _, address in continuation.yield(address.port!) }))
+        let task = Task { try await module.run() }
+        defer { task.cancel() }
+        var it = ports.makeAsyncIterator()
+        let port = try #require(await it.next())
+        try await body(port, nginx)
+    }
+
+    @Test func publishAndPlayStartAndEndAreReported() async throws {
+        let hooks = RecordingHooks()
+        try await withModule(hooks: hooks) { port, nginx in
+            let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/live/hooked?token=abc", seconds: 3)
+            try await Wait.until("the publish at the origin", timeout: .seconds(10)) { nginx.published == ["hooked"] ? true : nil }
+            let player = try MediaTools.play("rtmp://127.0.0.1:\(port)/live/hooked")
+            #expect(try await publisher.wait(timeout: .seconds(20)) == 0)
+            try await player.wait(timeout: .seconds(20))
+            try await Wait.until("all events", timeout: .seconds(5)) { hooks.kinds.count == 5 ? true : nil }
+        }
+        #expect(hooks.kinds == [.publishStart, .publishStart, .playStart, .publishEnd, .playEnd]
+            || hooks.kinds == [.publishStart, .publishStart, .playStart, .playEnd, .publishEnd], "\(hooks.kinds)")
+        let events = hooks.events.withLock { $0 }
+        let publish = try #require(events.first)
+        #expect(publish.request.key.description == "__defaultVhost__/live/hooked")
+        #expect(publish.request.query == "token=abc", "the query (tokens) reaches the hook")
+        #expect(publish.module == "rtmp")
+        #expect(publish.client.hasPrefix("127.0.0.1:"))
+        #expect(events.dropFirst().allSatisfy { $0.backend?.rawValue == "n-x-1" }, "reported events name the backend")
+    }
+
+    @Test func aHookCanRefuseAPublish() async throws {
+        let hooks = RecordingHooks(refuse: "invalid token")
+        try await withModule(hooks: hooks) { port, nginx in
+            let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/live/refused?token=bad", seconds: 2)
+            #expect(try await publisher.wait(timeout: .seconds(10)) != 0, "the publisher gets an error")
+            #expect(nginx.published.isEmpty, "nothing reached the origin")
+        }
+        #expect(hooks.kinds == [.publishStart], "asked once, then nothing started")
+    }
+}
