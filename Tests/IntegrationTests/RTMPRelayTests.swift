@@ -93,6 +93,29 @@ import Testing
         try await proxy.stop()
     }
 
+    @Test func aLibrtmpPlayerWorksThroughTheProxy() async throws {
+        let nginx = try await NginxRTMP.start()
+        let proxy = try await ProxyProcess.start(config: Self.config())
+        let port = try await Self.rtmpPort(proxy)
+        try await Self.register(nginx, as: "n", with: proxy)
+        let name = Self.unique("librtmp")
+        let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/live/\(name)", seconds: 5)
+        try await Wait.until("the publish at the origin", timeout: .seconds(10)) { nginx.published == [name] ? true : nil }
+
+        // rtmpdump is librtmp's own client (ffmpeg uses its native one).
+        let file = try PackagePaths.temporaryDirectory("librtmp").appendingPathComponent("out.flv")
+        let player = try PeerProcess("rtmpdump", ["-q", "--live", "--timeout", "3", "-r", "rtmp://127.0.0.1:\(port)/live/\(name)", "-o", file.path])
+        try await Wait.until("the librtmp player at the origin", timeout: .seconds(10)) { nginx.played == [name] ? true : nil }
+        #expect(try await publisher.wait(timeout: .seconds(20)) == 0)
+        try await player.wait(timeout: .seconds(15))  // --timeout: it leaves 3 s after the data stops
+        let frames = try PeerProcess("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0",
+                                                 "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", file.path])
+        try await frames.wait(timeout: .seconds(10))
+        let count = Int(frames.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(count > 50, "librtmp received the stream through the proxy (\(count) frames)")
+        try await proxy.stop()
+    }
+
     @Test func anUnreachableBackendFailsFastAndTheStreamFailsOver() async throws {
         let proxy = try await ProxyProcess.start(config: Self.config())
         let port = try await Self.rtmpPort(proxy)
