@@ -1,6 +1,7 @@
 import Foundation
 
 /// nginx with libnginx-mod-rtmp as an RTMP origin on a port of its own, in a directory of its own.
+/// It runs as one process (no master/worker split), so stopping it never leaves a worker behind.
 /// Its error log (level info) records every publish and play: `publish: name='s1'`, `play: name='s1'`.
 public final class NginxRTMP: Sendable {
     public let port: Int
@@ -25,8 +26,7 @@ public final class NginxRTMP: Sendable {
             load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
             daemon off;
             user root;
-            master_process on;
-            worker_processes 1;
+            master_process off;
             pid nginx.pid;
             error_log stderr info;
             events { worker_connections 1024; }
