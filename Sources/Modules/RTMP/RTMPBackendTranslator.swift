@@ -85,10 +85,11 @@ final class RTMPBackendTranslator: ChannelInboundHandler {
             throw .badCommand("from backend: \(error)")
         }
         if !setupDone {
-            if command.name == "_result" || command.name == "_error", answered.contains(command.transactionID) {
-                if command.name == "_error" {
-                    finishSetup(.refused(Self.describe(command)))
-                } else if command.transactionID == createStreamTransaction, let id = command.arguments.first?.number, id != RTMPReplies.streamID {
+            if command.name == "_error", answered.contains(command.transactionID) {
+                // The backend refuses what the proxy accepted: the client gets the backend's own message.
+                finishSetup(.refused(Self.describe(command)))
+            } else if command.name == "_result", answered.contains(command.transactionID) {
+                if command.transactionID == createStreamTransaction, let id = command.arguments.first?.number, id != RTMPReplies.streamID {
                     throw .streamIDMismatch(proxy: RTMPReplies.streamID, backend: id)
                 }
                 return  // the proxy already answered the client

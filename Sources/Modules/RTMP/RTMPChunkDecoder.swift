@@ -21,6 +21,9 @@ struct RTMPChunkDecoder {
     struct Limits {
         var maxMessageSize = 8 * 1024 * 1024
         var maxChunkStreams = 64
+        /// Refuse a new message header on a chunk stream whose message is unfinished (peers differ
+        /// on what that means). Used for client bytes the proxy will replay to a backend.
+        var strict = false
     }
 
     /// The state a chunk stream id carries from one chunk to the next.
@@ -84,6 +87,7 @@ struct RTMPChunkDecoder {
             if fmt <= 2 { field = ext }
         }
 
+        if limits.strict, fmt <= 2, state.remaining > 0 { throw .interruptedMessage(csid: csid) }
         let isFirst = fmt <= 2 || state.remaining == 0
         if isFirst {
             guard state.messageLength <= limits.maxMessageSize else { throw .messageTooLarge(state.messageLength, limit: limits.maxMessageSize) }
@@ -105,9 +109,12 @@ struct RTMPChunkDecoder {
         return chunk
     }
 
-    /// Set Chunk Size and Abort change how the following chunks are read.
+    /// Set Chunk Size and Abort change how the following chunks are read, whatever chunk stream and
+    /// message stream carry them: peers (nginx-rtmp, SRS, ffmpeg) apply Set Chunk Size by its type
+    /// alone, and the client's bytes are replayed to the backend, so the proxy's parser must end
+    /// where the backend's does.
     private mutating func apply(_ chunk: RTMPChunk) throws(RTMPError) {
-        guard chunk.streamID == 0 || chunk.csid == 2, chunk.isFirst, chunk.isLast, chunk.payload.readableBytes >= 4 else { return }
+        guard chunk.isFirst, chunk.isLast, chunk.payload.readableBytes >= 4 else { return }
         switch chunk.typeID {
         case RTMPMessageType.setChunkSize:
             let size = chunk.payload.getInteger(at: chunk.payload.readerIndex, as: UInt32.self)!

@@ -58,7 +58,11 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         self.settings = settings
         self.environment = environment
         self.logger = environment.logger
-        self.decoder = RTMPChunkDecoder(limits: settings.limits)
+        // The client's bytes are replayed to the backend: parse them strictly, so the proxy reads the
+        // same stream name the backend will (see readCommands).
+        var strict = settings.limits
+        strict.strict = true
+        self.decoder = RTMPChunkDecoder(limits: strict)
         self.assembler = RTMPMessageAssembler(maxSize: min(settings.limits.maxMessageSize, 256 * 1024))
     }
 
@@ -102,6 +106,21 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         fail(context, error)
     }
 
+    /// Before the relay exists, a client that ends its output is gone: close at once rather than
+    /// hold the connection until the handshake timeout. (Half-close is enabled on the listener for
+    /// the relay's sake; once relaying, GlueHandler handles it.)
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent, stage != .relaying {
+            logger.debug("client ended its stream before it was relayed")
+            stage = .closed
+            timeout?.cancel()
+            cleanUp(reason: "client ended its stream before it was relayed")
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     // MARK: - Handshake and commands
 
     private func handshake(_ context: ChannelHandlerContext) throws(RTMPError) {
@@ -134,6 +153,13 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         defer { if replies.readableBytes > 0 { context.writeAndFlush(wrapOutboundOut(replies), promise: nil) } }
         while stage == .commands, let chunk = try decoder.next(&unparsed) {
             parsedIndex = stream.readableBytes - unparsed.readableBytes
+            // Constructs whose meaning differs between origins (nginx-rtmp ignores Abort; a Set Chunk
+            // Size split over chunks is applied by some and not others) could make the backend read a
+            // different stream name than the one routed and authorised: refuse them before replay.
+            if chunk.typeID == RTMPMessageType.abort { throw .ambiguousControl("Abort") }
+            if chunk.typeID == RTMPMessageType.setChunkSize, !(chunk.isFirst && chunk.isLast) {
+                throw .ambiguousControl("a Set Chunk Size split over chunks")
+            }
             guard chunk.isCommand, let payload = try assembler.add(chunk) else { continue }
             let command: RTMPCommand
             do {

@@ -6,6 +6,8 @@ enum RTMPError: Error, CustomStringConvertible, Equatable {
     case badChunkSize(UInt32)
     case tooManyChunkStreams(Int)
     case continuationWithoutHeader(csid: UInt32)
+    case interruptedMessage(csid: UInt32)
+    case ambiguousControl(String)
     case badCommand(String)
     case commandOutOfOrder(String)
     case bufferLimit(Int)
@@ -21,6 +23,8 @@ enum RTMPError: Error, CustomStringConvertible, Equatable {
         case .badChunkSize(let size): "invalid chunk size \(size) (allowed: 1 to 2^31-1)"
         case .tooManyChunkStreams(let n): "more than \(n) chunk streams"
         case .continuationWithoutHeader(let csid): "chunk stream \(csid) continues a message it never started"
+        case .interruptedMessage(let csid): "chunk stream \(csid) starts a message before finishing the previous one"
+        case .ambiguousControl(let what): "\(what) before publish/play is not accepted (origins read it differently)"
         case .badCommand(let why): "malformed command: \(why)"
         case .commandOutOfOrder(let why): why
         case .bufferLimit(let n): "client sent more than \(n) bytes before its stream was relayed"
