@@ -82,7 +82,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HostTests",
-            dependencies: ["Host", "ProxyCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["Host", "ProxyCore", "ProxyTesting", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import NIOCore
+import ProxyTesting
 import Testing
 
 @testable import RTMP
@@ -356,18 +357,6 @@ import Testing
 
     // MARK: Mutation
 
-    /// SplitMix64: a small deterministic generator.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     static let interesting: [[UInt8]] = [
         [0x00], [0x02], [0x03], [0x05], [0x06], [0x07], [0x08], [0x09], [0x0A], [0x0B], [0x0C], [0x0D],
         [0x0F], [0x10], [0x11], [0xFF], [0x00, 0x00, 0x09], [0xFF, 0xFF], [0xFF, 0xFF, 0xFF, 0xFF],
@@ -375,28 +364,11 @@ import Testing
         [0x0A, 0x00, 0x00, 0x00, 0x02], [0x03, 0x00, 0x01, 0x61], [0xC3], [0xED, 0xA0, 0x80],
     ]
 
-    static func mutate(_ input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
-        var bytes = input
-        for _ in 0..<Int.random(in: 1...4, using: &rng) {
-            let at = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &rng)
-            switch Int.random(in: 0..<5, using: &rng) {
-            case 0 where !bytes.isEmpty: bytes[at] = UInt8.random(in: 0...255, using: &rng)
-            case 1 where !bytes.isEmpty: bytes[at] ^= 1 << UInt8.random(in: 0..<8, using: &rng)
-            case 2: bytes.insert(contentsOf: interesting.randomElement(using: &rng)!, at: at)
-            case 3 where !bytes.isEmpty:
-                let end = min(bytes.count, at + Int.random(in: 1...32, using: &rng))
-                bytes.insert(contentsOf: bytes[at..<end], at: Int.random(in: 0...bytes.count, using: &rng))
-            default: bytes = Array(bytes.prefix(at))
-            }
-        }
-        return bytes
-    }
-
     @Test func mutatedConnectCommands() {
-        var rng = SplitMix64(state: 0x5eed_a3f0)
+        var mutator = ByteMutator(seed: 0x5eed_a3f0, interesting: Self.interesting)
         var decoded = 0, refused = 0, commands = 0
         for _ in 0..<5000 {
-            let bytes = Self.mutate(Self.ffmpegConnect, &rng)
+            let bytes = mutator.mutate(Self.ffmpegConnect)
             switch Self.decodeAll(bytes) {
             case .success(let values):
                 decoded += 1

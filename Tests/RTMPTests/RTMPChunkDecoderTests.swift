@@ -1,4 +1,5 @@
 import NIOCore
+import ProxyTesting
 import Testing
 
 @testable import RTMP
@@ -610,34 +611,15 @@ struct Feeder {
         Wire.abort(csid: 6), [0xC6], [0x46, 0, 0, 1, 0, 0, 9, 9],
     ]
 
-    static func mutate(_ input: [UInt8], _ rng: inout AMF0Tests.SplitMix64) -> [UInt8] {
-        var bytes = input
-        for _ in 0..<Int.random(in: 1...4, using: &rng) {
-            let at = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &rng)
-            switch Int.random(in: 0..<6, using: &rng) {
-            case 0 where !bytes.isEmpty: bytes[at] = UInt8.random(in: 0...255, using: &rng)
-            case 1 where !bytes.isEmpty: bytes[at] ^= 1 << UInt8.random(in: 0..<8, using: &rng)
-            case 2: bytes.insert(contentsOf: interesting.randomElement(using: &rng)!, at: at)
-            case 3 where !bytes.isEmpty:
-                let end = min(bytes.count, at + Int.random(in: 1...64, using: &rng))
-                bytes.insert(contentsOf: bytes[at..<end], at: Int.random(in: 0...bytes.count, using: &rng))
-            case 4 where !bytes.isEmpty:
-                bytes.removeSubrange(at..<min(bytes.count, at + Int.random(in: 1...16, using: &rng)))
-            default: bytes = Array(bytes.prefix(at))
-            }
-        }
-        return bytes
-    }
-
     @Test func mutatedChunkStreams() {
-        var rng = AMF0Tests.SplitMix64(state: 0xC0FF_EE12)
+        var mutator = ByteMutator(seed: 0xC0FF_EE12, interesting: Self.interesting)
         var clean = 0, refused = 0
         for _ in 0..<3000 {
-            let bytes = Self.mutate(Self.mixedStream, &rng)
+            let bytes = mutator.mutate(Self.mixedStream)
             let once = Self.outcome([bytes[...]])
             if once.error == nil { clean += 1 } else { refused += 1 }
             // The same input in two reads gives the same chunks and the same error.
-            let split = Int.random(in: 0...bytes.count, using: &rng)
+            let split = Int.random(in: 0...bytes.count, using: &mutator.generator)
             #expect(Self.outcome([bytes[..<split], bytes[split...]]) == once, "split at \(split) of \(bytes)")
         }
         #expect(clean > 300 && refused > 300, "mutations exercise both outcomes (\(clean) read, \(refused) refused)")

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import ProxyCore
+import ProxyTesting
 import Testing
 
 @testable import RTMP
@@ -303,7 +304,7 @@ import Testing
     @Test(arguments: [0x16, 0x47, 0x06, 0x00, 0xFF] as [UInt8])
     func notAnRTMPHandshakeClosesAtOnce(first: UInt8) throws {
         let client = try Client()
-        var rng = AMF0Tests.SplitMix64(state: UInt64(first))
+        var rng = ByteMutator.Generator(seed: UInt64(first))
         let bytes = [first] + (0..<2000).map { _ in UInt8.random(in: 0...255, using: &rng) }
         try client.send(Array(bytes.prefix(1)))
         #expect(!client.channel.isActive, "the first byte decides")
