@@ -6,6 +6,7 @@ public final class PeerProcess: @unchecked Sendable {
     public let name: String
     private let lock = NSLock()
     private var collected = ""
+    private var outputEnded = false
 
     /// Starts `executable` (looked up on PATH) with `arguments`.
     public init(_ executable: String, _ arguments: [String], directory: URL? = nil) throws {
@@ -22,11 +23,12 @@ public final class PeerProcess: @unchecked Sendable {
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
+            guard let self else { return }
             guard !data.isEmpty else {
                 handle.readabilityHandler = nil
+                self.lock.withLock { self.outputEnded = true }
                 return
             }
-            guard let self else { return }
             self.lock.withLock { self.collected += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
@@ -44,8 +46,10 @@ public final class PeerProcess: @unchecked Sendable {
             stop()
             throw TestFailure("\(name) did not exit within \(timeout):\n\(output.suffix(2000))")
         }
-        // Let the output pipe drain.
-        try await Task.sleep(for: .milliseconds(50))
+        // Everything the process wrote is read once its pipe reports end of file.
+        _ = try? await Wait.until("\(name)'s output to end", timeout: .seconds(2), interval: .milliseconds(5)) {
+            self.lock.withLock { self.outputEnded } ? true : nil
+        }
         return process.terminationStatus
     }
 
