@@ -45,11 +45,6 @@ public struct Backend: Sendable, Hashable, Codable {
         guard let endpoint = endpoints[kind]?.first else { return nil }
         return BackendAddress(host: endpoint.dialHost ?? ip, port: endpoint.port)
     }
-
-    /// Every address announced for `kind` (WebRTC origins may announce several UDP ports).
-    public func addresses(for kind: EndpointKind) -> [BackendAddress] {
-        (endpoints[kind] ?? []).map { BackendAddress(host: $0.dialHost ?? ip, port: $0.port) }
-    }
 }
 
 /// A host and port to dial.

@@ -99,8 +99,6 @@ public struct UDPSessionTable<ID: Hashable, Session> {
         for entry in stale { remove(id: entry.id) }
         return stale
     }
-
-    public var allEntries: [Entry] { Array(entries.values) }
 }
 
 public enum UDPSessionTableError: Error, Equatable, CustomStringConvertible {

@@ -214,12 +214,19 @@ def cmd_load(a):
     names = [f"{a.prefix}-s{i}" for i in range(1, a.publishers + 1)]
     os.makedirs(a.logdir, exist_ok=True)
 
-    b0, n0 = sink_drained(a.stat_url)
-    relay_cpu0, sink_cpu0 = cpu_ns(relay), cpu_ns(sink)
-    relay_ticks0, sink_ticks0 = cpu_ticks(relay), cpu_ticks(sink)
-    relay_io0 = io_chars(relay)
-    ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    busy0, self0 = machine_busy_s(), time.process_time()
+    def snapshot():
+        """Counters read before and after a run; the run's figures are their differences."""
+        sink_bytes, sink_accepted = sink_drained(a.stat_url)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {
+            "sink_bytes": sink_bytes, "sink_accepted": sink_accepted,
+            "relay_ns": cpu_ns(relay), "sink_ns": cpu_ns(sink),
+            "relay_ticks": cpu_ticks(relay), "sink_ticks": cpu_ticks(sink), "relay_io": io_chars(relay),
+            "children_cpu": children.ru_utime + children.ru_stime,
+            "busy": machine_busy_s(), "self": time.process_time(),
+        }
+
+    before = snapshot()
 
     procs = []
     t0 = time.monotonic()
@@ -248,12 +255,8 @@ def cmd_load(a):
     for _, err, _ in procs:
         err.close()
 
-    b1, n1 = sink_drained(a.stat_url)
-    relay_cpu1, sink_cpu1 = cpu_ns(relay), cpu_ns(sink)
-    relay_ticks1, sink_ticks1 = cpu_ticks(relay), cpu_ticks(sink)
-    relay_io1 = io_chars(relay)
-    ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    busy1, self1 = machine_busy_s(), time.process_time()
+    after = snapshot()
+    delta = {k: after[k] - before[k] for k in after if k != "relay_io"}
 
     if failures:
         name, rc = failures[0]
@@ -272,21 +275,20 @@ def cmd_load(a):
         fail(f"{a.path}: the sink's log shows no publish for {len(missing)} of {a.publishers} streams "
              f"(first: {missing[0]}); see {a.sink_log}")
 
-    bytes_in = b1 - b0
+    bytes_in = delta["sink_bytes"]
     expected = a.publishers * os.path.getsize(a.file)
     ratio = bytes_in / expected
     if ratio < 0.98:
         fail(f"{a.path}: the sink received {bytes_in} bytes, {ratio:.1%} of the {expected} bytes published")
-    relay_cpu = (relay_cpu1 - relay_cpu0) / 1e9
+    relay_cpu = delta["relay_ns"] / 1e9
     if a.relay_root and relay_cpu <= 0:
         fail(f"{a.path}: the relay used no CPU: did the traffic really go through it?")
-    sink_cpu = (sink_cpu1 - sink_cpu0) / 1e9
-    pub_cpu = (ch1.ru_utime + ch1.ru_stime) - (ch0.ru_utime + ch0.ru_stime)
+    sink_cpu = delta["sink_ns"] / 1e9
+    pub_cpu = delta["children_cpu"]
     # CPU used by processes outside the bench while this run lasted (another build, a test suite...):
     # the machine's busy time minus the publishers, the sink, the relay and this helper.
     span = time.monotonic() - t0
-    other_cpu = max(0.0, (busy1 - busy0) - pub_cpu - sink_cpu - (relay_cpu if a.relay_root else 0)
-                    - (self1 - self0))
+    other_cpu = max(0.0, delta["busy"] - pub_cpu - sink_cpu - (relay_cpu if a.relay_root else 0) - delta["self"])
     other_pct = 100 * other_cpu / (span * os.cpu_count())
     gib = bytes_in / GIB
     relay_txt = f", relay {relay_cpu / gib:.2f} CPU-s/GiB" if a.relay_root else ""
@@ -297,13 +299,13 @@ def cmd_load(a):
     print(json.dumps({
         "kind": "load", "path": a.path, "publishers": a.publishers, "round": a.round,
         "wall_s": round(wall, 4), "sink_bytes_in": bytes_in, "expected_bytes": expected,
-        "bytes_ratio": round(ratio, 5), "sink_accepted": n1 - n0,
+        "bytes_ratio": round(ratio, 5), "sink_accepted": delta["sink_accepted"],
         "mbit_s": round(bytes_in * 8 / wall / 1e6, 2),
         "relay_cpu_s": round(relay_cpu, 4) if a.relay_root else None,
         "relay_cpu_s_per_gib": round(relay_cpu / gib, 3) if a.relay_root else None,
-        "relay_rchar": relay_io1[0] - relay_io0[0], "relay_wchar": relay_io1[1] - relay_io0[1],
-        "relay_cpu_s_stat": (relay_ticks1 - relay_ticks0) / CLK_TCK if a.relay_root else None,
-        "sink_cpu_s": round(sink_cpu, 4), "sink_cpu_s_stat": (sink_ticks1 - sink_ticks0) / CLK_TCK, "sink_cpu_s_per_gib": round(sink_cpu / gib, 3),
+        "relay_rchar": after["relay_io"][0] - before["relay_io"][0], "relay_wchar": after["relay_io"][1] - before["relay_io"][1],
+        "relay_cpu_s_stat": delta["relay_ticks"] / CLK_TCK if a.relay_root else None,
+        "sink_cpu_s": round(sink_cpu, 4), "sink_cpu_s_stat": delta["sink_ticks"] / CLK_TCK, "sink_cpu_s_per_gib": round(sink_cpu / gib, 3),
         "publishers_cpu_s": round(pub_cpu, 3), "other_cpu_s": round(other_cpu, 3),
         "other_cpu_pct": round(other_pct, 1),
     }))
