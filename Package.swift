@@ -42,7 +42,16 @@ let package = Package(
         ),
         // Protocol modules. Each folder holds one module; Host lists them in BuiltinModules.swift.
         .target(name: "RTMP", dependencies: ["ProxyNet", .product(name: "NIOCore", package: "swift-nio")], path: "Sources/Modules/RTMP", swiftSettings: swiftSettings),
-        .target(name: "HTTPFLV", dependencies: ["ProxyNet"], path: "Sources/Modules/HTTPFLV", swiftSettings: swiftSettings),
+        .target(
+            name: "HTTPFLV",
+            dependencies: [
+                "ProxyNet",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Modules/HTTPFLV", swiftSettings: swiftSettings),
         .target(name: "SRT", dependencies: ["ProxyNet"], path: "Sources/Modules/SRT", swiftSettings: swiftSettings),
         .target(name: "WebRTC", dependencies: ["ProxyNet"], path: "Sources/Modules/WebRTC", swiftSettings: swiftSettings),
         // The executable: CLI, config, catalog, system API, lifecycle.

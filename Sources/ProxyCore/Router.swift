@@ -97,6 +97,19 @@ public actor Router {
         return lease(request, backend, kind, client)
     }
 
+    /// A lease on a backend chosen earlier for this stream (an HLS play session, maybe made by
+    /// another proxy), without routing: the session must stay where its state is. When the
+    /// stream's route has moved elsewhere the lease is detached (it never refreshes or reclaims
+    /// the route); when the route lapsed, this proxy's refresh claims it back for `backend`.
+    public func attach(_ request: StreamRequest, to backend: Backend, kind: EndpointKind, client: String = "") async -> RouteLease {
+        let route = try? await registry.route(for: request.key)
+        let lease = lease(request, backend, kind, client)
+        if let route, route.backendID != backend.id {
+            slots[Slot.ID(key: request.key, backend: backend.id)]?.detached = true
+        }
+        return lease
+    }
+
     private func lease(_ request: StreamRequest, _ backend: Backend, _ kind: EndpointKind, _ client: String) -> RouteLease {
         let t = now()
         let id = nextLeaseID

@@ -3,11 +3,25 @@ import ProxyCore
 /// `modules.http-flv` in proxy.yaml.
 public struct HTTPFLVConfig: Decodable, Sendable {
     /// TCP endpoint for HTTP players. Default 18080 (env PROXY_HTTP_SERVER).
-    public var listen: ListenEndpoint
+    public var listen = ListenEndpoint(port: 18080)
     /// Directory served for paths that are not live streams; empty disables it (env PROXY_STATIC_FILES).
-    public var staticFiles: String
+    public var staticFiles = ""
+    /// Time a client has to send a whole request head once it started one (408 after). Default 10 s.
+    public var headerTimeout = ConfigDuration.seconds(10)
+    /// Time an idle keep-alive connection stays open between requests. Default 60 s.
+    public var idleTimeout = ConfigDuration.seconds(60)
+    /// Time to connect to a backend and receive its response head (502/504 after). Default 5 s.
+    public var backendTimeout = ConfigDuration.seconds(5)
+    /// How long an HLS play session lives after its last request. Default 120 s.
+    public var hlsSessionTTL = ConfigDuration.seconds(120)
+    /// Largest playlist body read from a backend for rewriting (502 above it). Default 1 MiB.
+    public var maxPlaylistSize = 1024 * 1024
+    /// CORS headers on responses and OPTIONS preflight answers.
+    public var cors = CORSConfig()
 
-    public init(listen: ListenEndpoint = ListenEndpoint(port: 18080), staticFiles: String = "") {
+    public init() {}
+
+    public init(listen: ListenEndpoint, staticFiles: String = "") {
         self.listen = listen
         self.staticFiles = staticFiles
     }
@@ -15,13 +29,58 @@ public struct HTTPFLVConfig: Decodable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen
         case staticFiles = "static_files"
+        case headerTimeout = "header_timeout"
+        case idleTimeout = "idle_timeout"
+        case backendTimeout = "backend_timeout"
+        case hlsSessionTTL = "hls_session_ttl"
+        case maxPlaylistSize = "max_playlist_size"
+        case cors
     }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            listen: try c.decode(ListenEndpoint.self, forKey: .listen, default: ListenEndpoint(port: 18080)),
-            staticFiles: try c.decode(String.self, forKey: .staticFiles, default: ""))
+        let d = HTTPFLVConfig()
+        listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
+        guard listen.transport != .udp else { throw c.invalid(.listen, "HTTP is served over TCP; remove udp://") }
+        staticFiles = try c.decode(String.self, forKey: .staticFiles, default: d.staticFiles)
+        func positive(_ key: CodingKeys, _ fallback: ConfigDuration) throws -> ConfigDuration {
+            let value = try c.decode(ConfigDuration.self, forKey: key, default: fallback)
+            guard value.duration > .zero else { throw c.invalid(key, "must be greater than 0") }
+            return value
+        }
+        headerTimeout = try positive(.headerTimeout, d.headerTimeout)
+        idleTimeout = try positive(.idleTimeout, d.idleTimeout)
+        backendTimeout = try positive(.backendTimeout, d.backendTimeout)
+        hlsSessionTTL = try positive(.hlsSessionTTL, d.hlsSessionTTL)
+        maxPlaylistSize = try c.decode(Int.self, forKey: .maxPlaylistSize, default: d.maxPlaylistSize)
+        guard (1024...(64 * 1024 * 1024)).contains(maxPlaylistSize) else {
+            throw c.invalid(.maxPlaylistSize, "must be from 1024 to 67108864 bytes")
+        }
+        cors = try c.decode(CORSConfig.self, forKey: .cors, default: d.cors)
+    }
+}
+
+/// `modules.http-flv.cors`: the headers SRS adds, on by default.
+public struct CORSConfig: Decodable, Sendable {
+    public var enabled = true
+    /// `Access-Control-Allow-Origin` value. Default `*`.
+    public var allowOrigin = "*"
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled
+        case allowOrigin = "allow_origin"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enabled = try c.decode(Bool.self, forKey: .enabled, default: true)
+        allowOrigin = try c.decode(String.self, forKey: .allowOrigin, default: "*")
+        guard !allowOrigin.isEmpty, !allowOrigin.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+            throw c.invalid(.allowOrigin, "must be a non-empty single-line value")
+        }
     }
 }

@@ -1,22 +1,60 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 import ProxyCore
 import ProxyNet
 
-/// The HTTP-FLV, HTTP-TS and HLS module: live HTTP playback through the proxy.
-///
-/// The protocol is not served by this build yet: enabling the module stops start-up with a
-/// clear error (ModuleError.notImplemented), so a config that asks for it never half-starts.
+/// The HTTP-FLV, HTTP-TS and HLS module: live HTTP playback through the proxy. Each
+/// connection runs HTTPRequestReader -> HTTPResponseEncoder -> HTTPFLVSession; HLS play
+/// sessions live in one HLSSessionStore shared by all connections (and, through the Registry,
+/// by every proxy).
 public struct HTTPFLVModule: ProxyModule {
     public static let name = "http-flv"
-    public static let enabledByDefault = false
+    public static let enabledByDefault = true
 
     public let config: HTTPFLVConfig
+    private let context: ModuleContext
+    private let staticRoot: StaticFileRoot?
 
     public init(config: HTTPFLVConfig, context: ModuleContext) throws {
         self.config = config
-        throw ModuleError.notImplemented(module: Self.name)
+        self.context = context
+        do {
+            staticRoot = config.staticFiles.isEmpty ? nil : try StaticFileRoot(path: config.staticFiles)
+        } catch {
+            throw ModuleError.invalidConfig(module: Self.name, key: "static_files", "'\(config.staticFiles)' is not a directory")
+        }
     }
 
     public func run() async throws {
-        throw ModuleError.notImplemented(module: Self.name)
+        let hls = HLSSessionStore(
+            router: context.router, hooks: context.hooks, module: Self.name, ttl: config.hlsSessionTTL.duration, logger: context.logger)
+        let settings = HTTPFLVSession.Settings(
+            idleTimeout: TimeAmount(config.idleTimeout.duration), backendTimeout: TimeAmount(config.backendTimeout.duration),
+            maxPlaylistSize: config.maxPlaylistSize, cors: config.cors)
+        let environment = HTTPFLVSession.Environment(
+            router: context.router, hooks: context.hooks, logger: context.logger, module: Self.name, hls: hls,
+            staticRoot: staticRoot, fileIO: NonBlockingFileIO(threadPool: .singleton))
+        let headerTimeout = TimeAmount(config.headerTimeout.duration)
+        let onListening = context.onListening
+        let listener = TCPListener(
+            name: Self.name, endpoint: config.listen, group: context.eventLoopGroup, logger: context.logger,
+            onListening: { onListening(Self.name, $0) }
+        ) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(HTTPRequestReader(headerTimeout: headerTimeout))
+                try sync.addHandler(HTTPResponseEncoder())
+                try sync.addHandler(HTTPFLVSession(settings: settings, environment: environment))
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await hls.run() }
+            group.addTask { try await listener.run() }
+            // The listener returns when the module stops; then the session sweeper stops too.
+            _ = try await group.next()
+            group.cancelAll()
+        }
     }
 }

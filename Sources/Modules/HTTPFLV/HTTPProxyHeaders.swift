@@ -1,0 +1,65 @@
+import Foundation
+import NIOHTTP1
+import ProxyCore
+
+/// Header rules of the HTTP relay: which fields cross the proxy and which it sets itself.
+enum HTTPProxyHeaders {
+    /// Hop-by-hop fields (RFC 9110 §7.6.1) plus framing, which the proxy sets per hop.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+        "te", "trailer", "transfer-encoding", "upgrade",
+    ]
+
+    /// The request head sent to the backend: the client's method, target (minus the proxy's
+    /// session parameter) and end-to-end headers, its Host kept (origins route vhosts by it),
+    /// and X-Forwarded-For / X-Real-IP naming the client.
+    static func backendRequest(_ head: ClientRequestHead, target: String, clientIP: String?) -> HTTPRequestHead {
+        var headers = HTTPHeaders()
+        let named = connectionTokens(head.headers)
+        var forwardedFor: String?
+        for (name, value) in head.headers {
+            let lower = name.lowercased()
+            if hopByHop.contains(lower) || named.contains(lower) || lower == "content-length" { continue }
+            if lower == "x-forwarded-for" { forwardedFor = value; continue }
+            if lower == "x-real-ip" { continue }
+            headers.add(name: name, value: value)
+        }
+        if let clientIP {
+            headers.add(name: "X-Forwarded-For", value: forwardedFor.map { "\($0), \(clientIP)" } ?? clientIP)
+            headers.add(name: "X-Real-IP", value: clientIP)
+        }
+        if head.header("host") == nil, let host = head.host { headers.add(name: "Host", value: host) }
+        headers.add(name: "Connection", value: "keep-alive")
+        return HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: head.method), uri: target, headers: headers)
+    }
+
+    /// The backend's response headers without hop-by-hop fields (and without CORS fields when
+    /// the proxy sets its own).
+    static func clientResponseHeaders(_ headers: HTTPHeaders, dropCORS: Bool) -> HTTPHeaders {
+        let named = connectionTokens(headers.map { ($0.name, $0.value) })
+        var out = HTTPHeaders()
+        for (name, value) in headers {
+            let lower = name.lowercased()
+            if hopByHop.contains(lower) || named.contains(lower) { continue }
+            if dropCORS && lower.hasPrefix("access-control-") { continue }
+            out.add(name: name, value: value)
+        }
+        return out
+    }
+
+    private static func connectionTokens(_ headers: [(name: String, value: String)]) -> Set<String> {
+        Set(headers.filter { $0.name.lowercased() == "connection" }.flatMap {
+            $0.value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        })
+    }
+
+    /// The headers SRS puts on its HTTP responses for browser players.
+    static func addCORS(_ headers: inout HTTPHeaders, _ cors: CORSConfig) {
+        guard cors.enabled else { return }
+        headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: cors.allowOrigin)
+        headers.replaceOrAdd(name: "Access-Control-Allow-Methods", value: "GET, HEAD, OPTIONS")
+        headers.replaceOrAdd(name: "Access-Control-Allow-Headers", value: "origin, range, accept-encoding, referer, cache-control, x-proxy-authorization, x-requested-with, content-type")
+        headers.replaceOrAdd(name: "Access-Control-Expose-Headers", value: "Server, range, Content-Length, Content-Range")
+        headers.replaceOrAdd(name: "Access-Control-Max-Age", value: "600")
+    }
+}
