@@ -124,8 +124,10 @@ extension ClientRequestHead {
         case needMore
     }
 
-    /// Parses one request head from the start of `bytes`. Leading blank lines are skipped (RFC 9112 §2.2).
-    /// Never reads past the limits: a head that cannot fit throws before it is complete.
+    /// Parses one request head from the start of `bytes`. Leading blank lines are skipped (RFC 9112 §2.2)
+    /// but count toward `maxHead`, like the head's own bytes.
+    /// Never reads past the limits: a head that cannot fit throws before it is complete, and bytes
+    /// that are a prefix of a head the limits accept give `.needMore`, wherever they are cut.
     public static func parse(_ bytes: some Collection<UInt8>, limits: Limits = Limits()) throws(ClientRequestHeadError) -> ParseResult {
         let b = Array(bytes.prefix(limits.maxHead + 4))
         var start = 0
@@ -133,12 +135,16 @@ extension ClientRequestHead {
         while start < b.count, b[start] == 10 { start += 1 }
 
         // Find the end of the request line first, so an over-long line is named as such.
+        // Its length excludes the CR LF (or LF) that ends it, and a CR that may be the start of one.
         guard let lineEnd = b[start...].firstIndex(of: 10) else {
-            if b.count - start > limits.maxRequestLine { throw .requestLineTooLong }
-            if b.count - start > 0, b[start] < 0x21 || b[start] > 0x7e { throw .malformed("request line starts with a control byte") }
+            if b.count - start - (b.last == 13 ? 1 : 0) > limits.maxRequestLine { throw .requestLineTooLong }
+            if b.count > limits.maxHead { throw .headTooLarge }
+            if b.count - start > 0, b[start] < 0x21 || b[start] > 0x7e, !(b[start] == 13 && b.count - start == 1) {
+                throw .malformed("request line starts with a control byte")
+            }
             return .needMore
         }
-        if lineEnd - start > limits.maxRequestLine + 1 { throw .requestLineTooLong }
+        if lineEnd - start - (b[lineEnd - 1] == 13 ? 1 : 0) > limits.maxRequestLine { throw .requestLineTooLong }
 
         // Find the blank line that ends the head.
         var headEnd: Int?
@@ -151,10 +157,10 @@ extension ClientRequestHead {
             i += 1
         }
         guard let end = headEnd else {
-            if b.count - start > limits.maxHead { throw .headTooLarge }
+            if b.count > limits.maxHead { throw .headTooLarge }
             return .needMore
         }
-        if end - start > limits.maxHead { throw .headTooLarge }
+        if end > limits.maxHead { throw .headTooLarge }
 
         var lines: [ArraySlice<UInt8>] = []
         var lineStart = start

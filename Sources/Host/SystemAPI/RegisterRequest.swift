@@ -31,7 +31,7 @@ enum RegisterRequest {
             let list = try endpointList(fields, kind.rawValue)
             if !list.isEmpty { endpoints[kind] = list }
         }
-        guard endpoints[.rtmp] != nil else { throw APIError(.badRequest, "missing field 'rtmp' (at least one RTMP endpoint)") }
+        guard endpoints.values.contains(where: { !$0.isEmpty }) else { throw APIError(.badRequest, "no endpoints (give at least one of rtmp, http, api, srt, rtc)") }
 
         var summaries: String?
         if let s = fields["summaries"], !(s is NSNull) {

@@ -75,6 +75,17 @@ final class HTTPBackendHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Half-closure is on for backend connections: the backend's end of input arrives here
+        // (after the decoder ended a close-delimited body, if there was one).
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            fail("backend closed the connection")
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         fail("backend sent an invalid response (\(error))")
         context.close(promise: nil)

@@ -194,8 +194,11 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         }
 
         let path = head.path
-        let ext = Self.fileExtension(path)
         let query = QueryString(head.query)
+        var ext = Self.fileExtension(path)
+        if query.value("app") != nil, let stream = query.value("stream"), !Self.fileExtension(stream).isEmpty {
+            ext = Self.fileExtension(stream)  // SRS's player form: /?app=live&stream=demo.flv
+        }
         if let sessionID = query.value(HLSSessionStore.parameter), !sessionID.isEmpty {
             return continueHLSSession(exchange, id: sessionID, ext: ext)
         }
@@ -259,7 +262,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
                 session.respondRouting(error)
             case .success(let hlsSession):
                 let rewriter = HLSPlaylistRewriter(parameter: HLSSessionStore.parameter, sessionID: hlsSession.id)
-                let location = rewriter.rewriteURI(Self.originForm(head, droppingSession: true))
+                let location = rewriter.rewriteURI(Self.localReference(Self.originForm(head, droppingSession: true)))
                 session.respond(status: .found, headers: ["Location": location, "Cache-Control": "no-cache"], body: nil)
             }
         }
@@ -321,6 +324,9 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         dropLink()
         BackendDialer.connect(to: address, on: context.eventLoop, timeout: timeout) { channel in
             channel.eventLoop.makeCompletedFuture {
+                // One read per readiness event: the client's write queue is checked between reads,
+                // so at most one read buffer is queued beyond the write watermark per player.
+                try channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
                 try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
                 try channel.pipeline.syncOperations.addHandler(HTTPBackendHandler(delegate: bound.value.0))
             }
@@ -551,7 +557,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         end(exchange, reason: reason)
         if self.exchange === exchange { self.exchange = nil }
         if closeAfterResponse {
-            close()
+            closeWhenWritten()
         } else {
             startNext()
         }
@@ -585,12 +591,30 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         link.channel.close(promise: nil)
     }
 
+    /// Closes now: queued writes are dropped (the client is gone or misbehaved).
     private func close() {
         guard !closed, let context else { return }
         closed = true
         idleTimer?.cancel()
         dropLink()
         context.close(promise: nil)
+    }
+
+    /// Closes once every queued write reached the socket (closing at once would drop the end of
+    /// the response), or after `idle_timeout` if the client stops reading.
+    private func closeWhenWritten() {
+        guard !closed, let context else { return }
+        closed = true
+        idleTimer?.cancel()
+        dropLink()
+        // An empty body part writes no bytes (no chunk either) and completes after every earlier write.
+        let barrier = context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))))
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let deadline = context.eventLoop.scheduleTask(in: settings.idleTimeout) { bound.value.close(promise: nil) }
+        barrier.whenComplete { _ in
+            deadline.cancel()
+            bound.value.close(promise: nil)
+        }
     }
 
     private func armIdleTimer() {
@@ -640,6 +664,14 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
             }.joined(separator: "&")
         }
         return query.isEmpty ? head.path : head.path + "?" + query
+    }
+
+    /// An origin-form target made safe for a `Location` header: a path starting `//` or `/\`
+    /// would be read as a reference to another host (an open redirect), so it gets `/.` in front,
+    /// which names the same path on this host.
+    static func localReference(_ originForm: String) -> String {
+        let u = originForm.utf8
+        return u.starts(with: "//".utf8) || u.starts(with: "/\\".utf8) ? "/." + originForm : originForm
     }
 
     static func authorities(of backend: Backend) -> Set<String> {

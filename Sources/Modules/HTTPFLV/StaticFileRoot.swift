@@ -26,7 +26,8 @@ struct StaticFileRoot: Sendable {
     /// Where `requestPath` (the path of a request target, still percent-encoded) leads.
     func lookup(_ requestPath: String) -> Lookup {
         let decoded = requestPath.removingPercentEncoding ?? requestPath
-        if decoded.contains("\0") || decoded.contains("\\") { return .forbidden }
+        // Scalars, not Characters: a NUL or backslash followed by a combining mark is still one.
+        if decoded.unicodeScalars.contains(where: { $0 == "\0" || $0 == "\\" }) { return .forbidden }
         let segments = decoded.split(separator: "/", omittingEmptySubsequences: true)
         if segments.contains(where: { $0 == ".." }) { return .forbidden }
         var candidate = root + "/" + segments.joined(separator: "/")
