@@ -1,5 +1,6 @@
 // libFuzzer entry point for the ProxyCore parsers: every input a client or an origin controls
-// before the proxy knows a stream key. Built by fuzz/run with -sanitize=fuzzer,address.
+// before the proxy knows a stream key, plus the HTTP-FLV module's client request heads and HLS
+// playlist rewriting. Built by fuzz/run with -sanitize=fuzzer,address.
 //
 // The first byte picks the parser; the rest is its input (NUL separates fields where a parser
 // takes two or three). Besides "does not crash", each successful parse is checked for the
@@ -13,7 +14,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let fields = text.split(separator: "\0", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
     func field(_ i: Int) -> String { i < fields.count ? fields[i] : "" }
 
-    switch bytes[0] % 6 {
+    switch bytes[0] % 8 {
     case 0:
         if let endpoint = try? ListenEndpoint(parsing: text) {
             check((0...65535).contains(endpoint.port), "port out of range: \(endpoint)")
@@ -32,13 +33,100 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if let duration = ConfigDuration(parsing: text) {
             check(duration.duration >= .zero, "negative duration from '\(text)'")
         }
-    default:
+    case 5:
         let query = QueryString(text)
         _ = query.value("vhost")
         _ = query.vhost
         _ = text.percentDecoded()
+    case 6:
+        checkRequestHead(Array(bytes.dropFirst()))
+    default:
+        checkPlaylist(text)
     }
     return 0
+}
+
+/// Small limits, so the 1 KiB inputs reach every limit.
+private let headLimits: ClientRequestHead.Limits = {
+    var limits = ClientRequestHead.Limits()
+    limits.maxRequestLine = 64
+    limits.maxHead = 256
+    limits.maxHeaderCount = 8
+    return limits
+}()
+
+private func checkRequestHead(_ input: [UInt8]) {
+    let result: ClientRequestHead.ParseResult
+    do {
+        result = try ClientRequestHead.parse(input, limits: headLimits)
+    } catch {
+        return
+    }
+    switch result {
+    case .needMore:
+        check(input.count <= headLimits.maxHead, "needMore for \(input.count) bytes, over the \(headLimits.maxHead)-byte head limit")
+    case .head(let head, let consumed):
+        check(consumed > 0 && consumed <= input.count, "consumed \(consumed) of \(input.count) bytes")
+        check(consumed <= headLimits.maxHead, "head of \(consumed) bytes passed the \(headLimits.maxHead)-byte limit")
+        check(head.headers.count <= headLimits.maxHeaderCount, "\(head.headers.count) header fields passed the limit")
+        check(head.minorVersion == 0 || head.minorVersion == 1, "minor version \(head.minorVersion)")
+        check(!head.method.isEmpty && !head.target.isEmpty, "empty method or target")
+        check(head.path.hasPrefix("/") || head.target == "*", "path '\(head.path)' of target '\(head.target)'")
+        _ = (head.query, head.host, head.keepAlive, head.declaresBody)
+        let again = try? ClientRequestHead.parse(input[..<consumed], limits: headLimits)
+        check(again == .head(head, consumed: consumed), "the consumed prefix parses to \(String(describing: again))")
+        // Bytes arriving in pieces: every shorter prefix is incomplete, never refused.
+        let cuts = consumed <= 96 ? Array(0..<consumed) : Array(stride(from: 0, to: consumed, by: consumed / 48)) + Array((consumed - 8)..<consumed)
+        for cut in cuts {
+            let partial: ClientRequestHead.ParseResult?
+            do {
+                partial = try ClientRequestHead.parse(input[..<cut], limits: headLimits)
+            } catch {
+                check(false, "the first \(cut) of \(consumed) head bytes throw \(error)")
+                partial = nil
+            }
+            check(partial == .needMore, "the first \(cut) of \(consumed) head bytes give \(String(describing: partial))")
+        }
+    }
+}
+
+private let rewriter = HLSPlaylistRewriter(parameter: "spsid", sessionID: "S1", ownAuthorities: ["origin:8080", "Origin"])
+
+private func checkPlaylist(_ text: String) {
+    _ = HLSPlaylistRewriter.isPlaylist(Substring(text))
+    let once = rewriter.rewrite(text)
+    let inLines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+    let outLines = once.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+    check(inLines.count == outLines.count, "\(inLines.count) lines became \(outLines.count)")
+    for (n, (input, output)) in zip(inLines, outLines).enumerated() {
+        // The line without a byte-order mark (first line only), its CR LF ending and surrounding blanks.
+        var line = input[...]
+        if n == 0, line.starts(with: [0xEF, 0xBB, 0xBF]) { line = line.dropFirst(3) }
+        if n < inLines.count - 1, line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+        let trimmed = line.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        if trimmed.starts(with: "#EXT".utf8) { continue }
+        guard let first = trimmed.first, first != UInt8(ascii: "#"), trimmed.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) else {
+            check(input.elementsEqual(output), "blank or comment line '\(String(decoding: input, as: UTF8.self))' changed")
+            continue
+        }
+        // Absolute URLs and network-path references keep their form unless they name the origin.
+        if hasScheme(trimmed) || trimmed.starts(with: "//".utf8) { continue }
+        let after = String(decoding: output, as: UTF8.self)
+        check(after.contains("spsid=S1"), "URI line '\(String(decoding: input, as: UTF8.self))' became '\(after)'")
+    }
+    let twice = rewriter.rewrite(once)
+    check(Array(twice.utf8) == Array(once.utf8), "not idempotent: '\(text)' -> '\(once)' -> '\(twice)'")
+}
+
+/// RFC 3986 `scheme ":"` at the start.
+private func hasScheme(_ s: some Collection<UInt8>) -> Bool {
+    guard let colon = s.firstIndex(of: UInt8(ascii: ":")) else { return false }
+    let scheme = s[s.startIndex..<colon]
+    guard let first = scheme.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first | 0x20) else { return false }
+    return scheme.allSatisfy { c in
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(c | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c)
+            || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
+    }
 }
 
 private func checkKey(_ key: StreamKey) {

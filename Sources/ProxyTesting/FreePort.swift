@@ -51,3 +51,14 @@ public func isListening(_ port: Int) -> Bool {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     } == 0
 }
+
+/// Whether a TCP socket listens on 127.0.0.1 or any address at `port`, read from /proc/net/tcp
+/// without connecting (for servers that accept exactly one connection, like `ffmpeg -listen 1`).
+public func hasListener(_ port: Int) -> Bool {
+    guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+    let hexPort = String(format: ":%04X", port)
+    return table.split(separator: "\n").dropFirst().contains { line in
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        return fields.count > 3 && fields[1].hasSuffix(hexPort) && fields[3] == "0A"
+    }
+}

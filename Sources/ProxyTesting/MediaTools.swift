@@ -25,6 +25,9 @@ public enum MediaTools {
 
     /// The timestamps a `play` process printed.
     public static func timestamps(_ output: String) -> [Int] {
-        output.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        // MPEG-TS packets carry side data: ffprobe then prints `pts,` (an empty second field).
+        output.split(separator: "\n").compactMap { line in
+            line.split(separator: ",", omittingEmptySubsequences: false).first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        }
     }
 }

@@ -3,25 +3,44 @@ import Foundation
 /// nginx with libnginx-mod-rtmp as an RTMP origin on a port of its own, in a directory of its own.
 /// It runs as one process (no master/worker split), so stopping it never leaves a worker behind.
 /// Its error log (level info) records every publish and play: `publish: name='s1'`, `play: name='s1'`.
+/// With `hls: true` it also writes HLS (1 s segments) and serves it over HTTP at
+/// `http://127.0.0.1:<httpPort>/live/<name>.m3u8`, logging every request to `accessLog`.
 public final class NginxRTMP: Sendable {
     public let port: Int
+    public let httpPort: Int?
     public let directory: URL
     private let peer: PeerProcess
 
-    public static func start() async throws -> NginxRTMP {
-        let nginx = try NginxRTMP()
+    public static func start(hls: Bool = false) async throws -> NginxRTMP {
+        let nginx = try NginxRTMP(hls: hls)
         try await Wait.until("nginx-rtmp on port \(nginx.port)", timeout: .seconds(10)) { () throws -> Bool? in
-            if isListening(nginx.port) { return true }
+            if isListening(nginx.port) && (nginx.httpPort.map(isListening) ?? true) { return true }
             if !nginx.peer.isRunning { throw TestFailure("nginx exited:\n\(nginx.peer.output)") }
             return nil
         }
         return nginx
     }
 
-    private init() throws {
+    private init(hls: Bool) throws {
         port = try FreePort.tcp()
+        httpPort = hls ? try FreePort.tcp() : nil
         directory = try PackagePaths.temporaryDirectory("nginx-rtmp")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("tmp"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("hls"), withIntermediateDirectories: true)
+        let dir = directory.path
+        let hlsApplication = hls ? "hls on; hls_path \(dir)/hls; hls_fragment 1s; hls_playlist_length 6s;" : ""
+        let http = httpPort.map { httpPort in """
+            http {
+                access_log \(dir)/access.log;
+                client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fcgi;
+                uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
+                types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+                server {
+                    listen 127.0.0.1:\(httpPort);
+                    location /live/ { alias \(dir)/hls/; add_header Cache-Control no-cache; }
+                }
+            }
+            """ } ?? ""
         let config = """
             load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
             daemon off;
@@ -34,9 +53,10 @@ public final class NginxRTMP: Sendable {
                 server {
                     listen 127.0.0.1:\(port);
                     chunk_size 4096;
-                    application live { live on; record off; }
+                    application live { live on; record off; \(hlsApplication) }
                 }
             }
+            \(http)
             """
         let file = directory.appendingPathComponent("nginx.conf")
         try config.write(to: file, atomically: true, encoding: .utf8)
@@ -58,9 +78,19 @@ public final class NginxRTMP: Sendable {
         }
     }
 
+    /// Request lines (`GET /live/s-1.ts HTTP/1.1`) from the HTTP access log, oldest first.
+    public var httpRequests: [String] {
+        guard let text = try? String(contentsOf: directory.appendingPathComponent("access.log"), encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: "\"", omittingEmptySubsequences: false)
+            return parts.count > 1 ? String(parts[1]) : nil
+        }
+    }
+
     /// The registration body for the proxy's system API.
     public func registration(server: String) -> String {
-        #"{"ip":"127.0.0.1","server":"\#(server)","service":"nginx","pid":"\#(peer.process.processIdentifier)","rtmp":["\#(port)"]}"#
+        let http = httpPort.map { #","http":["\#($0)"]"# } ?? ""
+        return #"{"ip":"127.0.0.1","server":"\#(server)","service":"nginx","pid":"\#(peer.process.processIdentifier)","rtmp":["\#(port)"]\#(http)}"#
     }
 
     public func stop() {

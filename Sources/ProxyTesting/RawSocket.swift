@@ -44,6 +44,38 @@ public final class RawSocket: @unchecked Sendable {
         return false
     }
 
+    /// Everything the peer sends until it closes the connection, or until `timeout` (then nil).
+    public func readUntilClose(timeout: Duration) -> String? {
+        let deadline = ContinuousClock.now + timeout
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while ContinuousClock.now < deadline {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, 100) > 0 else { continue }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { return String(decoding: received, as: UTF8.self) }
+            received += buffer[0..<n]
+        }
+        return nil
+    }
+
+    /// Bytes received until `text` has been seen (true) or `timeout` passes (false).
+    public func read(until text: String, timeout: Duration) -> (found: Bool, received: String) {
+        let deadline = ContinuousClock.now + timeout
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while ContinuousClock.now < deadline {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, 100) > 0 else { continue }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            received += buffer[0..<n]
+            let s = String(decoding: received, as: UTF8.self)
+            if s.contains(text) { return (true, s) }
+        }
+        return (false, String(decoding: received, as: UTF8.self))
+    }
+
     deinit { close(fd) }
 }
 

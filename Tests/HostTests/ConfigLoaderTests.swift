@@ -44,7 +44,7 @@ import Testing
         #expect(c.proxy.systemAPI.registerToken == "")
         #expect(!c.proxy.defaultBackend.enabled)
         #expect(c.proxy.quit.grace == .seconds(20) && c.proxy.quit.force == .seconds(30))
-        #expect(c.modules.filter(\.enabled).map(\.name) == ["rtmp"], "the modules this build serves are on by default")
+        #expect(c.modules.filter(\.enabled).map(\.name) == ["rtmp", "http-flv"], "the modules this build serves are on by default")
     }
 
     @Test func readsEveryHostKey() throws {

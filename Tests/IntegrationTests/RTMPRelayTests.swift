@@ -10,6 +10,7 @@ import Testing
         system_api: { listen: 127.0.0.1:0 }
         modules:
           rtmp: { listen: 127.0.0.1:0\(rtmpExtra) }
+          http-flv: { listen: 127.0.0.1:0 }
         """
     }
 

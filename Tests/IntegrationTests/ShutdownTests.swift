@@ -11,6 +11,7 @@ import Testing
             system_api: { listen: 127.0.0.1:0 }
             modules:
               rtmp: { listen: 127.0.0.1:0 }
+              http-flv: { listen: 127.0.0.1:0 }
             quit: { grace: \(grace), force: \(force) }
             """)
         let port = try await RTMPRelayTests.rtmpPort(proxy)

@@ -7,6 +7,7 @@ import Testing
     static let baseConfig = """
         modules:
           rtmp: { listen: 127.0.0.1:0 }
+          http-flv: { listen: 127.0.0.1:0 }
         system_api:
           listen: 127.0.0.1:0
         """
@@ -81,7 +82,7 @@ import Testing
             (#"{"ip":"1.2.3.4","service":"v","pid":"1","rtmp":["1935"]}"#, "missing field 'server'"),
             (#"{"ip":"1.2.3.4","server":"s","pid":"1","rtmp":["1935"]}"#, "missing field 'service'"),
             (#"{"ip":"1.2.3.4","server":"s","service":"v","rtmp":["1935"]}"#, "missing field 'pid'"),
-            (#"{"ip":"1.2.3.4","server":"s","service":"v","pid":"1"}"#, "missing field 'rtmp'"),
+            (#"{"ip":"1.2.3.4","server":"s","service":"v","pid":"1"}"#, "no endpoints"),
             (#"{"ip":"1.2.3.4","server":"s","service":"v","pid":"1","rtmp":["1935"],"rtc":["udp://:99999"]}"#, "field 'rtc': invalid endpoint"),
         ]
         for (body, expected) in cases {
@@ -148,7 +149,7 @@ import Testing
         let proxy = try await ProxyProcess.start(
             config: "",
             environment: [
-                "PROXY_SYSTEM_API": "127.0.0.1:0", "PROXY_RTMP_SERVER": "127.0.0.1:0", "PROXY_DEFAULT_BACKEND_ENABLED": "on", "PROXY_DEFAULT_BACKEND_IP": "127.0.0.9",
+                "PROXY_SYSTEM_API": "127.0.0.1:0", "PROXY_RTMP_SERVER": "127.0.0.1:0", "PROXY_HTTP_SERVER": "127.0.0.1:0", "PROXY_DEFAULT_BACKEND_ENABLED": "on", "PROXY_DEFAULT_BACKEND_IP": "127.0.0.9",
                 "PROXY_DEFAULT_BACKEND_RTMP": "19350", "PROXY_DEFAULT_BACKEND_HTTP": "18088",
             ])
         let list = try await Wait.until("default backend listed") { () async throws -> [[String: Any]]? in
