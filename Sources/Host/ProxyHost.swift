@@ -13,7 +13,15 @@ import Synchronization
 struct ProxyHost {
     var config: LoadedConfig
     var logger: Logger
-    var group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    var group: any EventLoopGroup
+
+    init(config: LoadedConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        let loops = config.proxy.eventLoops
+        // 0: NIO's shared group, one thread per core. Otherwise a group of its own for the process's life.
+        group = loops == 0 ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: loops)
+    }
 
     /// The registry and one router per balancing strategy in use, all sharing the registry.
     final class Routing: Sendable {
@@ -88,6 +96,7 @@ struct ProxyHost {
         logger.info("starting", metadata: [
             "version": "\(ProxyVersion.string)", "config": "\(config.file)", "balancer": "\(proxy.balancer)",
             "registry": "\(proxy.registry.type.rawValue)", "modules": "\(modules.map(\.name).joined(separator: ","))",
+            "event_loops": "\(proxy.eventLoops == 0 ? System.coreCount : proxy.eventLoops)",
         ])
         let watchdog = ForceQuitWatchdog(force: proxy.quit.force.duration, logger: logger)
         do {

@@ -618,6 +618,9 @@ def cmd_report(a):
     out.append(f"- Machine: {meta['nproc']} cores, {meta['cpu_model']}, kernel {meta['kernel']}")
     out.append(f"- Software: stream-proxy {meta['proxy_version']} (release build of {meta['built']}; HEAD at run "
                f"time {meta['commit']}), {meta['nginx']} (origin and reference proxy), Python {meta['python']} (players)")
+    loops = meta.get("event_loops", 0)
+    out.append(f"- Relay threads: nginx proxy_pass runs one worker; stream-proxy runs with `event_loops: {loops}`"
+               f"{' (one per core)' if loops == 0 else ''}")
     out.append(f"- Rounds: R={meta['rounds']} per configuration, paths in a rotated order each round; "
                f"figures are medians (the range is min–max over the rounds)")
     out.append(f"- Stream: {meta['file_name']}, {meta['file_seconds']:.1f} s of testsrc2 1280x720 25 fps H.264 "

@@ -10,6 +10,7 @@ enum EnvironmentOverrides {
         ("PROXY_SRT_SERVER", ["modules", "srt", "listen"]),
         ("PROXY_SYSTEM_API", ["system_api", "listen"]),
         ("PROXY_BALANCER", ["balancer"]),
+        ("PROXY_EVENT_LOOPS", ["event_loops"]),
         ("PROXY_LOAD_BALANCER_TYPE", ["registry", "type"]),
         ("PROXY_REDIS_HOST", ["registry", "redis", "host"]),
         ("PROXY_REDIS_PORT", ["registry", "redis", "port"]),
