@@ -327,7 +327,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
                 // One read per readiness event: the client's write queue is checked between reads,
                 // so at most one read buffer is queued beyond the write watermark per player.
                 try channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
-                try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 262_144))
+                try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 262_144))
                 try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
                 try channel.pipeline.syncOperations.addHandler(HTTPBackendHandler(delegate: bound.value.0))
             }
