@@ -635,8 +635,8 @@ def cmd_report(a):
                f"Mbit/s is payload (FLV) bytes over the wall time from the first connect to the last byte; the "
                f"origin, the relay and the players share the machine's {meta['nproc']} cores, so throughput is "
                f"bounded by the total CPU the path needs.")
-    out.append(f"- Relays: stream-proxy (`modules.http-flv`, the origin as `default_backend`; NIO, one event loop per "
-               f"core); nginx `proxy_pass` with `proxy_buffering off`, `proxy_http_version 1.1`, keep-alive upstream, "
+    out.append(f"- Relays: stream-proxy (`modules.http-flv`, the origin as `default_backend`; NIO, with the event loops named "
+               f"above); nginx `proxy_pass` with `proxy_buffering off`, `proxy_http_version 1.1`, keep-alive upstream, "
                f"`proxy_buffer_size {meta['nginx_buffer']}`, one process (`master_process off`). Relay CPU is the "
                f"on-CPU time of all its threads (`/proc/PID/task/TID/schedstat`, utime+stime without tick rounding) "
                f"per GiB of payload; RSS/player under load is the relay's peak VmRSS during the run (sampled every "
