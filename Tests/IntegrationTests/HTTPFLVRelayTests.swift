@@ -264,4 +264,55 @@ import Testing
         }
         try await proxy.stop()
     }
+
+    @Test func finishedPlayersLeaveNothingBehind() async throws {
+        // An origin that answers every request with a live FLV head and the FLV header, then nothing.
+        let script = """
+            import asyncio, resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+            head = b"HTTP/1.1 200 OK\\r\\nContent-Type: video/x-flv\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nd\\r\\nFLV\\x01\\x05\\x00\\x00\\x00\\x09\\x00\\x00\\x00\\x00\\r\\n"
+            async def serve(reader, writer):
+                try:
+                    while (await reader.readline()) not in (b"\\r\\n", b""): pass
+                    writer.write(head); await writer.drain(); await reader.read()
+                except ConnectionError: pass
+                finally: writer.close()
+            async def main():
+                server = await asyncio.start_server(serve, "127.0.0.1", 0, backlog=4096)
+                print(server.sockets[0].getsockname()[1], flush=True)
+                await server.serve_forever()
+            asyncio.run(main())
+            """
+        let origin = try PeerProcess("python3", ["-c", script])
+        defer { origin.stop() }
+        let originPort = try await Wait.until("the test origin's port", timeout: .seconds(10)) { () -> Int? in
+            Int(origin.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let proxy = try await ProxyProcess.start(config: Self.config())
+        let port = try await Self.port(proxy, "http-flv")
+        try await Self.register(#"{"ip":"127.0.0.1","server":"idle","service":"py","pid":"1","http":["\#(originPort)"]}"#, with: proxy)
+        ProcStat.raiseFileLimit()
+        let pid = proxy.process.processIdentifier
+
+        // Rounds of 500 players that get their stream's head and leave. The allocator keeps memory
+        // for reuse, so "nothing left behind" means: later rounds do not grow the process.
+        var after: [Int] = []
+        for _ in 0..<4 {
+            var players: [RawSocket] = []
+            for i in 0..<500 {
+                let socket = try RawSocket(port: port)
+                socket.send(Array("GET /live/idle\(i % 20).flv HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
+                players.append(socket)
+            }
+            for socket in players { #expect(socket.read(until: "FLV", timeout: .seconds(10)).found) }
+            players.removeAll()
+            try await Wait.until("every session to end", timeout: .seconds(10)) { () async throws -> Bool? in
+                try await Self.streams(proxy).allSatisfy { ($0["sessions"] as? Int ?? 0) == 0 } ? true : nil
+            }
+            after.append(try #require(ProcStat.rssKiB(pid)))
+        }
+        print("RSS after each round of 500 players (KiB): \(after)")
+        #expect(after[3] <= after[1] + 512, "rounds 3 and 4 did not grow the process: nothing leaked per player")
+        try await proxy.stop()
+    }
 }

@@ -101,6 +101,15 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         if context.channel.isActive { armIdleTimer() }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // The context holds this handler: dropping it here breaks the cycle when the channel goes.
+        idleTimer?.cancel()
+        idleTimer = nil
+        exchange?.timer?.cancel()
+        dropLink()
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         armIdleTimer()
         context.fireChannelActive()
