@@ -46,21 +46,18 @@ public final class RawSocket: @unchecked Sendable {
 
     /// Everything the peer sends until it closes the connection, or until `timeout` (then nil).
     public func readUntilClose(timeout: Duration) -> String? {
-        let deadline = ContinuousClock.now + timeout
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while ContinuousClock.now < deadline {
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, 100) > 0 else { continue }
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { return String(decoding: received, as: UTF8.self) }
-            received += buffer[0..<n]
-        }
-        return nil
+        let (closed, received) = receive(until: nil, timeout: timeout)
+        return closed ? received : nil
     }
 
-    /// Bytes received until `text` has been seen (true) or `timeout` passes (false).
+    /// Bytes received until `text` has been seen (true) or `timeout` passes or the peer closes (false).
     public func read(until text: String, timeout: Duration) -> (found: Bool, received: String) {
+        let (found, received) = receive(until: text, timeout: timeout)
+        return (found, received)
+    }
+
+    /// Reads until `text` arrives (true), or with no text until the peer closes (true); false at `timeout`.
+    private func receive(until text: String?, timeout: Duration) -> (Bool, String) {
         let deadline = ContinuousClock.now + timeout
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
@@ -68,10 +65,9 @@ public final class RawSocket: @unchecked Sendable {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&pfd, 1, 100) > 0 else { continue }
             let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { break }
+            if n <= 0 { return (text == nil, String(decoding: received, as: UTF8.self)) }
             received += buffer[0..<n]
-            let s = String(decoding: received, as: UTF8.self)
-            if s.contains(text) { return (true, s) }
+            if let text, String(decoding: received, as: UTF8.self).contains(text) { return (true, String(decoding: received, as: UTF8.self)) }
         }
         return (false, String(decoding: received, as: UTF8.self))
     }

@@ -34,14 +34,12 @@ import sys
 import time
 import zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from benchlib import alive, cmd_freeports, cpu_ticks, fail, fmt, ratio, tree  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GIB = 1024 ** 3
 READ_SIZE = 1 << 20  # one shared user-space receive buffer for all players (the bytes are discarded)
-
-
-def fail(msg):
-    print(f"measure.py: {msg}", file=sys.stderr)
-    sys.exit(1)
 
 
 def raise_nofile(want):
@@ -53,32 +51,6 @@ def raise_nofile(want):
 
 
 # ---------------------------------------------------------------- /proc helpers (as bench/rtmp/measure.py)
-
-def tree(root):
-    """root and all its descendants (via /proc/PID/task/TID/children)."""
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        if not os.path.exists(f"/proc/{pid}"):
-            continue
-        out.append(pid)
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except OSError:
-            pass
-    return out
-
-
-def cpu_ticks(pids):
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total
-
 
 def cpu_ns(pids):
     """On-CPU time of every thread (sum_exec_runtime in /proc/PID/task/TID/schedstat, ns): utime+stime
@@ -129,26 +101,7 @@ def fd_count(pids):
     return n
 
 
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 # ---------------------------------------------------------------- small subcommands
-
-def cmd_freeports(a):
-    socks = []
-    for _ in range(a.n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    for s in socks:
-        print(s.getsockname()[1])
-        s.close()
-
 
 def listening(port):
     want = f"0100007F:{port:04X}"
@@ -596,14 +549,6 @@ def cmd_idle(a):
 LABELS = {"direct": "direct to the origin", "proxy": "stream-proxy", "nginx-proxy": "nginx proxy_pass"}
 ORDER = ["direct", "proxy", "nginx-proxy"]
 SECTION = "## HTTP-FLV (bench/httpflv/run)"
-
-
-def fmt(x, nd=2):
-    return "—" if x is None else f"{x:,.{nd}f}"
-
-
-def ratio(a, b):
-    return None if a is None or b in (None, 0) else a / b
 
 
 def cmd_report(a):

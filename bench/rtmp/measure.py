@@ -31,6 +31,9 @@ import time
 import urllib.request
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from benchlib import alive, cmd_freeports, cpu_ticks, fail, fmt, ratio, tree  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CHILDREN = []  # publishers started by `load`, killed if this helper is stopped
 
@@ -49,38 +52,7 @@ signal.signal(signal.SIGINT, _stop)
 GIB = 1024 ** 3
 
 
-def fail(msg):
-    print(f"measure.py: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
 # ---------------------------------------------------------------- /proc helpers
-
-def tree(root):
-    """root and all its descendants (via /proc/PID/task/TID/children)."""
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        if not os.path.exists(f"/proc/{pid}"):
-            continue
-        out.append(pid)
-        try:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except OSError:
-            pass
-    return out
-
-
-def cpu_ticks(pids):
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total
-
 
 def cpu_ns(pids):
     """On-CPU time of every thread (sum_exec_runtime, /proc/PID/task/TID/schedstat, in ns). The same
@@ -135,26 +107,7 @@ def fd_count(pids):
     return sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in pids if os.path.exists(f"/proc/{pid}"))
 
 
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 # ---------------------------------------------------------------- freeports / waitlisten
-
-def cmd_freeports(a):
-    socks = []
-    for _ in range(a.n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    for s in socks:
-        print(s.getsockname()[1])
-        s.close()
-
 
 def listening(port):
     want = f"0100007F:{port:04X}"
@@ -382,14 +335,6 @@ def cmd_idle(a):
 LABELS = {"direct": "direct to nginx-rtmp", "proxy": "stream-proxy", "haproxy": "haproxy (mode tcp)",
           "nginx-stream": "nginx stream"}
 ORDER = ["direct", "proxy", "haproxy", "nginx-stream"]
-
-
-def fmt(x, nd=2):
-    return "—" if x is None else f"{x:,.{nd}f}"
-
-
-def ratio(a, b):
-    return None if a is None or b in (None, 0) else a / b
 
 
 def cmd_report(a):

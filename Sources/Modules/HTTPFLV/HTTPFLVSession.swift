@@ -222,16 +222,21 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
 
     private var allowHeader: HTTPHeaders { ["Allow": "GET, HEAD, OPTIONS"] }
 
+    /// The stream a request names, or nil after answering 400.
+    private func streamRequest(_ head: ClientRequestHead) -> StreamRequest? {
+        do {
+            return try StreamRequest.http(host: head.host, path: head.path, query: head.query)
+        } catch {
+            respond(status: .badRequest, error: "no stream in the request: \(error)")
+            return nil
+        }
+    }
+
     // MARK: Live streams
 
     private func startLiveStream(_ exchange: Exchange) {
         let head = exchange.head
-        let request: StreamRequest
-        do {
-            request = try StreamRequest.http(host: head.host, path: head.path, query: head.query)
-        } catch {
-            return respond(status: .badRequest, error: "no stream in the request: \(error)")
-        }
+        guard let request = streamRequest(head) else { return }
         let router = env.router
         let client = clientAddress
         whenDone({ try await router.acquire(request, needs: .http, client: client) }) { session, result in
@@ -257,12 +262,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
 
     private func startHLSSession(_ exchange: Exchange) {
         let head = exchange.head
-        let request: StreamRequest
-        do {
-            request = try StreamRequest.http(host: head.host, path: head.path, query: head.query)
-        } catch {
-            return respond(status: .badRequest, error: "no stream in the request: \(error)")
-        }
+        guard let request = streamRequest(head) else { return }
         let hls = env.hls
         let client = clientAddress
         whenDone({ try await hls.create(for: request, client: client) }) { session, result in
