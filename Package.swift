@@ -76,7 +76,7 @@ let package = Package(
             dependencies: ["ProxyCore"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "ProxyTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ProxyNetTests",
             dependencies: [

@@ -1,0 +1,14 @@
+import ProxyCore
+import ProxyTesting
+import Testing
+
+/// The shared Registry conformance checks (ProxyTesting.RegistryConformance) on MemoryRegistry,
+/// with a hand-moved clock; a shared registry runs the same list against its real store.
+@Suite struct RegistryConformanceTests {
+    @Test(arguments: RegistryConformance.checks)
+    func memoryRegistry(_ check: RegistryConformance.Check) async throws {
+        let clock = TestClock()
+        let registry = MemoryRegistry(backendAlive: RegistryConformance.backendAlive, now: clock.source)
+        try await check.run(RegistrySubject(registry: registry, pass: { clock.advance($0) }))
+    }
+}
