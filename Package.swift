@@ -42,6 +42,13 @@ let package = Package(
         ),
         // Protocol modules. Each folder holds one module; Host lists them in BuiltinModules.swift.
         .target(name: "RTMP", dependencies: ["ProxyNet", .product(name: "NIOCore", package: "swift-nio")], path: "Sources/Modules/RTMP", swiftSettings: swiftSettings),
+        // Debian's libhiredis-dev, the Redis client under RedisRegistry.
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        // The Registry in a shared Redis (several proxies, one view).
+        .target(
+            name: "RedisRegistry",
+            dependencies: ["ProxyCore", "CHiredis"],
+            path: "Sources/Registry/Redis", swiftSettings: swiftSettings),
         .target(
             name: "HTTPFLV",
             dependencies: [
@@ -77,6 +84,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "ProxyTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "RedisRegistryTests", dependencies: ["RedisRegistry", "ProxyCore", "ProxyTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ProxyNetTests",
             dependencies: [

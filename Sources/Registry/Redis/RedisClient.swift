@@ -1,0 +1,37 @@
+import Dispatch
+import Synchronization
+
+/// A small pool of hiredis connections driven off the event loops: each connection runs its
+/// blocking commands in order on a serial queue of its own, and callers await the reply.
+public final class RedisClient: Sendable {
+    private final class Slot: @unchecked Sendable {
+        // `connection` is only touched on `queue`.
+        let queue: DispatchQueue
+        let connection: RedisConnection
+
+        init(index: Int, configuration: RedisConfiguration) {
+            queue = DispatchQueue(label: "streamproxy.redis.\(index)")
+            connection = RedisConnection(configuration: configuration)
+        }
+    }
+
+    public let configuration: RedisConfiguration
+    private let slots: [Slot]
+    private let next = Atomic<Int>(0)
+
+    public init(configuration: RedisConfiguration) {
+        self.configuration = configuration
+        slots = (0..<configuration.connections).map { Slot(index: $0, configuration: configuration) }
+    }
+
+    /// Runs one command on the next connection of the pool.
+    public func send(_ arguments: [String]) async throws(RedisError) -> RedisReply {
+        let slot = slots[next.wrappingAdd(1, ordering: .relaxed).oldValue % slots.count]
+        let result: Result<RedisReply, RedisError> = await withCheckedContinuation { continuation in
+            slot.queue.async {
+                continuation.resume(returning: Result { () throws(RedisError) -> RedisReply in try slot.connection.command(arguments) })
+            }
+        }
+        return try result.get()
+    }
+}

@@ -1,0 +1,27 @@
+/// Where the shared Redis is and how to talk to it (`registry.redis` in proxy.yaml).
+public struct RedisConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var password: String
+    public var database: Int
+    /// Prefix of every key, so two deployments can share one Redis.
+    public var keyPrefix: String
+    public var connectTimeout: Duration
+    public var commandTimeout: Duration
+    /// Connections in the pool (each runs its commands in order on its own queue).
+    public var connections: Int
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 6379, password: String = "", database: Int = 0, keyPrefix: String = "streamproxy",
+        connectTimeout: Duration = .seconds(1), commandTimeout: Duration = .seconds(1), connections: Int = 4
+    ) {
+        self.host = host
+        self.port = port
+        self.password = password
+        self.database = database
+        self.keyPrefix = keyPrefix
+        self.connectTimeout = connectTimeout
+        self.commandTimeout = commandTimeout
+        self.connections = max(1, connections)
+    }
+}
