@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "Host",
             dependencies: [
-                "ProxyCore", "ProxyNet", "RTMP", "HTTPFLV", "SRT", "WebRTC",
+                "ProxyCore", "ProxyNet", "RTMP", "HTTPFLV", "SRT", "WebRTC", "RedisRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

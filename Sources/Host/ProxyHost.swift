@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import ProxyCore
 import ProxyNet
+import RedisRegistry
 import ServiceLifecycle
 import Synchronization
 
@@ -50,8 +51,20 @@ struct ProxyHost {
 
     func makeRouting() -> Routing {
         let proxy = config.proxy
+        let alive = proxy.registry.backendAlive.duration
+        let registry: any Registry
+        switch proxy.registry.type {
+        case .memory:
+            registry = MemoryRegistry(backendAlive: alive)
+        case .redis:
+            let r = proxy.registry.redis
+            let client = RedisClient(configuration: RedisConfiguration(
+                host: r.host, port: r.port, password: r.password, database: r.db, keyPrefix: r.keyPrefix,
+                connectTimeout: r.timeout.duration, commandTimeout: r.timeout.duration))
+            registry = RedisRegistry(client: client, backendAlive: alive)
+        }
         let routing = Routing(
-            registry: MemoryRegistry(backendAlive: proxy.registry.backendAlive.duration),
+            registry: registry,
             configuration: RouterConfiguration(routeLinger: proxy.registry.routeLinger.duration))
         _ = routing.router(for: proxy.balancer)
         return routing

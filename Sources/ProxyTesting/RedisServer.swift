@@ -5,8 +5,9 @@ public final class RedisServer: Sendable {
     public let port: Int
     private let peer: PeerProcess
 
-    public static func start() async throws -> RedisServer {
-        let server = try RedisServer()
+    /// Starts a server on a free port, or on `port` (a restart on the port a stopped one used).
+    public static func start(port: Int? = nil) async throws -> RedisServer {
+        let server = try RedisServer(port: port)
         try await Wait.until("redis-server on port \(server.port)", timeout: .seconds(10)) { () throws -> Bool? in
             if isListening(server.port) { return true }
             if !server.peer.isRunning { throw TestFailure("redis-server exited:\n\(server.peer.output)") }
@@ -15,15 +16,21 @@ public final class RedisServer: Sendable {
         return server
     }
 
-    private init() throws {
-        port = try FreePort.tcp()
+    private init(port: Int?) throws {
+        self.port = try port ?? FreePort.tcp()
         peer = try PeerProcess("redis-server", [
-            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning",
+            "--port", String(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning",
         ])
     }
 
     public func stop() {
         peer.stop(SIGTERM)
+    }
+
+    /// Stops the server and waits until it has exited (its port is free again).
+    public func stopAndWait() async throws {
+        peer.stop(SIGKILL)
+        _ = try await peer.wait(timeout: .seconds(10))
     }
 
     deinit {

@@ -87,8 +87,9 @@ import Testing
         ("default_backend:\n  enabled: maybe", "proxy.yaml:2:12: default_backend.enabled: expected true or false"),
         ("system_api:\n  listen: [1]", "proxy.yaml:2:11: system_api.listen: expected a port or an endpoint"),
         ("registry:\n  redis: { port: abc }", "registry.redis.port: expected an integer"),
+        ("registry:\n  redis: { key_prefix: \"a b\" }", "registry.redis.key_prefix: must be non-empty ASCII without spaces"),
         ("registry:\n  type: sql", "registry.type: unknown registry type 'sql' (allowed: memory, redis)"),
-        ("registry:\n  type: redis", "registry.type: registry type 'redis' is not available in this build"),
+
         ("quit: { grace: 10s, force: 5s }", "quit.force: must not be shorter than quit.grace (10s)"),
         ("quit:\n  grace: 1s\n  grace: 2s", "proxy.yaml:2:3: invalid YAML: expected all keys to be unique but found the following duplicated key(s): 'grace'"),
         ("a: [", "invalid YAML"),

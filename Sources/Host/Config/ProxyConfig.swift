@@ -69,9 +69,6 @@ struct RegistryConfig: Decodable, Sendable {
         guard let kind = Kind(rawValue: typeName) else {
             throw c.invalid(.type, "unknown registry type '\(typeName)' (allowed: memory, redis)")
         }
-        guard kind == .memory else {
-            throw c.invalid(.type, "registry type 'redis' is not available in this build (allowed: memory)")
-        }
         type = kind
         backendAlive = try c.decode(ConfigDuration.self, forKey: .backendAlive, default: d.backendAlive)
         guard backendAlive.duration > .zero else { throw c.invalid(.backendAlive, "must be greater than 0") }
@@ -86,9 +83,15 @@ struct RedisConfig: Decodable, Sendable {
     var port = 6379
     var password = ""
     var db = 0
+    /// Prefix of every key, so two deployments can share one Redis.
+    var keyPrefix = "streamproxy"
+    /// Connect and command timeout.
+    var timeout = ConfigDuration.seconds(1)
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, password, db
+        case keyPrefix = "key_prefix"
+        case timeout
     }
 
     init() {}
@@ -103,6 +106,12 @@ struct RedisConfig: Decodable, Sendable {
         password = try c.decode(String.self, forKey: .password, default: d.password)
         db = try c.decode(Int.self, forKey: .db, default: d.db)
         guard db >= 0 else { throw c.invalid(.db, "must be 0 or more") }
+        keyPrefix = try c.decode(String.self, forKey: .keyPrefix, default: d.keyPrefix)
+        guard !keyPrefix.isEmpty, keyPrefix.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+            throw c.invalid(.keyPrefix, "must be non-empty ASCII without spaces")
+        }
+        timeout = try c.decode(ConfigDuration.self, forKey: .timeout, default: d.timeout)
+        guard timeout.duration > .zero else { throw c.invalid(.timeout, "must be greater than 0") }
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import RedisRegistry
 
 /// Turns every error of an API request (including an unknown path or an oversized body) into
 /// SRS-style JSON: `{"code": N, "error": "..."}` with the matching HTTP status.
@@ -30,6 +31,10 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return JSONResponse.error(error.status, message)
         } catch is NIOTooManyBytesError {
             return JSONResponse.error(.contentTooLarge, "request body too large")
+        } catch let error as RedisError {
+            // The shared registry is down: the API says so; the proxy reconnects by itself.
+            logger.warning("registry unavailable", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            return JSONResponse.error(.serviceUnavailable, "registry unavailable: \(error)")
         } catch {
             logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return JSONResponse.error(.internalServerError, "internal error: \(error)")
