@@ -66,8 +66,6 @@ actor HLSSessionStore {
         self.logger = logger
     }
 
-    var count: Int { entries.count }
-
     /// Routes a new player of `request`'s stream and records its session.
     func create(for request: StreamRequest, client: String) async throws -> Session {
         guard entries.count < Self.capacity else { throw RoutingError.registry("HLS session table full (\(Self.capacity))") }

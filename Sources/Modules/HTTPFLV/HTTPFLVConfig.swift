@@ -21,11 +21,6 @@ public struct HTTPFLVConfig: Decodable, Sendable {
 
     public init() {}
 
-    public init(listen: ListenEndpoint, staticFiles: String = "") {
-        self.listen = listen
-        self.staticFiles = staticFiles
-    }
-
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen
         case staticFiles = "static_files"
