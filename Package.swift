@@ -107,7 +107,13 @@ let package = Package(
             dependencies: ["ProxyTesting", "ProxyCore"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "HTTPFLVTests", dependencies: ["HTTPFLV", "ProxyCore"], path: "Tests/HTTPFLVTests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HTTPFLVTests",
+            dependencies: [
+                "HTTPFLV", "ProxyCore", "ProxyNet", "ProxyTesting",
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/HTTPFLVTests", swiftSettings: swiftSettings),
         .testTarget(name: "RTMPTests", dependencies: ["RTMP", "ProxyCore", "ProxyNet", "ProxyTesting", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")], swiftSettings: swiftSettings),
     ]
 )
