@@ -4,6 +4,7 @@ their CPU from /proc, free ports, number formatting. Python standard library onl
 import os
 import socket
 import sys
+import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -63,3 +64,96 @@ def fmt(x, nd=2):
 
 def ratio(a, b):
     return None if a is None or b in (None, 0) else a / b
+
+
+def listening(port):
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            p = line.split()
+            if p[1] == want and p[3] == "0A":
+                return True
+    return False
+
+
+def machine_busy_s():
+    """CPU time used by everything on the machine (/proc/stat, all cores), in seconds."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)) / CLK_TCK
+
+
+def cpu_ns(pids):
+    """On-CPU time of every thread (sum_exec_runtime in /proc/PID/task/TID/schedstat, ns): utime+stime
+    without the clock-tick rounding. Threads that have exited are not counted; the relays' threads
+    live as long as the process."""
+    total = 0
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except OSError:
+                pass
+    return total
+
+
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def fd_count(pids):
+    n = 0
+    for pid in pids:
+        try:
+            n += len(os.listdir(f"/proc/{pid}/fd"))
+        except OSError:
+            pass
+    return n
+
+
+def cmd_waitlisten(a):
+    deadline = time.monotonic() + a.timeout
+    while time.monotonic() < deadline:
+        if listening(a.port):
+            return
+        time.sleep(0.05)
+    fail(f"nothing listens on 127.0.0.1:{a.port} after {a.timeout} s")
+
+
+def cmd_busy(a):
+    b0 = machine_busy_s()
+    time.sleep(a.seconds)
+    print(round(100 * (machine_busy_s() - b0) / (a.seconds * os.cpu_count())))
+
+
+def write_section(path, section, head):
+    """Replaces the `head` section of RESULTS.md at `path` (or appends it), keeping the other sections."""
+    if not os.path.exists(path):
+        text = "# Benchmark results\n\nLatest figures of the benchmarks in bench/ (see bench/README.md).\n\n" + section
+    else:
+        lines = open(path).read().split("\n")
+        try:
+            start = next(i for i, l in enumerate(lines) if l.strip() == head)
+        except StopIteration:
+            text = "\n".join(lines).rstrip("\n") + "\n\n" + section
+        else:
+            end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+            rest = lines[end:]
+            text = "\n".join(lines[:start] + section.rstrip("\n").split("\n") + ([""] + rest if rest else []))
+    with open(path + ".tmp", "w") as f:
+        f.write(text.rstrip("\n") + "\n")
+    os.replace(path + ".tmp", path)

@@ -32,7 +32,8 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from benchlib import alive, cmd_freeports, cpu_ticks, fail, fmt, ratio, tree  # noqa: E402
+from benchlib import (alive, cmd_busy, cmd_freeports, cmd_waitlisten, cpu_ns, cpu_ticks, fail, fd_count, fmt,  # noqa: E402
+                      machine_busy_s, ratio, rss_kib, tree, write_section)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CHILDREN = []  # publishers started by `load`, killed if this helper is stopped
@@ -54,42 +55,6 @@ GIB = 1024 ** 3
 
 # ---------------------------------------------------------------- /proc helpers
 
-def cpu_ns(pids):
-    """On-CPU time of every thread (sum_exec_runtime, /proc/PID/task/TID/schedstat, in ns). The same
-    quantity as utime+stime, but not rounded to clock ticks (10 ms here), which matters for short runs.
-    Threads that have exited are not counted; the relays' threads live as long as the process."""
-    total = 0
-    for pid in pids:
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                    total += int(f.read().split()[0])
-            except OSError:
-                pass
-    return total
-
-
-def machine_busy_s():
-    """CPU time used by everything on the machine (/proc/stat, all cores, clock ticks), in seconds."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)) / CLK_TCK
-
-
-def rss_kib(pids):
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total
-
-
 def io_chars(pids):
     r = w = 0
     for pid in pids:
@@ -103,37 +68,7 @@ def io_chars(pids):
     return r, w
 
 
-def fd_count(pids):
-    return sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in pids if os.path.exists(f"/proc/{pid}"))
-
-
 # ---------------------------------------------------------------- freeports / waitlisten
-
-def listening(port):
-    want = f"0100007F:{port:04X}"
-    for path in ("/proc/net/tcp",):
-        with open(path) as f:
-            for line in f.readlines()[1:]:
-                p = line.split()
-                if p[1] == want and p[3] == "0A":
-                    return True
-    return False
-
-
-def cmd_waitlisten(a):
-    deadline = time.monotonic() + a.timeout
-    while time.monotonic() < deadline:
-        if listening(a.port):
-            return
-        time.sleep(0.05)
-    fail(f"nothing listens on 127.0.0.1:{a.port} after {a.timeout} s")
-
-
-def cmd_busy(a):
-    b0 = machine_busy_s()
-    time.sleep(a.seconds)
-    print(round(100 * (machine_busy_s() - b0) / (a.seconds * os.cpu_count())))
-
 
 # ---------------------------------------------------------------- sink statistics
 
@@ -429,26 +364,7 @@ def cmd_report(a):
     section = "\n".join(out)
     print(section)
     if a.results:
-        write_section(a.results, section)
-
-
-def write_section(path, section):
-    head = "## RTMP (bench/rtmp/run)"
-    if not os.path.exists(path):
-        text = "# Benchmark results\n\nLatest figures of the benchmarks in bench/ (see bench/README.md).\n\n" + section
-    else:
-        lines = open(path).read().split("\n")
-        try:
-            start = next(i for i, l in enumerate(lines) if l.strip() == head)
-        except StopIteration:
-            text = "\n".join(lines).rstrip("\n") + "\n\n" + section
-        else:
-            end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-            rest = lines[end:]
-            text = "\n".join(lines[:start] + section.rstrip("\n").split("\n") + ([""] + rest if rest else []))
-    with open(path + ".tmp", "w") as f:
-        f.write(text.rstrip("\n") + "\n")
-    os.replace(path + ".tmp", path)
+        write_section(a.results, section, "## RTMP (bench/rtmp/run)")
 
 
 # ---------------------------------------------------------------- main
