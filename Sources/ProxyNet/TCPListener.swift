@@ -30,6 +30,18 @@ public struct TCPListener: Sendable {
         self.childInitializer = childInitializer
     }
 
+    /// A module's listener: named `name`, on the module's event loops and logger, reporting its
+    /// address through `context.onListening`.
+    public init(
+        name: String, endpoint: ListenEndpoint, context: ModuleContext,
+        childInitializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) {
+        let onListening = context.onListening
+        self.init(
+            name: name, endpoint: endpoint, group: context.eventLoopGroup, logger: context.logger,
+            onListening: { onListening(name, $0) }, childInitializer: childInitializer)
+    }
+
     /// Binds and serves until graceful shutdown, then drains.
     public func run() async throws {
         let tracker = ConnectionTracker()

@@ -37,11 +37,7 @@ public struct HTTPFLVModule: ProxyModule {
             router: context.router, hooks: context.hooks, logger: context.logger, module: Self.name, hls: hls,
             staticRoot: staticRoot, fileIO: NonBlockingFileIO(threadPool: .singleton))
         let headerTimeout = TimeAmount(config.headerTimeout.duration)
-        let onListening = context.onListening
-        let listener = TCPListener(
-            name: Self.name, endpoint: config.listen, group: context.eventLoopGroup, logger: context.logger,
-            onListening: { onListening(Self.name, $0) }
-        ) { channel in
+        let listener = TCPListener(name: Self.name, endpoint: config.listen, context: context) { channel in
             channel.eventLoop.makeCompletedFuture {
                 let sync = channel.pipeline.syncOperations
                 try sync.addHandler(HTTPRequestReader(headerTimeout: headerTimeout))

@@ -23,11 +23,7 @@ public struct RTMPModule: ProxyModule {
             limits: RTMPChunkDecoder.Limits(maxMessageSize: config.maxMessageSize))
         let environment = RTMPClientSession.Environment(
             router: context.router, hooks: context.hooks, logger: context.logger, module: Self.name)
-        let onListening = context.onListening
-        let listener = TCPListener(
-            name: Self.name, endpoint: config.listen, group: context.eventLoopGroup, logger: context.logger,
-            onListening: { onListening(Self.name, $0) }
-        ) { channel in
+        let listener = TCPListener(name: Self.name, endpoint: config.listen, context: context) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(RTMPClientSession(settings: settings, environment: environment))
             }
