@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["ProxyTesting", "ProxyCore"],
+            dependencies: ["ProxyTesting", "ProxyCore", "SRT"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import ProxyTesting
 import Testing
 
 @testable import SRT
@@ -131,5 +132,28 @@ enum Captures {
         b.withUnsafeBytes { #expect(!cookie.verify(made, address: $0, seconds: 600), "bound to the address") }
         let other = SRTCookie(key: (1, 3))
         #expect(a.withUnsafeBytes { other.make(address: $0, seconds: 600) } != made, "bound to the key")
+    }
+}
+
+@Suite struct SRTHandshakeMutationTests {
+    /// Thousands of corrupted captures (seeded): each parses to a handshake that serializes back to
+    /// its own bytes, or fails with the parser's typed error; the Stream ID stays within its limit.
+    @Test func corruptedHandshakesParseOrFailCleanly() {
+        var mutator = ByteMutator(seed: 0x5eed_05e7, interesting: [[0x80, 0, 0, 0], [0xFF, 0xFF, 0xFF, 0xFF], [0, 5, 0, 0x80], [0, 5, 0xFF, 0xFF], [0, 0, 0, 0]])
+        let seeds = [Captures.induction, Captures.conclusion, Captures.encryptedConclusion, Captures.conclusionResponse]
+        var parsed = 0, refused = 0
+        for i in 0..<6000 {
+            let input = mutator.mutate(seeds[i % seeds.count])
+            do {
+                let hs = try SRTHandshake(parsing: input)
+                let used = SRTHandshake.minimumSize + hs.extensions.reduce(0) { $0 + 4 + $1.content.count }
+                #expect(hs.serialized() == Array(input.prefix(used)) && input.count - used < 4)
+                if let sid = try? hs.streamID() { #expect(sid.utf8.count <= 512 * 3) }
+                parsed += 1
+            } catch {
+                refused += 1
+            }
+        }
+        #expect(parsed > 500 && refused > 500, "both outcomes exercised (\(parsed) parsed, \(refused) refused)")
     }
 }

@@ -114,6 +114,8 @@ public struct SRTHandshake: Equatable, Sendable {
         }
     }
 
+    /// Header word 1 (type-specific information; 0 in handshakes libsrt sends), kept as received.
+    public var typeSpecific: UInt32 = 0
     public var timestamp: UInt32 = 0
     public var destinationSocketID: UInt32 = 0
     public var version: UInt32 = 5
@@ -136,6 +138,7 @@ public struct SRTHandshake: Equatable, Sendable {
         let b = Array(bytes)
         guard b.count >= Self.minimumSize else { throw .tooShort(b.count) }
         guard b.be32(0) == 0x8000_0000 else { throw .notHandshake }
+        typeSpecific = b.be32(4)
         timestamp = b.be32(8)
         destinationSocketID = b.be32(12)
         version = b.be32(16)
@@ -164,7 +167,7 @@ public struct SRTHandshake: Equatable, Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(Self.minimumSize + extensions.reduce(0) { $0 + 4 + $1.content.count })
         out.appendBE32(0x8000_0000)
-        out.appendBE32(0)
+        out.appendBE32(typeSpecific)
         out.appendBE32(timestamp)
         out.appendBE32(destinationSocketID)
         out.appendBE32(version)
