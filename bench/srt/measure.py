@@ -102,10 +102,10 @@ def main():
                         "cpu_s_per_mpkt": round(cpu / (delivered / 1316 / 1e6), 2) if pid and delivered else None})
         for f in files:
             os.remove(f)
-    direct = results[0]["bytes"] or 1
+    direct = results[0]["bytes"]
     offered = flows * os.path.getsize(a.src)
     for r in results:
-        r["delivered_pct"] = round(100.0 * r["bytes"] / direct, 1)
+        r["delivered_pct"] = round(100.0 * r["bytes"] / direct, 1) if direct else None
         r["of_input_pct"] = round(100.0 * r["bytes"] / offered, 1)
         print(json.dumps(r), flush=True)
 
