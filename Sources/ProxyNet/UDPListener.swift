@@ -69,8 +69,9 @@ public struct UDPListener: Sendable {
     /// Binds without serving; the caller owns the returned channel (tests, custom lifetimes).
     public func bind() async throws -> any Channel {
         do {
+            // No SO_REUSEADDR: on Linux it lets a second UDP socket bind the same port and take
+            // its traffic; a second proxy on one port must fail to start instead.
             return try await DatagramBootstrap(group: eventLoop)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .applying(options)
                 .channelInitializer(initializer)
                 .bind(host: endpoint.bindHost, port: endpoint.port)

@@ -189,6 +189,20 @@ import Testing
         }
     }
 
+    @Test func aSecondSocketOnTheSamePortFailsToBind() async throws {
+        let relay = OneSessionRelay(backend: try SocketAddress(ipAddress: "127.0.0.1", port: 9))
+        let first = try await listener(relay: relay) { _ in }.bind()
+        defer { first.close(promise: nil) }
+        let port = try #require(first.localAddress?.port)
+        let second = UDPListener(
+            name: "udp-test", endpoint: ListenEndpoint(transport: .udp, host: "127.0.0.1", port: port),
+            eventLoop: group.next(), logger: Logger(label: "test")
+        ) { $0.eventLoop.makeSucceededVoidFuture() }
+        await #expect(throws: ListenerError.self, "a second proxy on one UDP port must not start and share its traffic") {
+            try await second.bind().close()
+        }
+    }
+
     @Test func aBackendHostThatIsNotAnIPAddressIsRefused() async throws {
         let future = UDPBackendDialer.connect(to: BackendAddress(host: "origin.example", port: 9), on: group.next()) {
             $0.eventLoop.makeSucceededVoidFuture()
