@@ -107,7 +107,10 @@ final class SRTBackendHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if stage == .relaying { server.flushClients() }
+        if stage == .relaying {
+            session.accountToClient()
+            server.flushClients()
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
