@@ -25,6 +25,8 @@ final class SRTServerHandler: ChannelInboundHandler {
         var idleTimeout: TimeAmount
         var backendTimeout: TimeAmount
         var maxSessions: Int
+        /// UDP GSO for runs of same-size datagrams to a backend (SRTBackendHandler).
+        var gso = true
         var cookieBucketSeconds: UInt64 = 60
     }
 
@@ -368,7 +370,7 @@ extension SRTServerHandler {
         }
         let peerIP = channel.remoteAddress?.srtPeerIPField ?? [UInt8](repeating: 0, count: 16)
         let loop = NIOLoopBound((self, session), eventLoop: channel.eventLoop)
-        let handler = SRTBackendHandler(server: self, session: session, backendPeerIP: peerIP) { outcome in
+        let handler = SRTBackendHandler(server: self, session: session, backendPeerIP: peerIP, gso: settings.gso) { outcome in
             let (server, session) = loop.value
             server.backendAnswered(session, outcome)
         }
