@@ -120,7 +120,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/HTTPFLVTests", swiftSettings: swiftSettings),
-        .testTarget(name: "SRTTests", dependencies: ["SRT", "ProxyCore", "ProxyNet", "ProxyTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
+        .testTarget(name: "SRTTests", dependencies: ["SRT", "ProxyCore", "ProxyNet", "ProxyTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "RTMPTests", dependencies: ["RTMP", "ProxyCore", "ProxyNet", "ProxyTesting", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")], swiftSettings: swiftSettings),
     ]
 )

@@ -18,17 +18,22 @@ public struct UDPSocketOptions: Sendable, Hashable {
     /// SO_RCVBUF and SO_SNDBUF in bytes (the kernel may cap them at net.core.rmem_max/wmem_max).
     public var receiveBufferBytes: Int
     public var sendBufferBytes: Int
+    /// Bytes of datagrams NIO may hold unsent before the channel reports not writable (its default,
+    /// 64 KiB, is below one read batch: `vectorReadCount` x `maxReadsPerEvent` datagrams of up to
+    /// 1,500 bytes are written before the flush at read-complete). The low mark is half of it.
+    public var writeBufferHighWaterMark: Int
 
     public init(
         vectorReadCount: Int = 32, maxDatagramSize: Int = 2048, maxReadsPerEvent: Int = 4,
-        receiveBufferBytes: Int = 4 << 20, sendBufferBytes: Int = 4 << 20
+        receiveBufferBytes: Int = 4 << 20, sendBufferBytes: Int = 4 << 20, writeBufferHighWaterMark: Int = 1 << 20
     ) {
-        precondition(vectorReadCount > 0 && maxDatagramSize > 0 && maxReadsPerEvent > 0)
+        precondition(vectorReadCount > 0 && maxDatagramSize > 0 && maxReadsPerEvent > 0 && writeBufferHighWaterMark > 1)
         self.vectorReadCount = vectorReadCount
         self.maxDatagramSize = maxDatagramSize
         self.maxReadsPerEvent = maxReadsPerEvent
         self.receiveBufferBytes = receiveBufferBytes
         self.sendBufferBytes = sendBufferBytes
+        self.writeBufferHighWaterMark = writeBufferHighWaterMark
     }
 
     /// The listening socket of a module: many clients, deep batches.
@@ -47,5 +52,9 @@ extension DatagramBootstrap {
                 value: FixedSizeRecvByteBufferAllocator(capacity: options.vectorReadCount * options.maxDatagramSize))
             .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(options.receiveBufferBytes))
             .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(options.sendBufferBytes))
+            .channelOption(
+                .writeBufferWaterMark,
+                value: ChannelOptions.Types.WriteBufferWaterMark(
+                    low: options.writeBufferHighWaterMark / 2, high: options.writeBufferHighWaterMark))
     }
 }

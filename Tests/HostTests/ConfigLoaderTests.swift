@@ -183,6 +183,8 @@ import Testing
         _ = try srt.build(context)
         #expect(failure("modules:\n  srt: { listen: tcp://:20080 }").contains("modules.srt.listen: SRT is served over UDP"))
         #expect(failure("modules:\n  srt: { max_sessions: 0 }").contains("modules.srt.max_sessions: must be from 1 to 1000000"))
+        _ = try load("modules:\n  srt: { gso: false }")
+        #expect(failure("modules:\n  srt: { gso: sometimes }").contains("modules.srt.gso: expected true or false"))
     }
 }
 

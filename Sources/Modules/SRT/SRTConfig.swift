@@ -10,6 +10,10 @@ public struct SRTConfig: Decodable, Sendable {
     public var backendTimeout = ConfigDuration.seconds(3)
     /// Most sessions at once (connecting and relaying); a conclusion over the cap is rejected. Default 10000.
     public var maxSessions = 10_000
+    /// UDP GSO (UDP_SEGMENT) towards backends: a read batch's consecutive same-size datagrams of a
+    /// session are copied into one buffer and sent as one segmented send (where the kernel has it;
+    /// else ignored). Default true.
+    public var gso = true
 
     public init(listen: ListenEndpoint = ListenEndpoint(port: 20080)) {
         self.listen = listen
@@ -20,6 +24,7 @@ public struct SRTConfig: Decodable, Sendable {
         case idleTimeout = "idle_timeout"
         case backendTimeout = "backend_timeout"
         case maxSessions = "max_sessions"
+        case gso
     }
 
     public init(from decoder: any Decoder) throws {
@@ -34,5 +39,6 @@ public struct SRTConfig: Decodable, Sendable {
         guard backendTimeout.duration > .zero else { throw c.invalid(.backendTimeout, "must be greater than 0") }
         maxSessions = try c.decode(Int.self, forKey: .maxSessions, default: d.maxSessions)
         guard (1...1_000_000).contains(maxSessions) else { throw c.invalid(.maxSessions, "must be from 1 to 1000000") }
+        gso = try c.decode(Bool.self, forKey: .gso, default: d.gso)
     }
 }

@@ -23,7 +23,7 @@ public struct SRTModule: ProxyModule {
     public func run() async throws {
         let settings = SRTServerHandler.Settings(
             idleTimeout: TimeAmount(config.idleTimeout.duration), backendTimeout: TimeAmount(config.backendTimeout.duration),
-            maxSessions: config.maxSessions)
+            maxSessions: config.maxSessions, gso: config.gso)
         let environment = SRTServerHandler.Environment(
             router: context.router, hooks: context.hooks, logger: context.logger,
             dialer: { address, loop in

@@ -25,6 +25,8 @@ final class SRTServerHandler: ChannelInboundHandler {
         var idleTimeout: TimeAmount
         var backendTimeout: TimeAmount
         var maxSessions: Int
+        /// UDP GSO for runs of same-size datagrams to a backend (SRTBackendHandler).
+        var gso = true
         var cookieBucketSeconds: UInt64 = 60
     }
 
@@ -40,6 +42,11 @@ final class SRTServerHandler: ChannelInboundHandler {
     private var logger: Logger { environment.logger }
     private let cookie: SRTCookie
     private(set) var table: UDPSessionTable<UInt32, SRTSession>
+    /// Connected sessions by the backend's socket id, the destination of every packet the caller
+    /// sends: the hot path's lookup is an integer-keyed hit in a dictionary specialized here, then a
+    /// check of the source address. Ids two backends happen to share fall back to the table's
+    /// lookup by address.
+    private var byBackendSocketID: [UInt32: SRTSession] = [:]
     private(set) var drops = SRTDropCounters()
     private var context: ChannelHandlerContext?
     private var batchNow: NIODeadline?
@@ -97,12 +104,16 @@ extension SRTServerHandler {
         if word0 >> 16 != 0x8000 {
             // Data or a control packet other than a handshake: the hot path.
             let destination = buffer.getInteger(at: r + SRTPacket.destinationOffset, as: UInt32.self)!
-            guard let session = table.session(forAddress: from, now: now), session.state == .connected,
-                destination == session.backendSocketID
-            else {
+            let session: SRTSession
+            if let s = byBackendSocketID[destination], s.client == from {
+                session = s
+            } else if let s = table.session(forAddress: from, now: now), s.state == .connected, destination == s.backendSocketID {
+                session = s
+            } else {
                 drops.note(.unknownSocketID, from: from, detail: "destination socket id \(destination)", logger: logger)
                 return
             }
+            session.lastSeen = now
             forwardToBackend(session, buffer)
             if word0 >> 16 == 0x8005 {
                 session.backend?.flush()
@@ -117,6 +128,7 @@ extension SRTServerHandler {
         for session in backendsToFlush {
             session.backendFlushPending = false
             session.backend?.flush()
+            session.accountFromClient()
         }
         backendsToFlush.removeAll(keepingCapacity: true)
         batchNow = nil
@@ -148,7 +160,7 @@ extension SRTServerHandler {
             drops.note(.notWritable, from: session.client, detail: "backend socket not writable", logger: logger)
             return
         }
-        session.counters?.addFromClient(buffer.readableBytes)
+        session.pendingFromClient &+= buffer.readableBytes
         if !session.backendFlushPending {
             session.backendFlushPending = true
             backendsToFlush.append(session)
@@ -162,7 +174,7 @@ extension SRTServerHandler {
             drops.note(.notWritable, from: session.client, detail: "listener socket not writable", logger: logger)
             return
         }
-        session.counters?.addToClient(buffer.readableBytes)
+        session.pendingToClient &+= buffer.readableBytes
         context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: session.client, data: buffer)), promise: nil)
         clientFlushPending = true
         if buffer.readableBytes >= SRTPacket.headerSize, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x8005 {
@@ -222,6 +234,7 @@ extension SRTServerHandler {
             }
             if let existing = table.session(forAddress: from, now: now), existing.clientSocketID == hs.socketID {
                 // A retransmission: absorbed while connecting, answered from the stored response after.
+                existing.lastSeen = now
                 if existing.state == .connected, let response = existing.response {
                     context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: from, data: response)), promise: nil)
                 }
@@ -281,6 +294,7 @@ extension SRTServerHandler {
             return
         }
         let session = SRTSession(client: from, conclusion: hs, request: streamID.request, mode: streamID.mode, logger: logger)
+        session.lastSeen = now
         let displaced: UDPSessionTable<UInt32, SRTSession>.Entry?
         do {
             displaced = try table.insert(id: hs.socketID, address: from, session: session, now: now)
@@ -356,7 +370,7 @@ extension SRTServerHandler {
         }
         let peerIP = channel.remoteAddress?.srtPeerIPField ?? [UInt8](repeating: 0, count: 16)
         let loop = NIOLoopBound((self, session), eventLoop: channel.eventLoop)
-        let handler = SRTBackendHandler(server: self, session: session, backendPeerIP: peerIP) { outcome in
+        let handler = SRTBackendHandler(server: self, session: session, backendPeerIP: peerIP, gso: settings.gso) { outcome in
             let (server, session) = loop.value
             server.backendAnswered(session, outcome)
         }
@@ -383,6 +397,7 @@ extension SRTServerHandler {
             session.backendSocketID = hs.socketID
             session.response = response
             session.state = .connected
+            if byBackendSocketID[hs.socketID] == nil { byBackendSocketID[hs.socketID] = session }
             session.setupTimeout?.cancel()
             context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: session.client, data: response)), promise: nil)
             session.started = true
@@ -433,6 +448,9 @@ extension SRTServerHandler {
         session.state = .closed
         session.setupTimeout?.cancel()
         if table.entry(forID: session.clientSocketID)?.session === session { table.remove(id: session.clientSocketID) }
+        if wasConnected, byBackendSocketID[session.backendSocketID] === session { byBackendSocketID[session.backendSocketID] = nil }
+        session.accountFromClient()
+        session.accountToClient()
         if notify, wasConnected {
             send(SRTPacket.shutdown(destination: session.clientSocketID), to: session.client)
             _ = session.backend?.forward(ByteBuffer(bytes: SRTPacket.shutdown(destination: session.backendSocketID)))
@@ -462,6 +480,10 @@ extension SRTServerHandler {
     }
 
     private func expireIdle() {
+        // The hot path marks sessions seen on the session object; bring the table up to date first.
+        for id in table.ids {
+            if let session = table.entry(forID: id)?.session { _ = table.session(forID: id, now: session.lastSeen) }
+        }
         for entry in table.expire(now: .now()) {
             teardown(entry.session, reason: "idle for \(settings.idleTimeout.prettyDescription)", notify: true)
         }

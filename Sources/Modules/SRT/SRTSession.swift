@@ -37,6 +37,24 @@ final class SRTSession {
     var started = false
     /// Set when a write went to the backend during the current read batch (flushed at read-complete).
     var backendFlushPending = false
+    /// When a packet of the caller was last relayed (the hot path marks it here, not in the table).
+    var lastSeen = NIODeadline.uptimeNanoseconds(0)
+    /// Bytes relayed in the current read batch, added to `counters` once per batch (one atomic
+    /// add per batch, not per packet).
+    var pendingFromClient = 0
+    var pendingToClient = 0
+
+    func accountFromClient() {
+        guard pendingFromClient != 0 else { return }
+        counters?.addFromClient(pendingFromClient)
+        pendingFromClient = 0
+    }
+
+    func accountToClient() {
+        guard pendingToClient != 0 else { return }
+        counters?.addToClient(pendingToClient)
+        pendingToClient = 0
+    }
 
     init(client: SocketAddress, conclusion: SRTHandshake, request: StreamRequest, mode: SRTStreamID.Mode, logger: Logger) {
         self.client = client
