@@ -59,7 +59,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Modules/HTTPFLV", swiftSettings: swiftSettings),
-        .target(name: "SRT", dependencies: ["ProxyNet"], path: "Sources/Modules/SRT", swiftSettings: swiftSettings),
+        .target(
+            name: "SRT",
+            dependencies: [
+                "ProxyNet", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Modules/SRT", swiftSettings: swiftSettings),
         .target(
             name: "WebRTC",
             dependencies: [
@@ -113,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["ProxyTesting", "ProxyCore"],
+            dependencies: ["ProxyTesting", "ProxyCore", "SRT"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -131,6 +137,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
+        .testTarget(name: "SRTTests", dependencies: ["SRT", "ProxyCore", "ProxyNet", "ProxyTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(name: "RTMPTests", dependencies: ["RTMP", "ProxyCore", "ProxyNet", "ProxyTesting", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")], swiftSettings: swiftSettings),
     ]
 )

@@ -14,7 +14,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let fields = text.split(separator: "\0", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
     func field(_ i: Int) -> String { i < fields.count ? fields[i] : "" }
 
-    switch bytes[0] % 8 {
+    switch bytes[0] % 9 {
     case 0:
         if let endpoint = try? ListenEndpoint(parsing: text) {
             check((0...65535).contains(endpoint.port), "port out of range: \(endpoint)")
@@ -40,6 +40,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = text.percentDecoded()
     case 6:
         checkRequestHead(Array(bytes.dropFirst()))
+    case 7:
+        checkSRTHandshake(Array(bytes.dropFirst()))
     default:
         checkPlaylist(text)
     }
@@ -126,6 +128,22 @@ private func hasScheme(_ s: some Collection<UInt8>) -> Bool {
     return scheme.allSatisfy { c in
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(c | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c)
             || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
+    }
+}
+
+/// SRT handshakes (the SRT module's parser, compiled in by fuzz/run): a parse serializes back to
+/// the same bytes (up to a trailing partial word, which is never an extension), and the Stream ID
+/// is within its limit and routes to a valid key or a typed error.
+private func checkSRTHandshake(_ input: [UInt8]) {
+    guard let hs = try? SRTHandshake(parsing: input) else { return }
+    let out = hs.serialized()
+    let used = SRTHandshake.minimumSize + hs.extensions.reduce(0) { $0 + 4 + $1.content.count }
+    check(used <= input.count && input.count - used < 4, "parsed \(used) of \(input.count) bytes")
+    check(out == Array(input.prefix(used)), "does not serialize back to its bytes")
+    check(hs.extensions.count <= SRTHandshake.maxExtensions, "\(hs.extensions.count) extensions")
+    if let sid = try? hs.streamID() {
+        check(sid.utf8.count <= SRTHandshake.maxStreamIDLength + 3 * 128, "stream id of \(sid.utf8.count) bytes")
+        if let parsed = try? SRTStreamID(parsing: sid) { checkKey(parsed.request.key) }
     }
 }
 

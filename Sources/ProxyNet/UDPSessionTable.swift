@@ -26,6 +26,8 @@ public struct UDPSessionTable<ID: Hashable, Session> {
 
     public var count: Int { entries.count }
     public var isFull: Bool { entries.count >= capacity }
+    /// The ids of every session (for closing them all at shutdown).
+    public var ids: [ID] { Array(entries.keys) }
 
     /// Adds a session; throws when the table is full or the id is taken. The address is bound to
     /// the new session; an older session on that address is removed and returned, for the caller

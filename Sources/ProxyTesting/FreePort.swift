@@ -16,8 +16,17 @@ public enum FreePort {
         throw TestFailure("no free TCP port found")
     }
 
-    private static func probe() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    /// A free UDP port (for peers such as srt-live-transmit that take a port on the command line).
+    public static func udp() throws -> Int {
+        for _ in 0..<50 {
+            let port = try probe(type: SOCK_DGRAM)
+            if handedOut.insert(port) { return port }
+        }
+        throw TestFailure("no free UDP port found")
+    }
+
+    private static func probe(type: __socket_type = SOCK_STREAM) throws -> Int {
+        let fd = socket(AF_INET, Int32(type.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed") }
         defer { close(fd) }
         var addr = sockaddr_in()

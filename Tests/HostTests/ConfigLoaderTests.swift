@@ -44,7 +44,7 @@ import Testing
         #expect(c.proxy.systemAPI.registerToken == "")
         #expect(!c.proxy.defaultBackend.enabled)
         #expect(c.proxy.quit.grace == .seconds(20) && c.proxy.quit.force == .seconds(30))
-        #expect(c.modules.filter(\.enabled).map(\.name) == ["rtmp", "http-flv"], "the modules this build serves are on by default")
+        #expect(c.modules.filter(\.enabled).map(\.name) == ["rtmp", "http-flv", "srt"], "the modules this build serves are on by default")
     }
 
     @Test func readsEveryHostKey() throws {
@@ -156,21 +156,33 @@ import Testing
     @Test func nullHostKeysInAModuleSectionTakeTheirDefaults() throws {
         let c = try load("modules:\n  srt:\n    enabled:\n    balancer: ~\n    listen: 20081")
         let srt = try #require(c.modules.first { $0.name == "srt" })
-        #expect(!srt.enabled && srt.balancer == nil)
+        #expect(srt.enabled && srt.balancer == nil, "null takes the defaults (srt is enabled by default)")
     }
 
     @Test func enablingAModuleThatIsNotImplementedFailsAtBuild() throws {
-        let c = try load("modules:\n  srt: { enabled: true, listen: 0 }")
+        let c = try load("modules:\n  webrtc: { enabled: true }")
+        let webrtc = try #require(c.modules.first { $0.name == "webrtc" })
+        #expect(webrtc.enabled)
+        let context = ModuleContext(
+            router: Router(registry: MemoryRegistry(), strategy: RoundRobinStrategy()), eventLoopGroup: EmbeddedEventLoop(),
+            logger: .init(label: "test"))
+        #expect {
+            _ = try webrtc.build(context)
+        } throws: { error in
+            "\(error)" == "module 'webrtc' is not implemented in this build; set modules.webrtc.enabled: false"
+        }
+    }
+
+    @Test func srtIsEnabledByDefaultAndBuilds() throws {
+        let c = try load("modules:\n  srt: { listen: 0, idle_timeout: 5s, max_sessions: 10 }")
         let srt = try #require(c.modules.first { $0.name == "srt" })
         #expect(srt.enabled)
         let context = ModuleContext(
             router: Router(registry: MemoryRegistry(), strategy: RoundRobinStrategy()), eventLoopGroup: EmbeddedEventLoop(),
             logger: .init(label: "test"))
-        #expect {
-            _ = try srt.build(context)
-        } throws: { error in
-            "\(error)" == "module 'srt' is not implemented in this build; set modules.srt.enabled: false"
-        }
+        _ = try srt.build(context)
+        #expect(failure("modules:\n  srt: { listen: tcp://:20080 }").contains("modules.srt.listen: SRT is served over UDP"))
+        #expect(failure("modules:\n  srt: { max_sessions: 0 }").contains("modules.srt.max_sessions: must be from 1 to 1000000"))
     }
 }
 

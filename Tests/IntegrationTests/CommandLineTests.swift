@@ -33,10 +33,10 @@ import Testing
         let dir = try PackagePaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("proxy.yaml")
-        try "system_api: { listen: 127.0.0.1:0 }\nmodules:\n  srt: { enabled: true }\n".write(to: file, atomically: true, encoding: .utf8)
+        try "system_api: { listen: 127.0.0.1:0 }\nmodules:\n  webrtc: { enabled: true }\n".write(to: file, atomically: true, encoding: .utf8)
         let r = try await ProxyCommand.run(["--config", file.path])
         #expect(r.status == 2)
-        #expect(r.stderr.contains("module 'srt' is not implemented in this build; set modules.srt.enabled: false"))
+        #expect(r.stderr.contains("module 'webrtc' is not implemented in this build; set modules.webrtc.enabled: false"))
         #expect(!r.stderr.contains("listening"), "nothing was bound before the error")
     }
 

@@ -14,6 +14,7 @@ import Testing
         modules:
           rtmp: { listen: 127.0.0.1:0 }
           http-flv: { listen: 127.0.0.1:0\(httpExtra) }
+          srt: { listen: 127.0.0.1:0 }
         """
     }
 

@@ -11,6 +11,7 @@ import Testing
         modules:
           rtmp: { listen: 127.0.0.1:0\(rtmpExtra) }
           http-flv: { listen: 127.0.0.1:0 }
+          srt: { listen: 127.0.0.1:0 }
         """
     }
 

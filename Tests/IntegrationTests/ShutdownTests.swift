@@ -12,6 +12,7 @@ import Testing
             modules:
               rtmp: { listen: 127.0.0.1:0 }
               http-flv: { listen: 127.0.0.1:0 }
+              srt: { listen: 127.0.0.1:0 }
             quit: { grace: \(grace), force: \(force) }
             """)
         let port = try await RTMPRelayTests.rtmpPort(proxy)

@@ -8,6 +8,7 @@ import Testing
         modules:
           rtmp: { listen: 127.0.0.1:0 }
           http-flv: { listen: 127.0.0.1:0 }
+          srt: { listen: 127.0.0.1:0 }
         system_api:
           listen: 127.0.0.1:0
         """

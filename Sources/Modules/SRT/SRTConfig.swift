@@ -3,7 +3,13 @@ import ProxyCore
 /// `modules.srt` in proxy.yaml.
 public struct SRTConfig: Decodable, Sendable {
     /// UDP endpoint for SRT callers. Default 20080 (env PROXY_SRT_SERVER).
-    public var listen: ListenEndpoint
+    public var listen = ListenEndpoint(port: 20080)
+    /// A session with no packet from its client for this long is torn down. Default 10 s.
+    public var idleTimeout = ConfigDuration.seconds(10)
+    /// Time for routing and the whole handshake with the backend (induction and conclusion). Default 3 s.
+    public var backendTimeout = ConfigDuration.seconds(3)
+    /// Most sessions at once (connecting and relaying); a conclusion over the cap is rejected. Default 10000.
+    public var maxSessions = 10_000
 
     public init(listen: ListenEndpoint = ListenEndpoint(port: 20080)) {
         self.listen = listen
@@ -11,11 +17,22 @@ public struct SRTConfig: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen
+        case idleTimeout = "idle_timeout"
+        case backendTimeout = "backend_timeout"
+        case maxSessions = "max_sessions"
     }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(listen: try c.decode(ListenEndpoint.self, forKey: .listen, default: ListenEndpoint(port: 20080)))
+        let d = SRTConfig()
+        listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
+        guard listen.transport != .tcp else { throw c.invalid(.listen, "SRT is served over UDP; remove tcp://") }
+        idleTimeout = try c.decode(ConfigDuration.self, forKey: .idleTimeout, default: d.idleTimeout)
+        guard idleTimeout.duration >= .seconds(1) else { throw c.invalid(.idleTimeout, "must be at least 1s") }
+        backendTimeout = try c.decode(ConfigDuration.self, forKey: .backendTimeout, default: d.backendTimeout)
+        guard backendTimeout.duration > .zero else { throw c.invalid(.backendTimeout, "must be greater than 0") }
+        maxSessions = try c.decode(Int.self, forKey: .maxSessions, default: d.maxSessions)
+        guard (1...1_000_000).contains(maxSessions) else { throw c.invalid(.maxSessions, "must be from 1 to 1000000") }
     }
 }

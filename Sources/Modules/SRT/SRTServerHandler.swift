@@ -1,0 +1,502 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ProxyCore
+import ProxyNet
+
+/// The SRT listener's handler: every datagram from every caller arrives here, on one event loop,
+/// which also owns the session table and every session's backend socket (no lock, no thread hop).
+///
+/// - A packet from a known address that is not a handshake: one table lookup by address, a check
+///   that its destination socket id is the session's backend socket, and the buffer is written to
+///   the backend socket unchanged (flushed once per read batch, so NIO sends the batch together).
+/// - INDUCTION: answered at once with a SYN cookie (a keyed hash of the caller's address and the
+///   time bucket); nothing is stored.
+/// - CONCLUSION: the cookie is checked, the Stream ID read, and a session made; routing and the
+///   backend handshake run asynchronously (SRTBackendHandler), bounded by `backendTimeout`.
+///   Retransmitted conclusions are absorbed while connecting and answered from the stored
+///   response once connected.
+/// - Anything else is dropped with a counter and a rate-limited log line (SRTDropCounters).
+final class SRTServerHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    struct Settings: Sendable {
+        var idleTimeout: TimeAmount
+        var backendTimeout: TimeAmount
+        var maxSessions: Int
+        var cookieBucketSeconds: UInt64 = 60
+    }
+
+    struct Environment: Sendable {
+        var router: Router
+        var hooks: any ProxyHooks
+        var logger: Logger
+        var dialer: @Sendable (BackendAddress, any EventLoop) -> EventLoopFuture<any Channel>
+    }
+
+    private let settings: Settings
+    private let environment: Environment
+    private var logger: Logger { environment.logger }
+    private let cookie: SRTCookie
+    private(set) var table: UDPSessionTable<UInt32, SRTSession>
+    private(set) var drops = SRTDropCounters()
+    private var context: ChannelHandlerContext?
+    private var batchNow: NIODeadline?
+    private var backendsToFlush: [SRTSession] = []
+    private var clientFlushPending = false
+    private var expiry: RepeatedTask?
+    private var accepting = true
+    private var drained: (() -> Void)?
+
+    init(settings: Settings, environment: Environment, cookie: SRTCookie = .random()) {
+        self.settings = settings
+        self.environment = environment
+        self.cookie = cookie
+        self.table = UDPSessionTable(capacity: settings.maxSessions, idleTimeout: settings.idleTimeout)
+        backendsToFlush.reserveCapacity(64)
+    }
+
+    var sessionCount: Int { table.count }
+
+    private var now: NIODeadline {
+        if let batchNow { return batchNow }
+        let t = NIODeadline.now()
+        batchNow = t
+        return t
+    }
+}
+
+// MARK: - Channel events
+
+extension SRTServerHandler {
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let loop = NIOLoopBound(self, eventLoop: context.eventLoop)
+        expiry = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            loop.value.expireIdle()
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        expiry?.cancel()
+        closeAll(reason: "listener closed")
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let buffer = envelope.data
+        let from = envelope.remoteAddress
+        guard buffer.readableBytes >= SRTPacket.headerSize else {
+            drops.note(.tooShort, from: from, detail: "\(buffer.readableBytes) bytes", logger: logger)
+            return
+        }
+        let r = buffer.readerIndex
+        let word0 = buffer.getInteger(at: r, as: UInt32.self)!
+        if word0 >> 16 != 0x8000 {
+            // Data or a control packet other than a handshake: the hot path.
+            let destination = buffer.getInteger(at: r + SRTPacket.destinationOffset, as: UInt32.self)!
+            guard let session = table.session(forAddress: from, now: now), session.state == .connected,
+                destination == session.backendSocketID
+            else {
+                drops.note(.unknownSocketID, from: from, detail: "destination socket id \(destination)", logger: logger)
+                return
+            }
+            forwardToBackend(session, buffer)
+            if word0 >> 16 == 0x8005 {
+                session.backend?.flush()
+                teardown(session, reason: "client sent SHUTDOWN", notify: false)
+            }
+            return
+        }
+        handshake(buffer, from: from, context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        for session in backendsToFlush {
+            session.backendFlushPending = false
+            session.backend?.flush()
+        }
+        backendsToFlush.removeAll(keepingCapacity: true)
+        batchNow = nil
+        flushClients()
+    }
+
+    /// Graceful shutdown (UDPListener): refuse new callers, keep relaying; close once the last session ended.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        logger.info("draining", metadata: ["sessions": "\(table.count)"])
+        let channel = context.channel
+        stopAccepting { channel.close(promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A send to a caller that went away can report ICMP errors here; the listener keeps serving.
+        logger.debug("listener socket error", metadata: ["error": "\(error)"])
+    }
+}
+
+// MARK: - Relay
+
+extension SRTServerHandler {
+    private func forwardToBackend(_ session: SRTSession, _ buffer: ByteBuffer) {
+        guard let backend = session.backend, backend.forward(buffer) else {
+            drops.note(.notWritable, from: session.client, detail: "backend socket not writable", logger: logger)
+            return
+        }
+        session.counters?.addFromClient(buffer.readableBytes)
+        if !session.backendFlushPending {
+            session.backendFlushPending = true
+            backendsToFlush.append(session)
+        }
+    }
+
+    /// A datagram from `session`'s backend: to the client, unchanged (flushed by `flushClients`).
+    func relayToClient(_ session: SRTSession, _ buffer: ByteBuffer) {
+        guard session.state == .connected, let context else { return }
+        guard context.channel.isWritable else {
+            drops.note(.notWritable, from: session.client, detail: "listener socket not writable", logger: logger)
+            return
+        }
+        session.counters?.addToClient(buffer.readableBytes)
+        context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: session.client, data: buffer)), promise: nil)
+        clientFlushPending = true
+        if buffer.readableBytes >= SRTPacket.headerSize, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x8005 {
+            flushClients()
+            teardown(session, reason: "backend sent SHUTDOWN", notify: false)
+        }
+    }
+
+    func flushClients() {
+        guard clientFlushPending else { return }
+        clientFlushPending = false
+        context?.flush()
+    }
+
+    private func send(_ bytes: [UInt8], to address: SocketAddress) {
+        guard let context else { return }
+        let buffer = context.channel.allocator.buffer(bytes: bytes)
+        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: address, data: buffer)), promise: nil)
+    }
+}
+
+// MARK: - Handshakes from callers
+
+extension SRTServerHandler {
+    private func handshake(_ buffer: ByteBuffer, from: SocketAddress, context: ChannelHandlerContext) {
+        let hs: SRTHandshake
+        do {
+            hs = try SRTHandshake(parsing: buffer.readableBytesView)
+        } catch {
+            drops.note(.malformedHandshake, from: from, detail: "\(error)", logger: logger)
+            return
+        }
+        switch hs.kind {
+        case .induction:
+            guard hs.version == 4 || hs.version == 5 else {
+                drops.note(.unknownVersion, from: from, detail: "induction version \(hs.version)", logger: logger)
+                return
+            }
+            var reply = hs
+            reply.timestamp = 0
+            reply.destinationSocketID = hs.socketID
+            reply.version = 5
+            reply.encryption = 0
+            reply.extensionField = SRTHandshake.magic
+            reply.cookie = makeCookie(for: from)
+            reply.peerIP = from.srtPeerIPField
+            reply.extensions = []
+            send(reply.serialized(), to: from)
+        case .conclusion:
+            guard hs.version == 5 else {
+                drops.note(.unknownVersion, from: from, detail: "conclusion version \(hs.version) (HSv5 only)", logger: logger)
+                return
+            }
+            guard verifyCookie(hs.cookie, for: from) else {
+                drops.note(.badCookie, from: from, detail: "cookie \(hs.cookie)", logger: logger)
+                return
+            }
+            if let existing = table.session(forAddress: from, now: now), existing.clientSocketID == hs.socketID {
+                // A retransmission: absorbed while connecting, answered from the stored response after.
+                if existing.state == .connected, let response = existing.response {
+                    context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: from, data: response)), promise: nil)
+                }
+                return
+            }
+            conclusion(hs, from: from)
+        default:
+            drops.note(.unexpectedHandshake, from: from, detail: "handshake type \(hs.kind.rawValue)", logger: logger)
+        }
+    }
+
+    private func makeCookie(for address: SocketAddress) -> UInt32 {
+        let seconds = UInt64(NIODeadline.now().uptimeNanoseconds / 1_000_000_000)
+        return address.withSockAddr { cookie.make(address: UnsafeRawBufferPointer(start: $0, count: $1), seconds: seconds) }
+    }
+
+    private func verifyCookie(_ value: UInt32, for address: SocketAddress) -> Bool {
+        let seconds = UInt64(NIODeadline.now().uptimeNanoseconds / 1_000_000_000)
+        return address.withSockAddr { cookie.verify(value, address: UnsafeRawBufferPointer(start: $0, count: $1), seconds: seconds) }
+    }
+
+    /// Refuses a caller's conclusion with an SRT rejection (handshake type 1000 + reason).
+    private func reject(_ hs: SRTHandshake, from: SocketAddress, reason: UInt32) {
+        var reply = hs
+        reply.timestamp = 0
+        reply.destinationSocketID = hs.socketID
+        reply.kind = .rejection(reason)
+        reply.peerIP = from.srtPeerIPField
+        reply.extensions = []
+        send(reply.serialized(), to: from)
+    }
+
+    private func conclusion(_ hs: SRTHandshake, from: SocketAddress) {
+        let text: String
+        do {
+            guard let sid = try hs.streamID() else {
+                drops.note(.noStreamID, from: from, detail: "conclusion without a Stream ID", logger: logger)
+                reject(hs, from: from, reason: SRTHandshake.RejectReason.badRequest)
+                return
+            }
+            text = sid
+        } catch {
+            drops.note(.streamIDTooLong, from: from, detail: "\(error)", logger: logger)
+            reject(hs, from: from, reason: SRTHandshake.RejectReason.badRequest)
+            return
+        }
+        let streamID: SRTStreamID
+        do {
+            streamID = try SRTStreamID(parsing: text)
+        } catch {
+            drops.note(.badStreamID, from: from, detail: "\(error)", logger: logger)
+            reject(hs, from: from, reason: SRTHandshake.RejectReason.badRequest)
+            return
+        }
+        guard accepting else {
+            reject(hs, from: from, reason: SRTHandshake.RejectReason.serviceUnavailable)
+            return
+        }
+        let session = SRTSession(client: from, conclusion: hs, request: streamID.request, mode: streamID.mode, logger: logger)
+        let displaced: UDPSessionTable<UInt32, SRTSession>.Entry?
+        do {
+            displaced = try table.insert(id: hs.socketID, address: from, session: session, now: now)
+        } catch {
+            drops.note(.sessionLimit, from: from, detail: "\(error)", logger: logger)
+            reject(hs, from: from, reason: SRTHandshake.RejectReason.overload)
+            return
+        }
+        if let displaced { teardown(displaced.session, reason: "replaced by a new connection from the same address", notify: true) }
+        session.logger.debug("routing")
+        if let context {
+            let loop = NIOLoopBound((self, session), eventLoop: context.eventLoop)
+            session.setupTimeout = context.eventLoop.scheduleTask(in: settings.backendTimeout) {
+                let (server, session) = loop.value
+                server.setupFailed(session, "no backend handshake within \(server.settings.backendTimeout.prettyDescription)", unreachable: true)
+            }
+        }
+        route(session)
+    }
+}
+
+// MARK: - Routing and the backend handshake
+
+extension SRTServerHandler {
+    private func route(_ session: SRTSession) {
+        guard let context else { return }
+        let env = environment
+        let event = session.startEvent
+        let request = session.request
+        let publishing = session.mode == .publish
+        let client = session.clientText
+        let loop = NIOLoopBound((self, session), eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask { () async throws -> RouteLease in
+            if publishing, case .deny(let reason) = await env.hooks.authorizePublish(event) {
+                throw SRTSetupError.refused(reason)
+            }
+            return try await env.router.acquire(request, needs: .srt, client: client)
+        }.whenComplete { result in
+            let (server, session) = loop.value
+            switch result {
+            case .success(let lease): server.dial(session, lease)
+            case .failure(let error): server.setupFailed(session, "\(error)", unreachable: false, refused: error)
+            }
+        }
+    }
+
+    private func dial(_ session: SRTSession, _ lease: RouteLease) {
+        guard session.state == .connecting, let context else {
+            Task { await lease.release() }
+            return
+        }
+        session.lease = lease
+        session.counters = lease.counters
+        session.logger[metadataKey: "backend"] = "\(lease.backend.id)"
+        guard let address = lease.address else {
+            setupFailed(session, "backend has no srt endpoint", unreachable: false)
+            return
+        }
+        let loop = NIOLoopBound((self, session), eventLoop: context.eventLoop)
+        environment.dialer(address, context.eventLoop).whenComplete { result in
+            let (server, session) = loop.value
+            switch result {
+            case .success(let channel): server.backendConnected(session, channel)
+            case .failure(let error): server.setupFailed(session, "cannot reach the backend at \(address): \(error)", unreachable: true)
+            }
+        }
+    }
+
+    private func backendConnected(_ session: SRTSession, _ channel: any Channel) {
+        guard session.state == .connecting else {
+            channel.close(promise: nil)
+            return
+        }
+        let peerIP = channel.remoteAddress?.srtPeerIPField ?? [UInt8](repeating: 0, count: 16)
+        let loop = NIOLoopBound((self, session), eventLoop: channel.eventLoop)
+        let handler = SRTBackendHandler(server: self, session: session, backendPeerIP: peerIP) { outcome in
+            let (server, session) = loop.value
+            server.backendAnswered(session, outcome)
+        }
+        do {
+            try channel.pipeline.syncOperations.addHandler(handler)
+        } catch {
+            channel.close(promise: nil)
+            setupFailed(session, "backend socket: \(error)", unreachable: false)
+            return
+        }
+        session.backend = handler
+        handler.start()
+    }
+
+    private func backendAnswered(_ session: SRTSession, _ outcome: SRTBackendHandler.Outcome) {
+        guard session.state == .connecting else { return }
+        switch outcome {
+        case .accepted(let hs):
+            var reply = hs
+            reply.peerIP = session.client.srtPeerIPField
+            let bytes = reply.serialized()
+            guard let context else { return }
+            let response = context.channel.allocator.buffer(bytes: bytes)
+            session.backendSocketID = hs.socketID
+            session.response = response
+            session.state = .connected
+            session.setupTimeout?.cancel()
+            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: session.client, data: response)), promise: nil)
+            session.started = true
+            environment.hooks.report(session.startEvent)
+            session.logger.info("session relayed", metadata: [
+                "client_socket": "\(session.clientSocketID)", "backend_socket": "\(hs.socketID)",
+            ])
+        case .rejected(let hs):
+            var reply = hs
+            reply.peerIP = session.client.srtPeerIPField
+            send(reply.serialized(), to: session.client)
+            if case .rejection(let reason) = hs.kind {
+                session.logger.warning("backend rejected the connection", metadata: ["reason": "\(reason)"])
+            }
+            teardown(session, reason: "backend rejected the connection", notify: false)
+        case .failed(let why):
+            setupFailed(session, why, unreachable: true)
+        }
+    }
+
+    /// Routing or the backend handshake failed: reject the caller and drop the session.
+    private func setupFailed(_ session: SRTSession, _ why: String, unreachable: Bool, refused: (any Error)? = nil) {
+        guard session.state == .connecting else { return }
+        let reason: UInt32
+        switch refused {
+        case SRTSetupError.refused?: reason = SRTHandshake.RejectReason.forbidden
+        case is RoutingError: reason = SRTHandshake.RejectReason.serviceUnavailable
+        default: reason = SRTHandshake.RejectReason.badGateway
+        }
+        session.logger.warning("cannot relay the stream", metadata: ["error": "\(why)"])
+        reject(session.conclusion, from: session.client, reason: reason)
+        if unreachable, let lease = session.lease {
+            session.lease = nil
+            Task { await lease.reportUnreachable(why) }
+        }
+        teardown(session, reason: why, notify: false)
+    }
+}
+
+// MARK: - Teardown
+
+extension SRTServerHandler {
+    /// Ends a session: out of the table, backend socket closed, hooks told, lease released.
+    /// `notify` sends SHUTDOWN to both ends first (idle timeout, replacement, forced stop).
+    func teardown(_ session: SRTSession, reason: String, notify: Bool) {
+        guard session.state != .closed else { return }
+        let wasConnected = session.state == .connected
+        session.state = .closed
+        session.setupTimeout?.cancel()
+        if table.entry(forID: session.clientSocketID)?.session === session { table.remove(id: session.clientSocketID) }
+        if notify, wasConnected {
+            send(SRTPacket.shutdown(destination: session.clientSocketID), to: session.client)
+            _ = session.backend?.forward(ByteBuffer(bytes: SRTPacket.shutdown(destination: session.backendSocketID)))
+            session.backend?.flush()
+        }
+        session.backend?.close()
+        session.backend = nil
+        if session.started {
+            var end = session.startEvent
+            end.kind = session.mode == .publish ? .publishEnd : .playEnd
+            environment.hooks.report(end)
+        }
+        if let lease = session.lease {
+            session.lease = nil
+            Task { await lease.release() }
+        }
+        if wasConnected {
+            session.logger.info("session closed", metadata: [
+                "reason": "\(reason)", "bytes_from_client": "\(session.counters?.bytesFromClient ?? 0)",
+                "bytes_to_client": "\(session.counters?.bytesToClient ?? 0)",
+            ])
+        }
+        if !accepting, table.count == 0, let drained {
+            self.drained = nil
+            drained()
+        }
+    }
+
+    private func expireIdle() {
+        for entry in table.expire(now: .now()) {
+            teardown(entry.session, reason: "idle for \(settings.idleTimeout.prettyDescription)", notify: true)
+        }
+    }
+
+    /// Graceful shutdown: new conclusions are rejected; `done` runs once no session is left.
+    func stopAccepting(_ done: @escaping () -> Void) {
+        accepting = false
+        if table.count == 0 {
+            done()
+        } else {
+            drained = done
+        }
+    }
+
+    /// Forced stop: every session ends now (SHUTDOWN sent to both ends).
+    func closeAll(reason: String) {
+        for id in table.ids {
+            if let session = table.entry(forID: id)?.session { teardown(session, reason: reason, notify: true) }
+        }
+    }
+}
+
+enum SRTSetupError: Error, CustomStringConvertible {
+    case refused(String)
+
+    var description: String {
+        switch self {
+        case .refused(let why): "publish refused: \(why)"
+        }
+    }
+}
+
+extension TimeAmount {
+    var prettyDescription: String {
+        nanoseconds % 1_000_000_000 == 0 ? "\(nanoseconds / 1_000_000_000)s" : "\(nanoseconds / 1_000_000)ms"
+    }
+}

@@ -1,0 +1,75 @@
+import Logging
+import NIOCore
+import ProxyCore
+import ProxyNet
+
+/// One SRT association being relayed: a caller (by address and socket id) and its backend socket.
+/// Confined to the listener's event loop, like the table that holds it.
+///
+/// States: `connecting` (routing, then the backend handshake; the client's conclusion
+/// retransmissions are absorbed) -> `connected` (packets relayed both ways by socket id; a repeated
+/// conclusion is answered from `response`) -> `closed`.
+final class SRTSession {
+    enum State: Equatable {
+        case connecting, connected, closed
+    }
+
+    let client: SocketAddress
+    let clientText: String
+    /// The caller's SRT socket id (its packets' source; the backend's packets carry it as destination).
+    let clientSocketID: UInt32
+    /// The caller's conclusion, forwarded to the backend with the backend's cookie.
+    let conclusion: SRTHandshake
+    let request: StreamRequest
+    let mode: SRTStreamID.Mode
+    var logger: Logger
+
+    var state = State.connecting
+    /// The backend's socket id (the destination of the caller's packets), known once connected.
+    var backendSocketID: UInt32 = 0
+    /// The conclusion response sent to the caller, resent when the caller repeats its conclusion.
+    var response: ByteBuffer?
+    var backend: SRTBackendHandler?
+    var lease: RouteLease?
+    var counters: SessionCounters?
+    /// Routing and backend handshake deadline.
+    var setupTimeout: Scheduled<Void>?
+    var started = false
+    /// Set when a write went to the backend during the current read batch (flushed at read-complete).
+    var backendFlushPending = false
+
+    init(client: SocketAddress, conclusion: SRTHandshake, request: StreamRequest, mode: SRTStreamID.Mode, logger: Logger) {
+        self.client = client
+        self.clientText = client.endpointDescription
+        self.clientSocketID = conclusion.socketID
+        self.conclusion = conclusion
+        self.request = request
+        self.mode = mode
+        var logger = logger
+        logger[metadataKey: "client"] = "\(clientText)"
+        logger[metadataKey: "stream"] = "\(request.key)"
+        logger[metadataKey: "mode"] = "\(mode.rawValue)"
+        self.logger = logger
+    }
+
+    var startEvent: StreamEvent {
+        StreamEvent(
+            kind: mode == .publish ? .publishStart : .playStart, request: request, module: SRTModule.name, client: clientText,
+            backend: lease?.backend.id)
+    }
+}
+
+extension SocketAddress {
+    /// The handshake's peer IP field for this address, as libsrt writes it.
+    var srtPeerIPField: [UInt8] {
+        switch self {
+        case .v4(let a):
+            let raw = a.address.sin_addr.s_addr  // network order in memory
+            return withUnsafeBytes(of: raw) { SRTHandshake.peerIPField(ipv4: Array($0)) }
+        case .v6(let a):
+            return withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+        default:
+            return [UInt8](repeating: 0, count: 16)
+        }
+    }
+}
