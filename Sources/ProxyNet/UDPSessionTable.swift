@@ -94,9 +94,6 @@ public struct UDPSessionTable<ID: Hashable, Session> {
         return entry.session
     }
 
-    /// The ids of every session, for a sweep over them.
-    public var ids: [ID] { Array(entries.keys) }
-
     /// Removes and returns every session (shutdown).
     public mutating func removeAll() -> [Entry] {
         let all = Array(entries.values)

@@ -54,6 +54,9 @@ final class SignallingHTTPHandler: ChannelInboundHandler {
     }
 
     private func respondTooLarge(context: ChannelHandlerContext) {
+        signalling.logger.notice("signalling refused", metadata: [
+            "client": "\(context.channel.remoteAddress?.endpointDescription ?? "unknown")", "status": "413", "error": "body over \(maxBody) bytes",
+        ])
         write(.error(.payloadTooLarge, "the body is larger than \(maxBody) bytes"), keepAlive: false, context: context)
     }
 

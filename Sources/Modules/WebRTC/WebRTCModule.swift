@@ -28,50 +28,45 @@ public struct WebRTCModule: ProxyModule {
     public func run() async throws {
         let loop = context.eventLoopGroup.next()
         let idle = config.idleTimeout.duration
+        let recordTTL = idle + .seconds(30)
         let relay = WebRTCRelay(
             loop: loop,
-            settings: .init(
-                idleTimeout: TimeAmount(idle), maxSessions: config.maxSessions, recordTTL: idle + .seconds(30), module: Self.name),
+            settings: .init(idleTimeout: TimeAmount(idle), maxSessions: config.maxSessions, recordTTL: recordTTL, module: Self.name),
             router: context.router, hooks: context.hooks, logger: context.logger)
-        let udp = try await bindUDP(relay: relay, loop: loop)
-        defer { udp.close(promise: nil) }
-        guard let udpAddress = udp.localAddress, let udpPort = udpAddress.port else { throw ModuleError.invalidConfig(module: Self.name, key: "udp_listen", "no bound port") }
-        context.logger.info("listening", metadata: ["listener": "webrtc-udp", "address": "\(udpAddress.endpointDescription)"])
-        context.onListening("webrtc-udp", udpAddress)
-
-        let signalling = WebRTCSignalling(
-            settings: .init(
-                candidate: config.candidate, udpPort: udpPort, backendTimeout: TimeAmount(config.backendTimeout.duration),
-                recordTTL: idle + .seconds(30), module: Self.name),
-            router: context.router, hooks: context.hooks, logger: context.logger, relay: relay)
-        let listener = TCPListener(name: "webrtc-api", endpoint: config.apiListen, context: context) { channel in
-            channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
-                try channel.pipeline.syncOperations.addHandler(SignallingHTTPHandler(signalling: signalling))
+        let bound = loop.makePromise(of: SocketAddress.self)
+        let onListening = context.onListening
+        let udp = UDPListener(
+            name: "webrtc-udp", endpoint: config.udpListen, eventLoop: loop, logger: context.logger,
+            onListening: { address in
+                onListening("webrtc-udp", address)
+                bound.succeed(address)
+            }
+        ) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(RelayListenerHandler(relay: relay))
+                relay.attach(channel)
             }
         }
-        try await listener.run()
-        try await loop.submit { relay.closeAll(reason: "proxy stopping") }.get()
-    }
-
-    private func bindUDP(relay: WebRTCRelay, loop: any EventLoop) async throws -> any Channel {
-        do {
-            return try await DatagramBootstrap(group: loop)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
-                .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
-                .channelOption(.datagramVectorReadMessageCount, value: 32)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
-                .channelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(RelayListenerHandler(relay: relay))
-                        relay.attach(channel)
-                    }
+        let config = self.config, context = self.context
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { bound.fail(CancellationError()) }
+                try await udp.run()
+                try await loop.submit { relay.closeAll(reason: "proxy stopping") }.get()
+            }
+            let udpPort = try await bound.futureResult.get().port ?? 0
+            let signalling = WebRTCSignalling(
+                settings: .init(
+                    candidate: config.candidate, udpPort: udpPort, backendTimeout: TimeAmount(config.backendTimeout.duration),
+                    recordTTL: recordTTL, module: Self.name),
+                router: context.router, hooks: context.hooks, logger: context.logger, relay: relay)
+            let api = TCPListener(name: "webrtc-api", endpoint: config.apiListen, context: context) { channel in
+                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
+                    try channel.pipeline.syncOperations.addHandler(SignallingHTTPHandler(signalling: signalling))
                 }
-                .bind(host: config.udpListen.bindHost, port: config.udpListen.port)
-                .get()
-        } catch {
-            throw ListenerError.bindFailed(name: "webrtc-udp", endpoint: config.udpListen, underlying: "\(error)")
+            }
+            group.addTask { try await api.run() }
+            try await group.waitForAll()
         }
     }
 }

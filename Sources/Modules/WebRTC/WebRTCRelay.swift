@@ -89,6 +89,8 @@ final class WebRTCRelay: @unchecked Sendable {
     private var loggedDrops = Drops()
     private var lastDropLog: NIODeadline = .distantPast
     private var sweeper: RepeatedTask?
+    /// Graceful shutdown: no new sessions; the listener closes when the last one ended.
+    private var quiescing = false
 
     init(loop: any EventLoop, settings: Settings, router: Router, hooks: any ProxyHooks, logger: Logger) {
         self.loop = loop
@@ -106,6 +108,20 @@ final class WebRTCRelay: @unchecked Sendable {
         self.listener = listener
         let interval = TimeAmount.nanoseconds(min(settings.idleTimeout.nanoseconds / 4, TimeAmount.seconds(1).nanoseconds))
         sweeper = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in sweep() }
+    }
+
+    /// Graceful shutdown began: refuse new sessions, close the listener once the live ones ended.
+    func quiesce() {
+        loop.preconditionInEventLoop()
+        quiescing = true
+        for (_, p) in pending { Task { await p.lease.release() } }
+        pending = [:]
+        closeListenerIfDrained()
+    }
+
+    private func closeListenerIfDrained() {
+        guard quiescing, table.count == 0, starting.isEmpty else { return }
+        listener?.close(promise: nil)
     }
 
     /// Ends every session (shutdown).
@@ -192,7 +208,7 @@ final class WebRTCRelay: @unchecked Sendable {
             if starting[username]!.count < settings.heldPerSession { starting[username]!.append(envelope) } else { drops.notWritable += 1 }
             return
         }
-        guard !table.isFull else {
+        guard !table.isFull, !quiescing else {
             drops.sessionsFull += 1
             return
         }
@@ -247,19 +263,15 @@ final class WebRTCRelay: @unchecked Sendable {
     private func dial(_ username: String, record: WebRTCSessionRecord, lease: RouteLease) {
         let address: SocketAddress
         do {
-            address = try SocketAddress.makeAddressResolvingHost(record.ip, port: record.port)
+            address = try SocketAddress(ipAddress: record.ip, port: record.port)
         } catch {
             failStart(username, lease: lease, reason: "bad backend address \(record.ip):\(record.port)")
             return
         }
         let handler = NIOLoopBound(BackendHandler(relay: self), eventLoop: loop)
-        DatagramBootstrap(group: loop)
-            .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
-            .channelOption(.socketOption(.so_sndbuf), value: 1 << 20)
-            .channelOption(.datagramVectorReadMessageCount, value: 16)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 16 * 2048))
-            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) } }
-            .connect(to: address)
+        UDPBackendDialer.connect(to: address, on: loop) { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
+        }
             .hop(to: loop)
             .whenComplete { [self] result in
                 switch result {
@@ -333,6 +345,7 @@ final class WebRTCRelay: @unchecked Sendable {
 
     private func end(_ session: Session, reason: String) {
         session.backend.close(promise: nil)
+        defer { closeListenerIfDrained() }
         let lease = session.lease, record = session.record, registry = router.registry
         hooks.report(StreamEvent(kind: record.mode == .publish ? .publishEnd : .playEnd, request: record.request, module: settings.module, client: session.client.endpointDescription, backend: lease.backend.id))
         logger.info("media session ended", metadata: [
@@ -433,6 +446,14 @@ final class RelayListenerHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         relay.clientReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            relay.quiesce()
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
