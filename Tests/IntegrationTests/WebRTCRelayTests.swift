@@ -13,7 +13,7 @@ import Testing
           rtmp: { enabled: false }
           http-flv: { enabled: false }
           srt: { enabled: false }
-          webrtc: { enabled: true, api_listen: 127.0.0.1:0, udp_listen: 127.0.0.1:0, candidate: 127.0.0.1 }
+          webrtc: { enabled: true, api_listen: 127.0.0.1:0, udp_listen: 127.0.0.1:0, candidate: 127.0.0.1, idle_timeout: 5s }
         """
 
     struct Setup {
