@@ -43,6 +43,7 @@ public struct WebRTCModule: ProxyModule {
             }
         ) { channel in
             channel.eventLoop.makeCompletedFuture {
+                try channel.syncOptions?.setOption(.writeBufferWaterMark, value: WebRTCRelay.writeWaterMark)
                 try channel.pipeline.syncOperations.addHandler(RelayListenerHandler(relay: relay))
                 relay.attach(channel)
             }

@@ -72,6 +72,10 @@ final class WebRTCRelay: @unchecked Sendable {
         }
     }
 
+    /// Bytes a socket may hold unflushed before it counts as not writable: one read burst of
+    /// datagrams (NIO's 64 KiB default is less than one burst of 1,300-byte datagrams).
+    static let writeWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
+
     let loop: any EventLoop
     private let settings: Settings
     private let router: Router
@@ -270,7 +274,10 @@ final class WebRTCRelay: @unchecked Sendable {
         }
         let handler = NIOLoopBound(BackendHandler(relay: self), eventLoop: loop)
         UDPBackendDialer.connect(to: address, on: loop) { channel in
-            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler.value) }
+            channel.eventLoop.makeCompletedFuture {
+                try channel.syncOptions?.setOption(.writeBufferWaterMark, value: WebRTCRelay.writeWaterMark)
+                try channel.pipeline.syncOperations.addHandler(handler.value)
+            }
         }
             .hop(to: loop)
             .whenComplete { [self] result in
