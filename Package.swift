@@ -66,7 +66,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Modules/SRT", swiftSettings: swiftSettings),
-        .target(name: "WebRTC", dependencies: ["ProxyNet"], path: "Sources/Modules/WebRTC", swiftSettings: swiftSettings),
+        .target(
+            name: "WebRTC",
+            dependencies: [
+                "ProxyNet",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Modules/WebRTC", swiftSettings: swiftSettings),
         // The executable: CLI, config, catalog, system API, lifecycle.
         .executableTarget(
             name: "Host",
@@ -120,6 +129,14 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/HTTPFLVTests", swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WebRTCTests",
+            dependencies: [
+                "WebRTC", "ProxyCore", "ProxyNet", "ProxyTesting",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(name: "SRTTests", dependencies: ["SRT", "ProxyCore", "ProxyNet", "ProxyTesting", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "RTMPTests", dependencies: ["RTMP", "ProxyCore", "ProxyNet", "ProxyTesting", .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")], swiftSettings: swiftSettings),
     ]

@@ -14,7 +14,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let fields = text.split(separator: "\0", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
     func field(_ i: Int) -> String { i < fields.count ? fields[i] : "" }
 
-    switch bytes[0] % 9 {
+    switch bytes[0] % 11 {
     case 0:
         if let endpoint = try? ListenEndpoint(parsing: text) {
             check((0...65535).contains(endpoint.port), "port out of range: \(endpoint)")
@@ -42,6 +42,10 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         checkRequestHead(Array(bytes.dropFirst()))
     case 7:
         checkSRTHandshake(Array(bytes.dropFirst()))
+    case 9:
+        checkSTUN(Array(bytes.dropFirst()))
+    case 10:
+        checkSDP(text)
     default:
         checkPlaylist(text)
     }
@@ -157,4 +161,38 @@ private func checkKey(_ key: StreamKey) {
 
 private func check(_ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition { fatalError("invariant: \(message())") }
+}
+
+/// The WebRTC module's STUN USERNAME reader: never reads past the datagram; a username it
+/// returns is within the datagram and its ufrag is the part before the first ':'.
+private func checkSTUN(_ input: [UInt8]) {
+    switch STUNMessage.inspect(input) {
+    case .binding(let ufrag, let username):
+        check(input.count >= STUNMessage.headerSize && username.utf8.count <= input.count - STUNMessage.headerSize - 4, "username longer than the message")
+        check(username.hasPrefix(ufrag + ":") && !ufrag.isEmpty && !ufrag.contains(":"), "ufrag '\(ufrag)' is not the part of '\(username)' before ':'")
+    case .notSTUN, .otherSTUN, .malformed:
+        break
+    }
+    // A valid request made from the fuzz text is always read back.
+    let name = String(decoding: input.prefix(64).filter { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }, as: UTF8.self)
+    if !name.isEmpty {
+        check(STUNMessage.inspect(STUNMessage.bindingRequest(username: name + ":x")) == .binding(ufrag: name, username: name + ":x"), "own request not read back: \(name)")
+    }
+}
+
+/// The WebRTC module's SDP edits: an accepted offer has no candidate left; a rewritten answer
+/// names only the proxy in its candidates and m= lines.
+private func checkSDP(_ text: String) {
+    if let offer = try? SDPRewriter.offer(text) {
+        let lines = offer.sdp.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\r\n" || $0 == "\n" || $0 == "\r" })
+        check(!lines.contains { $0.hasPrefix("a=candidate:") }, "a candidate line survived the offer rewrite")
+        check(SDPRewriter.isICEChars(offer.ufrag), "accepted a bad ufrag")
+    }
+    let proxy = SDPRewriter.ProxyAddress(host: "192.0.2.7", port: 18000)
+    if let answer = try? SDPRewriter.answer(text, backend: .init(hosts: ["127.0.0.1"], ports: [8000]), proxy: proxy) {
+        check((1...65535).contains(answer.backendPort), "backend port out of range")
+        for line in answer.sdp.split(separator: "\r\n") where line.hasPrefix("a=candidate:") {
+            check(line.contains(" 192.0.2.7 18000 typ host"), "a candidate not pointing at the proxy: \(line)")
+        }
+    }
 }

@@ -94,6 +94,14 @@ public struct UDPSessionTable<ID: Hashable, Session> {
         return entry.session
     }
 
+    /// Removes and returns every session (shutdown).
+    public mutating func removeAll() -> [Entry] {
+        let all = Array(entries.values)
+        entries = [:]
+        idsByAddress = [:]
+        return all
+    }
+
     /// Removes and returns the sessions idle for longer than `idleTimeout`.
     public mutating func expire(now: NIODeadline) -> [Entry] {
         let limit = now - idleTimeout

@@ -159,18 +159,21 @@ import Testing
         #expect(srt.enabled && srt.balancer == nil, "null takes the defaults (srt is enabled by default)")
     }
 
-    @Test func enablingAModuleThatIsNotImplementedFailsAtBuild() throws {
-        let c = try load("modules:\n  webrtc: { enabled: true }")
+    @Test func webrtcIsOffByDefaultBuildsWhenEnabledAndChecksItsKeys() throws {
+        #expect(try load("").modules.first { $0.name == "webrtc" }?.enabled == false)
+        let c = try load("modules:\n  webrtc: { enabled: true, api_listen: 0, udp_listen: 0, idle_timeout: 5s, max_sessions: 10, candidate: 192.0.2.1 }")
         let webrtc = try #require(c.modules.first { $0.name == "webrtc" })
         #expect(webrtc.enabled)
         let context = ModuleContext(
             router: Router(registry: MemoryRegistry(), strategy: RoundRobinStrategy()), eventLoopGroup: EmbeddedEventLoop(),
             logger: .init(label: "test"))
-        #expect {
-            _ = try webrtc.build(context)
-        } throws: { error in
-            "\(error)" == "module 'webrtc' is not implemented in this build; set modules.webrtc.enabled: false"
-        }
+        _ = try webrtc.build(context)
+        #expect(failure("modules:\n  webrtc: { udp_listen: tcp://:18000 }").contains("modules.webrtc.udp_listen: WebRTC media is UDP"))
+        #expect(failure("modules:\n  webrtc: { api_listen: udp://:11985 }").contains("modules.webrtc.api_listen: the RTC API is HTTP over TCP"))
+        #expect(failure("modules:\n  webrtc: { max_sessions: 0 }").contains("modules.webrtc.max_sessions: must be from 1 to 1000000"))
+        #expect(failure("modules:\n  webrtc: { idle_timeout: 0s }").contains("modules.webrtc.idle_timeout: must be greater than 0"))
+        #expect(failure("modules:\n  webrtc: { candidate: \"a b\" }").contains("modules.webrtc.candidate"))
+        #expect(failure("modules:\n  webrtc: { ice_lite: true }").contains("ice_lite"))
     }
 
     @Test func srtIsEnabledByDefaultAndBuilds() throws {

@@ -5,7 +5,7 @@ import Testing
 /// Two proxy processes sharing one real redis-server (`registry.type: redis`): one view of
 /// origins, routes and HLS sessions, whichever proxy a client reaches.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct SharedRegistryTests {
-    static func config(redis: RedisServer, prefix: String) -> String {
+    static func config(redis: RedisServer, prefix: String, webrtc: Bool = false) -> String {
         """
         system_api: { listen: 127.0.0.1:0 }
         registry:
@@ -16,14 +16,15 @@ import Testing
           rtmp: { listen: 127.0.0.1:0 }
           http-flv: { listen: 127.0.0.1:0 }
           srt: { listen: 127.0.0.1:0 }
+        \(webrtc ? "  webrtc: { enabled: true, api_listen: 127.0.0.1:0, udp_listen: 127.0.0.1:0, candidate: 127.0.0.1, idle_timeout: 5s }" : "")
         """
     }
 
     /// Proxies A and B on one Redis under a fresh key prefix.
-    static func pair(_ redis: RedisServer) async throws -> (ProxyProcess, ProxyProcess) {
+    static func pair(_ redis: RedisServer, webrtc: Bool = false) async throws -> (ProxyProcess, ProxyProcess) {
         let prefix = "pair\(UInt32.random(in: 0...UInt32.max))"
-        return (try await ProxyProcess.start(config: config(redis: redis, prefix: prefix)),
-                try await ProxyProcess.start(config: config(redis: redis, prefix: prefix)))
+        return (try await ProxyProcess.start(config: config(redis: redis, prefix: prefix, webrtc: webrtc)),
+                try await ProxyProcess.start(config: config(redis: redis, prefix: prefix, webrtc: webrtc)))
     }
 
     static func port(_ proxy: ProxyProcess, _ listener: String) async throws -> Int {
@@ -179,6 +180,31 @@ import Testing
         #expect(ContinuousClock.now - back < .seconds(10))
         _ = try await again.wait(timeout: .seconds(20))
         #expect(a.process.isRunning && b.process.isRunning, "neither proxy crashed")
+        try await a.stop()
+        try await b.stop()
+    }
+
+    @Test func aWHIPSessionSignalledThroughOneProxyRelaysItsMediaThroughTheOther() async throws {
+        let redis = try await RedisServer.start()
+        defer { redis.stop() }
+        let (a, b) = try await Self.pair(redis, webrtc: true)
+        let origin = try await WebRTCPeers.Origin.start()
+        try await Self.register(origin.registration(server: "w"), with: a)
+        let name = Self.unique("rtc").replacingOccurrences(of: "-", with: "")
+        let udpA = try await Self.port(a, "webrtc-udp"), udpB = try await Self.port(b, "webrtc-udp")
+
+        // The offer goes to A; the client sends its ICE, DTLS and SRTP to B's UDP port, which
+        // finds the session by its STUN USERNAME in Redis.
+        let url = "http://127.0.0.1:\(try await Self.port(a, "webrtc-api"))/rtc/v1/whip/?app=live&stream=\(name)"
+        let publisher = try WebRTCPeers.client("publish", url, seconds: 4, extra: ["--media-port", String(udpB)])
+        #expect(try await publisher.wait(timeout: .seconds(30)) == 0, "\(publisher.output)")
+        let result = WebRTCPeers.result(publisher)
+        #expect(Set(result["answer_candidates"] as? [String] ?? []) == ["127.0.0.1 \(udpA)"], "A answered with its own port: \(result)")
+        #expect(result["media_peer"] as? String == "127.0.0.1:\(udpB)", "the media went to B: \(result)")
+        #expect(result["delete_status"] as? Int == 200, "DELETE through A found the resource: \(result)")
+        #expect(try await origin.videoFrames(name) >= 60, "the origin received the video B relayed")
+        #expect(b.log.contains("media session started") && b.log.contains("stream=__defaultVhost__/live/\(name)"), "B relayed the session")
+        #expect(!a.log.contains("media session started"), "A relayed nothing")
         try await a.stop()
         try await b.stop()
     }

@@ -3,33 +3,49 @@ import ProxyCore
 /// `modules.webrtc` in proxy.yaml.
 public struct WebRTCConfig: Decodable, Sendable {
     /// TCP endpoint for WHIP/WHEP and SRS's RTC API. Default 11985 (env PROXY_HTTP_API).
-    public var apiListen: ListenEndpoint
+    public var apiListen = ListenEndpoint(port: 11985)
     /// UDP endpoint for ICE, DTLS and SRTP. Default 18000 (env PROXY_WEBRTC_SERVER).
-    public var udpListen: ListenEndpoint
+    public var udpListen = ListenEndpoint(port: 18000)
     /// The address put in rewritten ICE candidates; `*` takes it from each request's Host header.
-    public var candidate: String
+    public var candidate = "*"
+    /// A media session without a datagram either way for this long ends. Default 30 s.
+    public var idleTimeout = ConfigDuration.seconds(30)
+    /// Most media sessions at once; a new session past it is refused (503) or its STUN dropped. Default 10000.
+    public var maxSessions = 10_000
+    /// Time to connect to a backend's API and receive its whole answer (502/504 after). Default 5 s.
+    public var backendTimeout = ConfigDuration.seconds(5)
 
-    public init(
-        apiListen: ListenEndpoint = ListenEndpoint(port: 11985), udpListen: ListenEndpoint = ListenEndpoint(port: 18000),
-        candidate: String = "*"
-    ) {
-        self.apiListen = apiListen
-        self.udpListen = udpListen
-        self.candidate = candidate
-    }
+    public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case apiListen = "api_listen"
         case udpListen = "udp_listen"
         case candidate
+        case idleTimeout = "idle_timeout"
+        case maxSessions = "max_sessions"
+        case backendTimeout = "backend_timeout"
     }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            apiListen: try c.decode(ListenEndpoint.self, forKey: .apiListen, default: ListenEndpoint(port: 11985)),
-            udpListen: try c.decode(ListenEndpoint.self, forKey: .udpListen, default: ListenEndpoint(port: 18000)),
-            candidate: try c.decode(String.self, forKey: .candidate, default: "*"))
+        let d = WebRTCConfig()
+        apiListen = try c.decode(ListenEndpoint.self, forKey: .apiListen, default: d.apiListen)
+        guard apiListen.transport != .udp else { throw c.invalid(.apiListen, "the RTC API is HTTP over TCP; remove udp://") }
+        udpListen = try c.decode(ListenEndpoint.self, forKey: .udpListen, default: d.udpListen)
+        guard udpListen.transport != .tcp else { throw c.invalid(.udpListen, "WebRTC media is UDP; remove tcp://") }
+        candidate = try c.decode(String.self, forKey: .candidate, default: d.candidate)
+        guard !candidate.isEmpty, candidate.utf8.count <= 253, !candidate.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
+            throw c.invalid(.candidate, "must be an IP address, a host name or *")
+        }
+        func positive(_ key: CodingKeys, _ fallback: ConfigDuration) throws -> ConfigDuration {
+            let value = try c.decode(ConfigDuration.self, forKey: key, default: fallback)
+            guard value.duration > .zero else { throw c.invalid(key, "must be greater than 0") }
+            return value
+        }
+        idleTimeout = try positive(.idleTimeout, d.idleTimeout)
+        backendTimeout = try positive(.backendTimeout, d.backendTimeout)
+        maxSessions = try c.decode(Int.self, forKey: .maxSessions, default: d.maxSessions)
+        guard (1...1_000_000).contains(maxSessions) else { throw c.invalid(.maxSessions, "must be from 1 to 1000000") }
     }
 }

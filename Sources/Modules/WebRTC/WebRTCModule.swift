@@ -1,22 +1,73 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 import ProxyCore
 import ProxyNet
+import ServiceLifecycle
 
-/// The WebRTC module: WHIP/WHEP signalling and ICE/UDP media through the proxy.
+/// The WebRTC module: WHIP/WHEP and SRS's JSON signalling on `api_listen` (HTTP), ICE, DTLS,
+/// SRTP and SRTCP relayed on `udp_listen` (one UDP port for every session).
 ///
-/// The protocol is not served by this build yet: enabling the module stops start-up with a
-/// clear error (ModuleError.notImplemented), so a config that asks for it never half-starts.
+/// Signalling (WebRTCSignalling) routes the stream, forwards the offer without the client's
+/// candidates, rewrites the answer to the proxy's UDP port, and records the session in the
+/// registry; the relay (WebRTCRelay) finds each new client by its STUN USERNAME and relays its
+/// datagrams through one connected socket per session.
 public struct WebRTCModule: ProxyModule {
     public static let name = "webrtc"
     public static let enabledByDefault = false
 
     public let config: WebRTCConfig
+    private let context: ModuleContext
 
     public init(config: WebRTCConfig, context: ModuleContext) throws {
         self.config = config
-        throw ModuleError.notImplemented(module: Self.name)
+        self.context = context
     }
 
     public func run() async throws {
-        throw ModuleError.notImplemented(module: Self.name)
+        let loop = context.eventLoopGroup.next()
+        let idle = config.idleTimeout.duration
+        let recordTTL = idle + .seconds(30)
+        let relay = WebRTCRelay(
+            loop: loop,
+            settings: .init(idleTimeout: TimeAmount(idle), maxSessions: config.maxSessions, recordTTL: recordTTL, module: Self.name),
+            router: context.router, hooks: context.hooks, logger: context.logger)
+        let bound = loop.makePromise(of: SocketAddress.self)
+        let onListening = context.onListening
+        let udp = UDPListener(
+            name: "webrtc-udp", endpoint: config.udpListen, eventLoop: loop, logger: context.logger,
+            onListening: { address in
+                onListening("webrtc-udp", address)
+                bound.succeed(address)
+            }
+        ) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.syncOptions?.setOption(.writeBufferWaterMark, value: WebRTCRelay.writeWaterMark)
+                try channel.pipeline.syncOperations.addHandler(RelayListenerHandler(relay: relay))
+                relay.attach(channel)
+            }
+        }
+        let config = self.config, context = self.context
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { bound.fail(CancellationError()) }
+                try await udp.run()
+                try await loop.submit { relay.closeAll(reason: "proxy stopping") }.get()
+            }
+            let udpPort = try await bound.futureResult.get().port ?? 0
+            let signalling = WebRTCSignalling(
+                settings: .init(
+                    candidate: config.candidate, udpPort: udpPort, backendTimeout: TimeAmount(config.backendTimeout.duration),
+                    recordTTL: recordTTL, module: Self.name),
+                router: context.router, hooks: context.hooks, logger: context.logger, relay: relay)
+            let api = TCPListener(name: "webrtc-api", endpoint: config.apiListen, context: context) { channel in
+                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
+                    try channel.pipeline.syncOperations.addHandler(SignallingHTTPHandler(signalling: signalling))
+                }
+            }
+            group.addTask { try await api.run() }
+            try await group.waitForAll()
+        }
     }
 }

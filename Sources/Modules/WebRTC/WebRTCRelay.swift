@@ -1,0 +1,472 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ProxyCore
+import ProxyNet
+
+/// The UDP side of the module: one listening socket, one connected backend socket per media
+/// session, everything on one event loop (no lock, no thread hop on the hot path).
+///
+/// A datagram from a known client address goes to its session (UDPSessionTable: one dictionary
+/// hit on the address). From an unknown address only a STUN Binding Request is taken: its
+/// USERNAME (`<answer ufrag>:<offer ufrag>`) names the session, found among those signalled
+/// through this proxy or, through the registry, through another one; the address is then bound
+/// (or rebound: ICE restart, NAT rebinding). STUN, DTLS, SRTP and SRTCP are passed on untouched,
+/// both ways: the read buffer itself is written to the partner socket, and the writes of one
+/// read burst are flushed together (sendmmsg).
+///
+/// Confined to `loop`: every method runs there (the signalling side calls `expect`/`close`,
+/// which hop onto it), which is why the class is `@unchecked Sendable`.
+final class WebRTCRelay: @unchecked Sendable {
+    struct Settings: Sendable {
+        var idleTimeout: TimeAmount
+        var maxSessions: Int
+        /// How long registry records live after their last refresh.
+        var recordTTL: Duration
+        var module: String
+        /// Datagrams held per session while its backend socket is made or its record looked up.
+        var heldPerSession = 2
+        /// Registry look-ups and backend dials in flight at once.
+        var maxStarting = 1024
+    }
+
+    /// A session signalled through this proxy whose first Binding Request has not come yet.
+    struct Pending: Sendable {
+        var record: WebRTCSessionRecord
+        var lease: RouteLease
+        var deadline: NIODeadline
+    }
+
+    /// One media session.
+    final class Session {
+        let username: String
+        let record: WebRTCSessionRecord
+        let lease: RouteLease
+        let backend: any Channel
+        var client: SocketAddress
+        var needsFlush = false
+        var lastRecordRefresh: NIODeadline
+
+        init(username: String, record: WebRTCSessionRecord, lease: RouteLease, backend: any Channel, client: SocketAddress, now: NIODeadline) {
+            self.username = username
+            self.record = record
+            self.lease = lease
+            self.backend = backend
+            self.client = client
+            self.lastRecordRefresh = now
+        }
+    }
+
+    /// Datagrams that were dropped, by reason (logged when they change, at most every 10 s).
+    struct Drops: Equatable, CustomStringConvertible {
+        var unknownAddress = 0
+        var badSTUN = 0
+        var unknownUsername = 0
+        var sessionsFull = 0
+        var notWritable = 0
+        var backendFailed = 0
+
+        var total: Int { unknownAddress + badSTUN + unknownUsername + sessionsFull + notWritable + backendFailed }
+        var description: String {
+            "unknown_address=\(unknownAddress) bad_stun=\(badSTUN) unknown_username=\(unknownUsername) sessions_full=\(sessionsFull) not_writable=\(notWritable) backend_failed=\(backendFailed)"
+        }
+    }
+
+    /// Bytes a socket may hold unflushed before it counts as not writable: one read burst of
+    /// datagrams (NIO's 64 KiB default is less than one burst of 1,300-byte datagrams).
+    static let writeWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
+
+    let loop: any EventLoop
+    private let settings: Settings
+    private let router: Router
+    private let hooks: any ProxyHooks
+    private let logger: Logger
+    private var listener: (any Channel)?
+    private var table: UDPSessionTable<String, Session>
+    private var pending: [String: Pending] = [:]
+    /// Sessions being started (dial or registry look-up in flight), with the datagrams held for them.
+    private var starting: [String: [AddressedEnvelope<ByteBuffer>]] = [:]
+    private var dirty: [Session] = []
+    private var listenerNeedsFlush = false
+    private var now: NIODeadline = .now()
+    private(set) var drops = Drops()
+    private var loggedDrops = Drops()
+    private var lastDropLog: NIODeadline = .distantPast
+    private var sweeper: RepeatedTask?
+    /// Graceful shutdown: no new sessions; the listener closes when the last one ended.
+    private var quiescing = false
+
+    init(loop: any EventLoop, settings: Settings, router: Router, hooks: any ProxyHooks, logger: Logger) {
+        self.loop = loop
+        self.settings = settings
+        self.router = router
+        self.hooks = hooks
+        self.logger = logger
+        self.table = UDPSessionTable(capacity: settings.maxSessions, idleTimeout: settings.idleTimeout)
+    }
+
+    // MARK: Lifecycle (on the loop)
+
+    func attach(_ listener: any Channel) {
+        loop.preconditionInEventLoop()
+        self.listener = listener
+        let interval = TimeAmount.nanoseconds(min(settings.idleTimeout.nanoseconds / 4, TimeAmount.seconds(1).nanoseconds))
+        sweeper = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in sweep() }
+    }
+
+    /// Graceful shutdown began: refuse new sessions, close the listener once the live ones ended.
+    func quiesce() {
+        loop.preconditionInEventLoop()
+        quiescing = true
+        for (_, p) in pending { Task { await p.lease.release() } }
+        pending = [:]
+        closeListenerIfDrained()
+    }
+
+    private func closeListenerIfDrained() {
+        guard quiescing, table.count == 0, starting.isEmpty else { return }
+        listener?.close(promise: nil)
+    }
+
+    /// Ends every session (shutdown).
+    func closeAll(reason: String) {
+        loop.preconditionInEventLoop()
+        sweeper?.cancel()
+        sweeper = nil
+        for entry in table.removeAll() { end(entry.session, reason: reason) }
+        for (_, p) in pending { Task { await p.lease.release() } }
+        pending = [:]
+        listener = nil
+    }
+
+    // MARK: From the signalling side (any thread)
+
+    /// A session was signalled through this proxy: its Binding Request is expected soon.
+    func expect(username: String, record: WebRTCSessionRecord, lease: RouteLease) {
+        loop.execute { [self] in
+            if let old = pending.removeValue(forKey: username) { Task { await old.lease.release() } }
+            pending[username] = Pending(record: record, lease: lease, deadline: .now() + settings.idleTimeout)
+        }
+    }
+
+    /// The session was deleted (WHIP/WHEP DELETE).
+    func close(username: String) {
+        loop.execute { [self] in
+            if let p = pending.removeValue(forKey: username) { Task { await p.lease.release() } }
+            if let s = table.remove(id: username) { end(s, reason: "deleted") }
+        }
+    }
+
+    // MARK: Client datagrams (listener channel)
+
+    func clientDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        if let session = table.session(forAddress: envelope.remoteAddress, now: now) {
+            toBackend(session, envelope.data)
+            return
+        }
+        unknownDatagram(envelope)
+    }
+
+    func clientReadComplete() {
+        now = .now()
+        for session in dirty {
+            session.needsFlush = false
+            session.backend.flush()
+        }
+        dirty.removeAll(keepingCapacity: true)
+        flushListener()
+    }
+
+    @inline(__always) private func toBackend(_ session: Session, _ data: ByteBuffer) {
+        guard session.backend.isWritable else {
+            drops.notWritable += 1
+            return
+        }
+        session.lease.counters.addFromClient(data.readableBytes)
+        session.backend.write(data, promise: nil)
+        if !session.needsFlush {
+            session.needsFlush = true
+            dirty.append(session)
+        }
+    }
+
+    private func unknownDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        let verdict = envelope.data.withUnsafeReadableBytes { STUNMessage.inspect($0) }
+        let username: String
+        switch verdict {
+        case .notSTUN, .otherSTUN:
+            drops.unknownAddress += 1
+            return
+        case .malformed:
+            drops.badSTUN += 1
+            return
+        case .binding(_, let name):
+            username = name
+        }
+        if table.session(forID: username, now: now) != nil {
+            rebind(username, to: envelope.remoteAddress)
+            if let session = table.session(forID: username, now: now) { toBackend(session, envelope.data) }
+            return
+        }
+        if starting[username] != nil {
+            if starting[username]!.count < settings.heldPerSession { starting[username]!.append(envelope) } else { drops.notWritable += 1 }
+            return
+        }
+        guard !table.isFull, !quiescing else {
+            drops.sessionsFull += 1
+            return
+        }
+        guard starting.count < settings.maxStarting else {
+            drops.sessionsFull += 1
+            return
+        }
+        starting[username] = [envelope]
+        if let p = pending.removeValue(forKey: username) {
+            dial(username, record: p.record, lease: p.lease)
+        } else {
+            lookUp(username, client: envelope.remoteAddress)
+        }
+    }
+
+    private func rebind(_ username: String, to address: SocketAddress) {
+        guard case .moved(let displaced) = table.rebind(id: username, to: address) else { return }
+        if let session = table.entry(forID: username)?.session {
+            logger.info("client address changed", metadata: [
+                "session": "\(username)", "from": "\(session.client.endpointDescription)", "to": "\(address.endpointDescription)",
+            ])
+            session.client = address
+        }
+        if let displaced { end(displaced.session, reason: "its address was taken by another session") }
+    }
+
+    /// A session signalled through another proxy: its record is in the shared registry.
+    private func lookUp(_ username: String, client: SocketAddress) {
+        let registry = router.registry, router = self.router
+        Task { [self] in
+            var found: (WebRTCSessionRecord, RouteLease)?
+            if let text = try? await registry.record(namespace: WebRTCSessionRecord.namespace, id: username),
+                let record = WebRTCSessionRecord.decode(text),
+                let backend = try? await registry.aliveBackends().first(where: { $0.id.rawValue == record.backend })
+            {
+                let lease = await router.attach(record.request, to: backend, kind: .rtc, client: client.endpointDescription)
+                found = (record, lease)
+            }
+            let result = found
+            loop.execute { [self] in
+                guard let (record, lease) = result else {
+                    drops.unknownUsername += starting.removeValue(forKey: username)?.count ?? 0
+                    return
+                }
+                dial(username, record: record, lease: lease)
+            }
+        }
+    }
+
+    // MARK: Backend sockets
+
+    private func dial(_ username: String, record: WebRTCSessionRecord, lease: RouteLease) {
+        let address: SocketAddress
+        do {
+            address = try SocketAddress(ipAddress: record.ip, port: record.port)
+        } catch {
+            failStart(username, lease: lease, reason: "bad backend address \(record.ip):\(record.port)")
+            return
+        }
+        let handler = NIOLoopBound(BackendHandler(relay: self), eventLoop: loop)
+        UDPBackendDialer.connect(to: address, on: loop) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.syncOptions?.setOption(.writeBufferWaterMark, value: WebRTCRelay.writeWaterMark)
+                try channel.pipeline.syncOperations.addHandler(handler.value)
+            }
+        }
+            .hop(to: loop)
+            .whenComplete { [self] result in
+                switch result {
+                case .failure(let error):
+                    failStart(username, lease: lease, reason: "cannot open a socket to the backend: \(error)")
+                case .success(let channel):
+                    started(username, record: record, lease: lease, channel: channel, handler: handler.value)
+                }
+            }
+    }
+
+    private func failStart(_ username: String, lease: RouteLease, reason: String) {
+        drops.backendFailed += starting.removeValue(forKey: username)?.count ?? 0
+        logger.warning("media session not started", metadata: ["session": "\(username)", "reason": "\(reason)"])
+        Task { await lease.release() }
+    }
+
+    private func started(_ username: String, record: WebRTCSessionRecord, lease: RouteLease, channel: any Channel, handler: BackendHandler) {
+        let held = starting.removeValue(forKey: username) ?? []
+        guard let client = held.last?.remoteAddress else {
+            channel.close(promise: nil)
+            Task { await lease.release() }
+            return
+        }
+        let session = Session(username: username, record: record, lease: lease, backend: channel, client: client, now: now)
+        do {
+            if let displaced = try table.insert(id: username, address: client, session: session, now: now) {
+                end(displaced.session, reason: "its address was taken by another session")
+            }
+        } catch {
+            drops.sessionsFull += held.count
+            channel.close(promise: nil)
+            Task { await lease.release() }
+            return
+        }
+        handler.session = session
+        hooks.report(StreamEvent(kind: record.mode == .publish ? .publishStart : .playStart, request: record.request, module: settings.module, client: client.endpointDescription, backend: lease.backend.id))
+        logger.info("media session started", metadata: [
+            "session": "\(username)", "stream": "\(record.stream)", "mode": "\(record.mode.rawValue)", "client": "\(client.endpointDescription)",
+            "backend": "\(lease.backend.id)", "backend_udp": "\(record.ip):\(record.port)",
+        ])
+        refreshRecord(session)
+        for envelope in held { toBackend(session, envelope.data) }
+        clientReadComplete()
+    }
+
+    func backendDatagram(_ session: Session, _ data: ByteBuffer) {
+        guard let listener, listener.isWritable else {
+            drops.notWritable += 1
+            return
+        }
+        session.lease.counters.addToClient(data.readableBytes)
+        listener.write(AddressedEnvelope(remoteAddress: session.client, data: data), promise: nil)
+        listenerNeedsFlush = true
+    }
+
+    func flushListener() {
+        guard listenerNeedsFlush else { return }
+        listenerNeedsFlush = false
+        listener?.flush()
+    }
+
+    func backendClosed(_ session: Session) {
+        if table.entry(forID: session.username)?.session === session {
+            table.remove(id: session.username)
+            end(session, reason: "backend socket closed")
+        }
+    }
+
+    // MARK: Ending and housekeeping
+
+    private func end(_ session: Session, reason: String) {
+        session.backend.close(promise: nil)
+        defer { closeListenerIfDrained() }
+        let lease = session.lease, record = session.record, registry = router.registry
+        hooks.report(StreamEvent(kind: record.mode == .publish ? .publishEnd : .playEnd, request: record.request, module: settings.module, client: session.client.endpointDescription, backend: lease.backend.id))
+        logger.info("media session ended", metadata: [
+            "session": "\(session.username)", "stream": "\(record.stream)", "reason": "\(reason)",
+            "bytes_from_client": "\(lease.counters.bytesFromClient)", "bytes_to_client": "\(lease.counters.bytesToClient)",
+        ])
+        let username = session.username
+        Task {
+            await lease.release()
+            try? await registry.deleteRecord(namespace: WebRTCSessionRecord.namespace, id: username)
+        }
+    }
+
+    private func refreshRecord(_ session: Session) {
+        session.lastRecordRefresh = now
+        let registry = router.registry, record = session.record, username = session.username, ttl = settings.recordTTL
+        Task {
+            try? await registry.putRecord(record.json, namespace: WebRTCSessionRecord.namespace, id: username, ttl: ttl)
+            if let resource = record.resource {
+                // The resource record lives as long as the session: re-put it with the same content.
+                if let text = try? await registry.record(namespace: WebRTCResourceRecord.namespace, id: resource) {
+                    try? await registry.putRecord(text, namespace: WebRTCResourceRecord.namespace, id: resource, ttl: ttl)
+                }
+            }
+        }
+    }
+
+    private func sweep() {
+        now = .now()
+        for entry in table.expire(now: now) { end(entry.session, reason: "idle for \(settings.idleTimeout.nanoseconds / 1_000_000_000) s") }
+        for (username, p) in pending where p.deadline < now {
+            pending[username] = nil
+            Task { await p.lease.release() }
+        }
+        let refreshEvery = TimeAmount.nanoseconds(Int64(settings.recordTTL.seconds * 1e9 / 3))
+        for username in Array(activeUsernames) {
+            if let session = table.entry(forID: username)?.session, now - session.lastRecordRefresh >= refreshEvery { refreshRecord(session) }
+        }
+        if drops != loggedDrops, now - lastDropLog >= .seconds(10) {
+            loggedDrops = drops
+            lastDropLog = now
+            logger.notice("datagrams dropped", metadata: ["total": "\(drops.total)", "reasons": "\(drops)"])
+        }
+    }
+
+    private var activeUsernames: [String] { table.ids }
+
+    var sessionCount: Int { table.count }
+}
+
+/// The handler of one session's backend socket: datagrams go to the client, a read burst ends
+/// with one flush of the listener.
+final class BackendHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    private let relay: WebRTCRelay
+    /// Set once the session exists (before any datagram is sent to the backend).
+    var session: WebRTCRelay.Session?
+
+    init(relay: WebRTCRelay) {
+        self.relay = relay
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let session else { return }
+        relay.backendDatagram(session, unwrapInboundIn(data).data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        relay.flushListener()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let session { relay.backendClosed(session) }
+        session = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP port unreachable on a connected socket (the backend's port closed): keep the
+        // session until it idles out; the client's retransmissions may still find it restarted.
+    }
+}
+
+@available(*, unavailable)
+extension BackendHandler: Sendable {}
+
+/// The handler of the listening socket.
+final class RelayListenerHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    private let relay: WebRTCRelay
+
+    init(relay: WebRTCRelay) {
+        self.relay = relay
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        relay.clientDatagram(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        relay.clientReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            relay.quiesce()
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A datagram socket reports ICMP errors of earlier sends here; the socket stays usable.
+    }
+}
+
+@available(*, unavailable)
+extension RelayListenerHandler: Sendable {}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// The aiortc WebRTC peers in Tests/Peers/webrtc (python3 with `aiortc aiohttp`, which
+/// scripts/install-deps --test installs): a WHIP/WHEP origin and a WHIP publisher / WHEP player.
+public enum WebRTCPeers {
+    public static var directory: URL { PackagePaths.root.appendingPathComponent("Tests/Peers/webrtc") }
+
+    /// The aiortc origin (`whip_server.py`) on a free port of 127.0.0.1.
+    public final class Origin: Sendable {
+        public let port: Int
+        public let process: PeerProcess
+
+        public static func start() async throws -> Origin {
+            let process = try PeerProcess("python3", [directory.appendingPathComponent("whip_server.py").path, "--port", "0"])
+            let port = try await Wait.until("whip_server's ready line", timeout: .seconds(20)) { () throws -> Int? in
+                if let range = process.output.range(of: #"whip_server listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                    return Int(process.output[range].split(separator: ":").last ?? "")
+                }
+                if !process.isRunning { throw TestFailure("whip_server.py exited:\n\(process.output)") }
+                return nil
+            }
+            return Origin(port: port, process: process)
+        }
+
+        private init(port: Int, process: PeerProcess) {
+            self.port = port
+            self.process = process
+        }
+
+        /// Registration as a backend: `api` is its HTTP port; `rtc` a placeholder UDP endpoint
+        /// (aiortc answers a port per session; the proxy learns it from each answer).
+        public func registration(server: String) -> String {
+            #"{"ip":"127.0.0.1","server":"\#(server)","service":"aiortc","pid":"\#(process.process.processIdentifier)","api":["\#(port)"],"rtc":["udp://127.0.0.1:9"]}"#
+        }
+
+        /// `GET /stats`: frames received per stream.
+        public func stats() async throws -> [String: [String: Any]] {
+            let r = try await HTTPTestClient.get(URL(string: "http://127.0.0.1:\(port)/stats")!)
+            return r.json["streams"] as? [String: [String: Any]] ?? [:]
+        }
+
+        public func videoFrames(_ stream: String) async throws -> Int {
+            try await stats()[stream]?["video_frames"] as? Int ?? 0
+        }
+
+        deinit { process.stop(SIGKILL) }
+    }
+
+    /// `whip_client.py publish|play URL --seconds N --audio [extra...]`; its result is one JSON line.
+    public static func client(_ mode: String, _ url: String, seconds: Double, extra: [String] = []) throws -> PeerProcess {
+        try PeerProcess("python3", [directory.appendingPathComponent("whip_client.py").path, mode, url, "--seconds", String(seconds), "--audio"] + extra)
+    }
+
+    /// The client's JSON result line.
+    public static func result(_ client: PeerProcess) -> [String: Any] {
+        for line in client.output.split(separator: "\n").reversed() where line.hasPrefix("{") {
+            if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] { return object }
+        }
+        return [:]
+    }
+}
