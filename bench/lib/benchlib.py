@@ -83,11 +83,11 @@ def machine_busy_s():
     return (v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)) / CLK_TCK
 
 
-def cpu_ns(pids):
-    """On-CPU time of every thread (sum_exec_runtime in /proc/PID/task/TID/schedstat, ns): utime+stime
-    without the clock-tick rounding. Threads that have exited are not counted; the relays' threads
-    live as long as the process."""
-    total = 0
+def thread_times(pids):
+    """{(pid, tid): (on-CPU ns, utime ticks, stime ticks)} of every thread of `pids`: the on-CPU
+    time is sum_exec_runtime from /proc/PID/task/TID/schedstat (utime+stime without the clock-tick
+    rounding); utime/stime from .../stat give the user/system split."""
+    out = {}
     for pid in pids:
         try:
             tids = os.listdir(f"/proc/{pid}/task")
@@ -96,10 +96,19 @@ def cpu_ns(pids):
         for tid in tids:
             try:
                 with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                    total += int(f.read().split()[0])
+                    ns = int(f.read().split()[0])
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+                out[(pid, tid)] = (ns, int(st[11]), int(st[12]))
             except OSError:
                 pass
-    return total
+    return out
+
+
+def cpu_ns(pids):
+    """On-CPU time of every thread, in ns. Threads that have exited are not counted; the relays'
+    threads live as long as the process."""
+    return sum(ns for ns, _, _ in thread_times(pids).values())
 
 
 def rss_kib(pids):

@@ -21,7 +21,7 @@ table and the RESULTS.md section). Python standard library only."""
 
 import argparse, json, os, signal, socket, statistics, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from benchlib import CLK_TCK, fail, fmt, machine_busy_s, tree, write_section  # noqa: E402
+from benchlib import CLK_TCK, fail, fmt, machine_busy_s, thread_times, tree, write_section  # noqa: E402
 
 PATHS = ["direct", "stream-proxy", "nginx-udp"]
 PAYLOAD = 1316
@@ -45,26 +45,6 @@ def free_tcp_port():
     p = s.getsockname()[1]
     s.close()
     return p
-
-
-def threads(pids):
-    """{tid: (on-CPU ns, utime ticks, stime ticks)} of every thread of `pids`."""
-    out = {}
-    for pid in pids:
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                    ns = int(f.read().split()[0])
-                with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                    st = f.read().rsplit(")", 1)[1].split()
-                out[(pid, tid)] = (ns, int(st[11]), int(st[12]))
-            except OSError:
-                pass
-    return out
 
 
 def delta(a, b):
@@ -174,8 +154,8 @@ def one_run(a, path, scenario, rnd):
     peers = lambda: [p.pid for p in pubs + origins if p.poll() is None]
 
     def snap():
-        return {"t": time.monotonic(), "bytes": sum(os.path.getsize(f) for f in files), "relay": threads(relay.pids()),
-                "peers": threads(peers()), "busy": machine_busy_s(), "self": time.process_time()}
+        return {"t": time.monotonic(), "bytes": sum(os.path.getsize(f) for f in files), "relay": thread_times(relay.pids()),
+                "peers": thread_times(peers()), "busy": machine_busy_s(), "self": time.process_time()}
 
     time.sleep(a.warmup)
     s0 = snap()
