@@ -20,14 +20,10 @@ public protocol ProxyModule: Service {
 
 /// Errors a module's `init` throws for configurations it cannot serve.
 public enum ModuleError: Error, CustomStringConvertible {
-    /// The module's folder exists but the protocol is not served yet.
-    case notImplemented(module: String)
     case invalidConfig(module: String, key: String, String)
 
     public var description: String {
         switch self {
-        case .notImplemented(let m):
-            "module '\(m)' is not implemented in this build; set modules.\(m).enabled: false"
         case .invalidConfig(let m, let key, let why): "modules.\(m).\(key): \(why)"
         }
     }
