@@ -14,7 +14,7 @@ Usage: python3 whip_client.py publish http://127.0.0.1:18090/whip/s1 [--seconds 
            one PATCH each, in order; their statuses are "patch_statuses".
   --media-port P: replace the port of every candidate in the answer with P before using it (send the media to
            another proxy sharing the registry than the one that answered the signalling).
-Prints one JSON line {"mode", "connected", "media_peer" (ip:port of the nominated ICE pair), "video_frames", ...}; exit 0 when ICE/DTLS connected
+Prints one JSON line {"mode", "connected", "media_peer" (ip:port of the nominated ICE pair), "location", "video_frames", ...}; exit 0 when ICE/DTLS connected
 and (publish) frames were sent / (play) video_frames >= --min-frames; exit 1 otherwise.
 """
 import argparse, asyncio, json, logging, re, sys, time
@@ -98,6 +98,7 @@ async def run(args) -> int:
                 await pc.close()
                 return 1
             location = r.headers.get("Location")
+            result["location"] = location
         result["answer_candidates"] = re.findall(r"a=candidate:\S+ \d+ \S+ \d+ (\S+ \d+)", body)
         if args.media_port:
             body = re.sub(r"(a=candidate:\S+ \d+ \S+ \d+ \S+ )\d+", lambda m: m.group(1) + str(args.media_port), body)
