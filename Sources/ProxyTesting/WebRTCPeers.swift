@@ -35,9 +35,19 @@ public enum WebRTCPeers {
 
         /// `GET /stats`: frames received per stream.
         public func stats() async throws -> [String: [String: Any]] {
-            let r = try await HTTPTestClient.get(URL(string: "http://127.0.0.1:\(port)/stats")!)
-            return r.json["streams"] as? [String: [String: Any]] ?? [:]
+            try await allStats()["streams"] as? [String: [String: Any]] ?? [:]
         }
+
+        /// `GET /stats` as a whole: `streams`, `peers`, `offers` (offers received), `patches`.
+        public func allStats() async throws -> [String: Any] {
+            try await HTTPTestClient.get(URL(string: "http://127.0.0.1:\(port)/stats")!).json
+        }
+
+        /// How many offers (WHIP, WHEP, SRS JSON) reached the origin.
+        public func offers() async throws -> Int { try await allStats()["offers"] as? Int ?? -1 }
+
+        /// Every PATCH the origin received: `path`, `content_type`, `body`, and the `status` it answered.
+        public func patches() async throws -> [[String: Any]] { try await allStats()["patches"] as? [[String: Any]] ?? [] }
 
         public func videoFrames(_ stream: String) async throws -> Int {
             try await stats()[stream]?["video_frames"] as? Int ?? 0

@@ -97,6 +97,45 @@ import Testing
         try await s.proxy.stop()
     }
 
+    @Test func trickleICEPatchThroughTheProxysLocationReachesTheBackendsResource() async throws {
+        let s = try await Self.start()
+        let name = Self.unique("t")
+        // Once connected, the publisher PATCHes the proxy's Location twice: as text/plain (the
+        // origin answers 415) and as a trickle-ICE fragment (204); then it DELETEs it.
+        let publisher = try WebRTCPeers.client(
+            "publish", "\(s.base)/rtc/v1/whip/?app=live&stream=\(name)", seconds: 1,
+            extra: ["--patch", "text/plain", "--patch", "application/trickle-ice-sdpfrag"])
+        #expect(try await publisher.wait(timeout: .seconds(30)) == 0, "publisher: \(publisher.output)")
+        let result = WebRTCPeers.result(publisher)
+        Self.expectThroughProxy(result, udp: s.udp, "the WHIP publisher")
+        #expect(result["patch_statuses"] as? [Int] == [415, 204], "the origin's answers come back through the proxy: \(result)")
+        #expect(result["delete_status"] as? Int == 200)
+
+        let patches = try await s.origin.patches()
+        #expect(patches.count == 2, "both PATCHes reached the origin: \(patches)")
+        let paths = Set(patches.compactMap { $0["path"] as? String })
+        #expect(paths.count == 1 && paths.first?.range(of: "^/whip/\(name)/[0-9a-f]{12}$", options: .regularExpression) != nil,
+            "both at the origin's own resource of this session: \(paths)")
+        #expect(patches.map { $0["status"] as? Int } == [415, 204], "the origin knew the resource (else 404): \(patches)")
+        #expect(patches.map { $0["content_type"] as? String } == ["text/plain", "application/trickle-ice-sdpfrag"], "the Content-Type is forwarded")
+        let fragment = patches.last?["body"] as? String ?? ""
+        #expect(fragment.contains("a=ice-ufrag:") && fragment.contains("a=mid:0") && fragment.contains("a=end-of-candidates"), "the fragment arrived: \(fragment)")
+        #expect(!fragment.contains("a=candidate:"), "the client's trickled candidate was removed: \(fragment)")
+
+        // An unknown resource, and the deleted one, are 404 at the proxy; nothing more reaches the origin.
+        let unknown = try await HTTPTestClient.send(
+            "PATCH", URL(string: s.base + "/rtc/v1/resource/0123456789abcdef0123456789abcdef")!, body: Data(fragment.utf8),
+            headers: ["Content-Type": "application/trickle-ice-sdpfrag"])
+        #expect(unknown.status == 404, "\(unknown.status) \(unknown.text)")
+        let location = try #require(result["location"] as? String)
+        #expect(location.hasPrefix("/rtc/v1/resource/"), "the client got the proxy's Location: \(location)")
+        let deleted = try await HTTPTestClient.send(
+            "PATCH", URL(string: s.base + location)!, body: Data(fragment.utf8), headers: ["Content-Type": "application/trickle-ice-sdpfrag"])
+        #expect(deleted.status == 404, "the deleted resource: \(deleted.status) \(deleted.text)")
+        #expect(try await s.origin.patches().count == 2)
+        try await s.proxy.stop()
+    }
+
     // MARK: Bad input
 
     static func post(_ s: Setup, _ path: String, _ body: String, type: String = "application/sdp") async throws -> HTTPTestClient.Response {

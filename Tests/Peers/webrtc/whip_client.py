@@ -9,9 +9,12 @@ Usage: python3 whip_client.py publish http://127.0.0.1:18090/whip/s1 [--seconds 
   play:    POSTs a recvonly offer and counts decoded frames.
   --srs-json: speak SRS's JSON API instead (POST {"streamurl": --stream-url, "sdp": offer} to the URL, e.g.
            http://proxy:11985/rtc/v1/publish/), no Location/DELETE.
+  --patch TYPE: once connected, PATCH the Location with a trickle-ICE fragment (RFC 8840: its ice-ufrag/pwd, the
+           first m= section's mid, one of its candidates, end-of-candidates) sent as Content-Type TYPE; repeatable,
+           one PATCH each, in order; their statuses are "patch_statuses".
   --media-port P: replace the port of every candidate in the answer with P before using it (send the media to
            another proxy sharing the registry than the one that answered the signalling).
-Prints one JSON line {"mode", "connected", "media_peer" (ip:port of the nominated ICE pair), "video_frames", ...}; exit 0 when ICE/DTLS connected
+Prints one JSON line {"mode", "connected", "media_peer" (ip:port of the nominated ICE pair), "location", "video_frames", ...}; exit 0 when ICE/DTLS connected
 and (publish) frames were sent / (play) video_frames >= --min-frames; exit 1 otherwise.
 """
 import argparse, asyncio, json, logging, re, sys, time
@@ -95,6 +98,7 @@ async def run(args) -> int:
                 await pc.close()
                 return 1
             location = r.headers.get("Location")
+            result["location"] = location
         result["answer_candidates"] = re.findall(r"a=candidate:\S+ \d+ \S+ \d+ (\S+ \d+)", body)
         if args.media_port:
             body = re.sub(r"(a=candidate:\S+ \d+ \S+ \d+ \S+ )\d+", lambda m: m.group(1) + str(args.media_port), body)
@@ -106,6 +110,12 @@ async def run(args) -> int:
             await asyncio.wait_for(connected.wait(), args.connect_timeout)
             result["connected"], result["connect_s"] = True, round(time.monotonic() - t0, 3)
             result["media_peer"] = media_peer(pc)                # where ICE/DTLS/media actually flow
+            if args.patch and location:
+                result["patch_statuses"] = []
+                for content_type in args.patch:
+                    async with http.patch(urljoin(args.url, location), data=trickle_fragment(pc.localDescription.sdp),
+                                          headers={"Content-Type": content_type}) as r:
+                        result["patch_statuses"].append(r.status)
             try:                                                 # run --seconds, or stop early if the peer goes away
                 await asyncio.wait_for(dead.wait(), args.seconds)
                 result["ended_early"] = pc.connectionState
@@ -128,6 +138,16 @@ async def run(args) -> int:
     return 0 if ok else 1
 
 
+def trickle_fragment(sdp: str) -> str:
+    """An application/trickle-ice-sdpfrag body (RFC 8840) naming this peer's first m= section and one candidate."""
+    lines = sdp.splitlines()
+    first = lambda prefix: next((l for l in lines if l.startswith(prefix)), "")
+    media = first("m=").split(" ")
+    out = [first("a=ice-ufrag:"), first("a=ice-pwd:"), f"{media[0]} 9 {media[2]} {media[3]}", first("a=mid:"),
+           first("a=candidate:"), "a=end-of-candidates"]
+    return "\r\n".join(out) + "\r\n"
+
+
 def media_peer(pc: RTCPeerConnection) -> str:
     """The remote address of the nominated ICE pair ("ip:port"), i.e. the peer media flows with."""
     for t in pc.getTransceivers():
@@ -147,6 +167,7 @@ def main() -> int:
     ap.add_argument("--audio", action="store_true")
     ap.add_argument("--srs-json", action="store_true", help="SRS's JSON signalling (/rtc/v1/publish/, /rtc/v1/play/)")
     ap.add_argument("--stream-url", default="", help="with --srs-json: webrtc://host/app/stream")
+    ap.add_argument("--patch", action="append", default=[], metavar="TYPE", help="PATCH a trickle-ICE fragment as this Content-Type")
     ap.add_argument("--media-port", type=int, default=0, help="send the media to this port of the answer's address")
     ap.add_argument("--ice-ip", default="127.0.0.1", help="the only host candidate address offered")
     ap.add_argument("-v", "--verbose", action="store_true")

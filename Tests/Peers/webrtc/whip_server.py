@@ -7,8 +7,11 @@ Usage: python3 whip_server.py [--host 127.0.0.1] [--port 18090] [--ice-ip 127.0.
   POST   /rtc/v1/whip/?app=A&stream=S, /rtc/v1/whep/?app=A&stream=S   -> the same, at SRS's paths
   POST   /rtc/v1/publish/, /rtc/v1/play/  SRS's JSON API: {"streamurl": "webrtc://h/app/stream", "sdp": offer}
                                -> 200 {"code": 0, "server": ..., "sessionid": id, "sdp": answer} (code 404 when nothing to play)
+  PATCH  /whip/{stream}/{id}, /whep/{stream}/{id}  trickle ICE (body an SDP fragment) -> 204; 415 unless
+                               Content-Type: application/trickle-ice-sdpfrag; 404 for an unknown peer. Recorded, not applied.
   DELETE /whip/{stream}/{id}, /whep/{stream}/{id}           -> 200, closes that peer
-  GET    /stats                -> JSON {"streams": {"s1": {"video_frames": N, "audio_frames": M, "publishing": bool}}, "peers": P}
+  GET    /stats                -> JSON {"streams": {"s1": {"video_frames": N, "audio_frames": M, "publishing": bool}}, "peers": P,
+                                  "offers": O (offers received), "patches": [{"path", "content_type", "body", "status"}]}
   GET    /static/...           -> files from --static DIR (e.g. an HTML page for a browser publisher)
 Ready when: stdout prints "whip_server listening on http://HOST:PORT" (--port 0: a free port, read it there).
 Needs: pip install aiortc aiohttp  (pure PyPI wheels; no system ffmpeg needed).
@@ -20,13 +23,15 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
-CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, PATCH, DELETE, OPTIONS",
         "Access-Control-Allow-Headers": "Content-Type, Authorization",
         "Access-Control-Expose-Headers": "Location", "Access-Control-Allow-Private-Network": "true"}
 
 relay = MediaRelay()
 streams: dict = {}          # name -> {"tracks": {kind: track}, "video_frames": n, "audio_frames": n, "publishing": bool}
 peers: dict = {}            # id -> RTCPeerConnection
+offers = 0                  # offers received (WHIP, WHEP, SRS JSON)
+patches: list = []          # every PATCH received: {"path", "content_type", "body", "status"}
 
 
 def new_pc(pc_id: str) -> RTCPeerConnection:
@@ -70,7 +75,13 @@ def stream_name(request: web.Request) -> str:
     return request.match_info.get("stream") or request.query.get("stream", "")
 
 
+def count_offer() -> None:
+    global offers
+    offers += 1
+
+
 async def whip(request: web.Request) -> web.Response:
+    count_offer()
     name = stream_name(request)
     offer = await request.text()
     logging.debug("whip offer:\n%s", offer)
@@ -88,6 +99,7 @@ async def whip(request: web.Request) -> web.Response:
 
 
 async def whep(request: web.Request) -> web.Response:
+    count_offer()
     name = stream_name(request)
     st = streams.get(name)
     if not st or not st["publishing"] or not st["tracks"]:
@@ -104,6 +116,7 @@ async def whep(request: web.Request) -> web.Response:
 
 async def srs_api(request: web.Request) -> web.Response:
     """SRS's /rtc/v1/publish/ and /rtc/v1/play/: the offer and stream URL inside a JSON object."""
+    count_offer()
     body = await request.json()
     name = body["streamurl"].split("?")[0].rstrip("/").split("/")[-1]
     play = request.path.startswith("/rtc/v1/play")
@@ -137,9 +150,23 @@ async def delete(request: web.Request) -> web.Response:
     return web.Response(status=200, headers=CORS)
 
 
+async def patch(request: web.Request) -> web.Response:
+    """Trickle ICE (RFC 8840): the fragment is recorded for the tests, not applied to the peer."""
+    body = await request.text()
+    content_type = request.headers.get("Content-Type", "")
+    if request.match_info["id"] not in peers:
+        status = 404
+    elif content_type.split(";")[0].strip().lower() != "application/trickle-ice-sdpfrag":
+        status = 415
+    else:
+        status = 204
+    patches.append({"path": request.path, "content_type": content_type, "body": body, "status": status})
+    return web.Response(status=status, headers=CORS)
+
+
 async def stats(request: web.Request) -> web.Response:
     out = {n: {k: v for k, v in s.items() if k != "tracks"} for n, s in streams.items()}
-    return web.json_response({"streams": out, "peers": len(peers)}, headers=CORS)
+    return web.json_response({"streams": out, "peers": len(peers), "offers": offers, "patches": patches}, headers=CORS)
 
 
 async def options(request: web.Request) -> web.Response:
@@ -186,6 +213,8 @@ def main() -> None:
     app.router.add_post("/rtc/v1/whep/", whep)
     app.router.add_post("/rtc/v1/publish/", srs_api)    # SRS's JSON signalling (its web players use it)
     app.router.add_post("/rtc/v1/play/", srs_api)
+    app.router.add_patch("/whip/{stream}/{id}", patch)
+    app.router.add_patch("/whep/{stream}/{id}", patch)
     app.router.add_delete("/whip/{stream}/{id}", delete)
     app.router.add_delete("/whep/{stream}/{id}", delete)
     app.router.add_route("OPTIONS", "/{tail:.*}", options)
