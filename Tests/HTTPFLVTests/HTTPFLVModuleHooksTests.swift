@@ -11,13 +11,6 @@ import Testing
 /// The module's hooks with a real origin: a live play and an HLS play session report start and
 /// end to ModuleContext.hooks with the stream key, client, query and backend.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct HTTPFLVModuleHooksTests {
-    final class RecordingHooks: ProxyHooks {
-        let events = Mutex<[StreamEvent]>([])
-        func authorizePublish(_ event: StreamEvent) async -> HookDecision { .allow }
-        func report(_ event: StreamEvent) { events.withLock { $0.append(event) } }
-        var all: [StreamEvent] { events.withLock { $0 } }
-    }
-
     /// Runs the module on a free port with `hooks` and one registered origin.
     func withModule(
         hooks: RecordingHooks, origin: FFmpegHTTPOrigin, configure: (inout HTTPFLVConfig) -> Void = { _ in },
@@ -45,9 +38,9 @@ import Testing
         try await withModule(hooks: hooks, origin: origin) { port in
             let player = try MediaTools.play("http://127.0.0.1:\(port)\(origin.path)?token=abc")
             try await player.wait(timeout: .seconds(20))
-            try await Wait.until("start and end", timeout: .seconds(5)) { hooks.all.count == 2 ? true : nil }
+            try await Wait.until("start and end", timeout: .seconds(5)) { hooks.events.count == 2 ? true : nil }
         }
-        let events = hooks.all
+        let events = hooks.events
         #expect(events.map(\.kind) == [.playStart, .playEnd])
         for event in events {
             #expect(event.request.key.description == "__defaultVhost__/live/origin")
@@ -65,10 +58,10 @@ import Testing
             let socket = try RawSocket(port: port)
             socket.send(Array("GET /live/hls.m3u8?token=t HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n".utf8))
             #expect(socket.readUntilClose(timeout: .seconds(5))?.hasPrefix("HTTP/1.1 302") == true)
-            try await Wait.until("the session start", timeout: .seconds(5)) { hooks.all.count == 1 ? true : nil }
-            try await Wait.until("the session end after its ttl", timeout: .seconds(5)) { hooks.all.count == 2 ? true : nil }
+            try await Wait.until("the session start", timeout: .seconds(5)) { hooks.events.count == 1 ? true : nil }
+            try await Wait.until("the session end after its ttl", timeout: .seconds(5)) { hooks.events.count == 2 ? true : nil }
         }
-        let events = hooks.all
+        let events = hooks.events
         #expect(events.map(\.kind) == [.playStart, .playEnd])
         #expect(events.allSatisfy { $0.request.key.description == "__defaultVhost__/live/hls" && $0.request.query == "token=t" })
     }

@@ -13,18 +13,6 @@ import Testing
 /// The module's hooks with real peers: publish and play start/end reach ModuleContext.hooks with
 /// the stream key, client address and query, and a hook can refuse a publish.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct RTMPModuleHooksTests {
-    final class RecordingHooks: ProxyHooks {
-        let events = Mutex<[StreamEvent]>([])
-        let refuse: String?
-        init(refuse: String? = nil) { self.refuse = refuse }
-        func authorizePublish(_ event: StreamEvent) async -> HookDecision {
-            events.withLock { $0.append(event) }
-            return refuse.map { .deny($0) } ?? .allow
-        }
-        func report(_ event: StreamEvent) { events.withLock { $0.append(event) } }
-        var kinds: [StreamEvent.Kind] { events.withLock { $0.map(\.kind) } }
-    }
-
     /// Runs the RTMP module on a free port with `hooks`, one nginx backend registered.
     func withModule(hooks: RecordingHooks, _ body: @Sendable (_ port: Int, _ nginx: NginxRTMP) async throws -> Void) async throws {
         let nginx = try await NginxRTMP.start()
@@ -55,7 +43,7 @@ import Testing
         }
         #expect(hooks.kinds == [.publishStart, .publishStart, .playStart, .publishEnd, .playEnd]
             || hooks.kinds == [.publishStart, .publishStart, .playStart, .playEnd, .publishEnd], "\(hooks.kinds)")
-        let events = hooks.events.withLock { $0 }
+        let events = hooks.events
         let publish = try #require(events.first)
         #expect(publish.request.key.description == "__defaultVhost__/live/hooked")
         #expect(publish.request.query == "token=abc", "the query (tokens) reaches the hook")

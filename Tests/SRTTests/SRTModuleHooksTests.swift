@@ -15,18 +15,6 @@ import Testing
 /// client address and the backend, and a hook can refuse a publish (an SRT rejection for the
 /// caller, nothing at the origin).
 @Suite(.serialized, .timeLimit(.minutes(2))) struct SRTModuleHooksTests {
-    final class RecordingHooks: ProxyHooks {
-        let events = Mutex<[StreamEvent]>([])
-        let refuse: String?
-        init(refuse: String? = nil) { self.refuse = refuse }
-        func authorizePublish(_ event: StreamEvent) async -> HookDecision {
-            events.withLock { $0.append(event) }
-            return refuse.map { .deny($0) } ?? .allow
-        }
-        func report(_ event: StreamEvent) { events.withLock { $0.append(event) } }
-        var kinds: [StreamEvent.Kind] { events.withLock { $0.map(\.kind) } }
-    }
-
     /// Runs the SRT module on a free port with `hooks`, with one backend whose srt endpoint is `backendPort`.
     func withModule(hooks: RecordingHooks, backendPort: Int, _ body: @Sendable (_ port: Int) async throws -> Void) async throws {
         let registry = MemoryRegistry()
@@ -53,7 +41,7 @@ import Testing
         }
         #expect(origin.log.contains("Accepted SRT source connection"), "the publish reached the origin")
         #expect(hooks.kinds == [.publishStart, .publishStart, .publishEnd], "asked, started, ended: \(hooks.kinds)")
-        let events = hooks.events.withLock { $0 }
+        let events = hooks.events
         let asked = try #require(events.first)
         #expect(asked.request.key.description == "__defaultVhost__/live/hooked")
         #expect(asked.request.query == "token=abc", "the Stream ID's other keys reach the hook as the query")
@@ -76,7 +64,7 @@ import Testing
             try await Wait.until("the end of the play", timeout: .seconds(15)) { hooks.kinds.count == 2 ? true : nil }
         }
         #expect(hooks.kinds == [.playStart, .playEnd], "a player is not put to authorizePublish: \(hooks.kinds)")
-        let events = hooks.events.withLock { $0 }
+        let events = hooks.events
         #expect(events.allSatisfy {
             $0.request.key.description == "__defaultVhost__/live/watched" && $0.request.query == "sig=xyz" && $0.module == "srt"
                 && $0.client.hasPrefix("127.0.0.1:") && $0.backend?.rawValue == "o-slt-1"
@@ -96,6 +84,6 @@ import Testing
         let received = (try? Data(contentsOf: origin.received)) ?? Data()
         #expect(received.isEmpty, "no media at the origin (\(received.count) bytes)")
         #expect(hooks.kinds == [.publishStart], "asked once, then nothing started: \(hooks.kinds)")
-        #expect(hooks.events.withLock { $0.first?.request.query } == "token=bad")
+        #expect(hooks.events.first?.request.query == "token=bad")
     }
 }

@@ -15,23 +15,6 @@ import WebRTC
 /// client's address and the backend; a publish the hook refuses is a 403 and reaches nothing.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct WebRTCModuleHooksTests {
     /// Every hook call in order: `asked` for authorizePublish, `reported` for report.
-    final class RecordingHooks: ProxyHooks {
-        enum Call: Equatable {
-            case asked(StreamEvent.Kind)
-            case reported(StreamEvent.Kind)
-        }
-        let calls = Mutex<[(call: Call, event: StreamEvent)]>([])
-        let refuse: String?
-        init(refuse: String? = nil) { self.refuse = refuse }
-        func authorizePublish(_ event: StreamEvent) async -> HookDecision {
-            calls.withLock { $0.append((.asked(event.kind), event)) }
-            return refuse.map { .deny($0) } ?? .allow
-        }
-        func report(_ event: StreamEvent) { calls.withLock { $0.append((.reported(event.kind), event)) } }
-        var kinds: [Call] { calls.withLock { $0.map(\.call) } }
-        var events: [StreamEvent] { calls.withLock { $0.map(\.event) } }
-    }
-
     /// The registry the module gets, noting every record it stores (a signalled session is one).
     final class RecordingRegistry: Registry {
         let inner = MemoryRegistry()
@@ -108,18 +91,18 @@ import WebRTC
             udpPort.withLock { $0 = m.udp }
             let publisher = try WebRTCPeers.client("publish", "\(m.base)/rtc/v1/whip/?app=live&stream=\(name)&token=abc", seconds: 2)
             try await Wait.until("the publish start (first Binding Request relayed)", timeout: .seconds(20)) {
-                hooks.kinds.contains(.reported(.publishStart)) ? true : nil
+                hooks.calls.contains(.reported(.publishStart)) ? true : nil
             }
-            #expect(hooks.kinds == [.asked(.publishStart), .reported(.publishStart)], "asked, then started; not ended while live: \(hooks.kinds)")
+            #expect(hooks.calls == [.asked(.publishStart), .reported(.publishStart)], "asked, then started; not ended while live: \(hooks.calls)")
             #expect(try await publisher.wait(timeout: .seconds(30)) == 0, "publisher: \(publisher.output)")
             result.withLock { $0 = WebRTCPeers.result(publisher) }
-            try await Wait.until("the publish end (DELETE)", timeout: .seconds(10)) { hooks.kinds.count >= 3 ? true : nil }
+            try await Wait.until("the publish end (DELETE)", timeout: .seconds(10)) { hooks.calls.count >= 3 ? true : nil }
         }
         let published = result.withLock { $0 }
         #expect(published["media_peer"] as? String == "127.0.0.1:\(udpPort.withLock { $0 })", "the media went through the module: \(published)")
         #expect(published["delete_status"] as? Int == 200)
         #expect(try await origin.videoFrames(name) > 0, "the origin received the video")
-        #expect(hooks.kinds == [.asked(.publishStart), .reported(.publishStart), .reported(.publishEnd)], "once each, also after the module stopped: \(hooks.kinds)")
+        #expect(hooks.calls == [.asked(.publishStart), .reported(.publishStart), .reported(.publishEnd)], "once each, also after the module stopped: \(hooks.calls)")
         let events = hooks.events
         #expect(events.allSatisfy {
             $0.request.key.description == "__defaultVhost__/live/\(name)" && $0.request.query == "app=live&stream=\(name)&token=abc" && $0.module == "webrtc"
@@ -140,15 +123,15 @@ import WebRTC
         let result = Mutex<[String: Any]>([:])
         try await withModule(hooks: hooks, origin: origin) { m in
             let player = try WebRTCPeers.client("play", "\(m.base)/rtc/v1/whep/?app=live&stream=\(name)&sig=xyz", seconds: 2, extra: ["--min-frames", "10"])
-            try await Wait.until("the play start", timeout: .seconds(20)) { hooks.kinds.contains(.reported(.playStart)) ? true : nil }
+            try await Wait.until("the play start", timeout: .seconds(20)) { hooks.calls.contains(.reported(.playStart)) ? true : nil }
             #expect(try await player.wait(timeout: .seconds(30)) == 0, "player: \(player.output)")
             result.withLock { $0 = WebRTCPeers.result(player) }
-            try await Wait.until("the play end (DELETE)", timeout: .seconds(10)) { hooks.kinds.count >= 2 ? true : nil }
+            try await Wait.until("the play end (DELETE)", timeout: .seconds(10)) { hooks.calls.count >= 2 ? true : nil }
         }
         #expect(try await publisher.wait(timeout: .seconds(30)) == 0, "publisher: \(publisher.output)")
         let played = result.withLock { $0 }
         #expect(played["video_frames"] as? Int ?? 0 >= 10, "the player decoded frames through the module: \(played)")
-        #expect(hooks.kinds == [.reported(.playStart), .reported(.playEnd)], "a player is not put to authorizePublish: \(hooks.kinds)")
+        #expect(hooks.calls == [.reported(.playStart), .reported(.playEnd)], "a player is not put to authorizePublish: \(hooks.calls)")
         let events = hooks.events
         #expect(events.allSatisfy {
             $0.request.key.description == "__defaultVhost__/live/\(name)" && $0.request.query == "app=live&stream=\(name)&sig=xyz" && $0.module == "webrtc"
@@ -173,7 +156,7 @@ import WebRTC
         #expect(stats["offers"] as? Int == 0, "no offer reached the origin: \(stats)")
         #expect((stats["streams"] as? [String: Any])?.isEmpty == true && stats["peers"] as? Int == 0, "\(stats)")
         #expect(registry.puts.withLock { $0 }.isEmpty, "no session or resource record, so no UDP session can start: \(registry.puts.withLock { $0 })")
-        #expect(hooks.kinds == [.asked(.publishStart)], "asked once, then nothing started or ended: \(hooks.kinds)")
+        #expect(hooks.calls == [.asked(.publishStart)], "asked once, then nothing started or ended: \(hooks.calls)")
         #expect(hooks.events.first?.request.query == "app=live&stream=\(name)&token=bad")
     }
 }
