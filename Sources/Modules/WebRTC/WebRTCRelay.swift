@@ -44,16 +44,72 @@ final class WebRTCRelay: @unchecked Sendable {
         let lease: RouteLease
         let backend: any Channel
         var client: SocketAddress
+        /// `client` as a cheap dictionary key (the hot path's one lookup).
+        var clientKey: ClientKey
+        /// The backend socket's handler: writes go to its context, past the pipeline's tail. (The
+        /// handler's reference back to the session is dropped when the socket closes.)
+        let handler: BackendHandler
         var needsFlush = false
+        /// Set by the hot path; copied into the session table before idle expiry.
+        var lastSeen: NIODeadline
+        /// Bytes relayed in the current read batch, added to the lease's counters once per batch.
+        var pendingFromClient = 0
+        var pendingToClient = 0
         var lastRecordRefresh: NIODeadline
 
-        init(username: String, record: WebRTCSessionRecord, lease: RouteLease, backend: any Channel, client: SocketAddress, now: NIODeadline) {
+        init(
+            username: String, record: WebRTCSessionRecord, lease: RouteLease, backend: any Channel, handler: BackendHandler,
+            client: SocketAddress, now: NIODeadline
+        ) {
             self.username = username
             self.record = record
             self.lease = lease
             self.backend = backend
+            self.handler = handler
             self.client = client
+            self.clientKey = ClientKey(client)
+            self.lastSeen = now
             self.lastRecordRefresh = now
+        }
+
+        func accountFromClient() {
+            guard pendingFromClient != 0 else { return }
+            lease.counters.addFromClient(pendingFromClient)
+            pendingFromClient = 0
+        }
+
+        func accountToClient() {
+            guard pendingToClient != 0 else { return }
+            lease.counters.addToClient(pendingToClient)
+            pendingToClient = 0
+        }
+    }
+
+    /// A client address as plain integers (IPv4: address and port in `low`; IPv6: the address in
+    /// `high`/`low` and the port and scope in `extra`): hashed and compared without going through
+    /// SocketAddress's boxed storage.
+    struct ClientKey: Hashable {
+        var high: UInt64
+        var low: UInt64
+        var extra: UInt64
+
+        init(_ address: SocketAddress) {
+            switch address {
+            case .v4(let a):
+                high = 0
+                low = UInt64(a.address.sin_addr.s_addr) << 16 | UInt64(a.address.sin_port)
+                extra = 4
+            case .v6(let a):
+                var sa = a.address
+                let words = withUnsafeBytes(of: &sa.sin6_addr) { ($0.loadUnaligned(fromByteOffset: 0, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+                high = words.0
+                low = words.1
+                extra = 6 | UInt64(sa.sin6_port) << 8 | UInt64(sa.sin6_scope_id) << 24
+            case .unixDomainSocket:
+                high = 0
+                low = 0
+                extra = 0
+            }
         }
     }
 
@@ -83,6 +139,9 @@ final class WebRTCRelay: @unchecked Sendable {
     private let logger: Logger
     private var listener: (any Channel)?
     private var table: UDPSessionTable<String, Session>
+    /// The hot path's index: each session under its current client address (kept equal to the
+    /// table's address binding; the table stays the authority for ids, capacity and rebinding).
+    private var byClient: [ClientKey: Session] = [:]
     private var pending: [String: Pending] = [:]
     /// Sessions being started (dial or registry look-up in flight), with the datagrams held for them.
     private var starting: [String: [AddressedEnvelope<ByteBuffer>]] = [:]
@@ -134,6 +193,7 @@ final class WebRTCRelay: @unchecked Sendable {
         sweeper?.cancel()
         sweeper = nil
         for entry in table.removeAll() { end(entry.session, reason: reason) }
+        byClient = [:]
         for (_, p) in pending { Task { await p.lease.release() } }
         pending = [:]
         listener = nil
@@ -160,7 +220,8 @@ final class WebRTCRelay: @unchecked Sendable {
     // MARK: Client datagrams (listener channel)
 
     func clientDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
-        if let session = table.session(forAddress: envelope.remoteAddress, now: now) {
+        if let session = byClient[ClientKey(envelope.remoteAddress)] {
+            session.lastSeen = now
             toBackend(session, envelope.data)
             return
         }
@@ -171,19 +232,19 @@ final class WebRTCRelay: @unchecked Sendable {
         now = .now()
         for session in dirty {
             session.needsFlush = false
-            session.backend.flush()
+            session.handler.flush()
+            session.accountFromClient()
         }
         dirty.removeAll(keepingCapacity: true)
         flushListener()
     }
 
     @inline(__always) private func toBackend(_ session: Session, _ data: ByteBuffer) {
-        guard session.backend.isWritable else {
+        guard session.handler.write(data) else {
             drops.notWritable += 1
             return
         }
-        session.lease.counters.addFromClient(data.readableBytes)
-        session.backend.write(data, promise: nil)
+        session.pendingFromClient &+= data.readableBytes
         if !session.needsFlush {
             session.needsFlush = true
             dirty.append(session)
@@ -234,7 +295,10 @@ final class WebRTCRelay: @unchecked Sendable {
             logger.info("client address changed", metadata: [
                 "session": "\(username)", "from": "\(session.client.endpointDescription)", "to": "\(address.endpointDescription)",
             ])
+            unindex(session)
             session.client = address
+            session.clientKey = ClientKey(address)
+            byClient[session.clientKey] = session
         }
         if let displaced { end(displaced.session, reason: "its address was taken by another session") }
     }
@@ -303,11 +367,12 @@ final class WebRTCRelay: @unchecked Sendable {
             Task { await lease.release() }
             return
         }
-        let session = Session(username: username, record: record, lease: lease, backend: channel, client: client, now: now)
+        let session = Session(username: username, record: record, lease: lease, backend: channel, handler: handler, client: client, now: now)
         do {
             if let displaced = try table.insert(id: username, address: client, session: session, now: now) {
                 end(displaced.session, reason: "its address was taken by another session")
             }
+            byClient[session.clientKey] = session
         } catch {
             drops.sessionsFull += held.count
             channel.close(promise: nil)
@@ -330,9 +395,14 @@ final class WebRTCRelay: @unchecked Sendable {
             drops.notWritable += 1
             return
         }
-        session.lease.counters.addToClient(data.readableBytes)
+        session.pendingToClient &+= data.readableBytes
         listener.write(AddressedEnvelope(remoteAddress: session.client, data: data), promise: nil)
         listenerNeedsFlush = true
+    }
+
+    /// The session's client address no longer leads to it (the session ended or moved).
+    private func unindex(_ session: Session) {
+        if byClient[session.clientKey] === session { byClient[session.clientKey] = nil }
     }
 
     func flushListener() {
@@ -351,6 +421,9 @@ final class WebRTCRelay: @unchecked Sendable {
     // MARK: Ending and housekeeping
 
     private func end(_ session: Session, reason: String) {
+        unindex(session)
+        session.accountFromClient()
+        session.accountToClient()
         session.backend.close(promise: nil)
         defer { closeListenerIfDrained() }
         let lease = session.lease, record = session.record, registry = router.registry
@@ -382,6 +455,10 @@ final class WebRTCRelay: @unchecked Sendable {
 
     private func sweep() {
         now = .now()
+        // The hot path marks sessions seen on the session object; bring the table up to date first.
+        for username in table.ids {
+            if let session = table.entry(forID: username)?.session { _ = table.session(forID: username, now: session.lastSeen) }
+        }
         for entry in table.expire(now: now) { end(entry.session, reason: "idle for \(settings.idleTimeout.nanoseconds / 1_000_000_000) s") }
         for (username, p) in pending where p.deadline < now {
             pending[username] = nil
@@ -407,12 +484,41 @@ final class WebRTCRelay: @unchecked Sendable {
 /// with one flush of the listener.
 final class BackendHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = ByteBuffer
     private let relay: WebRTCRelay
     /// Set once the session exists (before any datagram is sent to the backend).
     var session: WebRTCRelay.Session?
+    private var context: ChannelHandlerContext?
+    /// The channel's writability, kept from writability events (no atomic load per datagram).
+    private var writable = true
 
     init(relay: WebRTCRelay) {
         self.relay = relay
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        writable = context.channel.isWritable
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    /// Writes a client datagram to the backend without flushing; false when the socket cannot take it.
+    @inline(__always) func write(_ data: ByteBuffer) -> Bool {
+        guard writable, let context else { return false }
+        context.write(wrapOutboundOut(data), promise: nil)
+        return true
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable = context.channel.isWritable
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -421,6 +527,7 @@ final class BackendHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        session?.accountToClient()
         relay.flushListener()
     }
 
