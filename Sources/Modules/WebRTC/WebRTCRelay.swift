@@ -28,6 +28,8 @@ final class WebRTCRelay: @unchecked Sendable {
         var heldPerSession = 2
         /// Registry look-ups and backend dials in flight at once.
         var maxStarting = 1024
+        /// UDP GSO towards backends (where the kernel has it): see BackendHandler.
+        var gso = true
     }
 
     /// A session signalled through this proxy whose first Binding Request has not come yet.
@@ -336,7 +338,7 @@ final class WebRTCRelay: @unchecked Sendable {
             failStart(username, lease: lease, reason: "bad backend address \(record.ip):\(record.port)")
             return
         }
-        let handler = NIOLoopBound(BackendHandler(relay: self), eventLoop: loop)
+        let handler = NIOLoopBound(BackendHandler(relay: self, gso: settings.gso), eventLoop: loop)
         UDPBackendDialer.connect(to: address, on: loop) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.syncOptions?.setOption(.writeBufferWaterMark, value: WebRTCRelay.writeWaterMark)
@@ -491,9 +493,19 @@ final class BackendHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     /// The channel's writability, kept from writability events (no atomic load per datagram).
     private var writable = true
+    /// UDP GSO (UDP_SEGMENT) for the client-to-backend direction: consecutive datagrams of one size
+    /// written in a read batch are copied into one buffer and sent as one segmented send, which the
+    /// kernel splits back into the same datagrams, so a run passes through the IP stack once.
+    private var gso: Bool
+    private var run: ByteBuffer?
+    private var runSize = 0
+    private var runCount = 0
+    /// The socket's current UDP_SEGMENT value (0: none).
+    private var segmentSize = 0
 
-    init(relay: WebRTCRelay) {
+    init(relay: WebRTCRelay, gso: Bool) {
         self.relay = relay
+        self.gso = gso && System.supportsUDPSegmentationOffload
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -508,12 +520,53 @@ final class BackendHandler: ChannelInboundHandler {
     /// Writes a client datagram to the backend without flushing; false when the socket cannot take it.
     @inline(__always) func write(_ data: ByteBuffer) -> Bool {
         guard writable, let context else { return false }
-        context.write(wrapOutboundOut(data), promise: nil)
+        guard gso else {
+            context.write(wrapOutboundOut(data), promise: nil)
+            return true
+        }
+        let n = data.readableBytes
+        if runCount > 0, n != runSize || runCount == Self.maxSegments(runSize) { endRun(context) }
+        if runCount == 0 {
+            runSize = n
+            if run == nil { run = context.channel.allocator.buffer(capacity: Self.maxSegments(n) * n) }
+        }
+        run!.writeImmutableBuffer(data)
+        runCount += 1
         return true
     }
 
+    /// Most datagrams in one GSO send: the kernel takes 64 segments and 64 KiB of payload at most.
+    private static func maxSegments(_ size: Int) -> Int { max(1, min(64, 65_000 / max(size, 1))) }
+
+    /// Writes the pending run: one segmented send for two datagrams or more (UDP_SEGMENT set to
+    /// their size first; writes already queued are flushed before the option changes), else the
+    /// datagram alone (a segment size at least its length leaves it one datagram).
+    private func endRun(_ context: ChannelHandlerContext) {
+        guard runCount > 0, var buffer = run else { return }
+        run = nil
+        defer { runCount = 0 }
+        let needed = runCount > 1 ? runSize : (segmentSize != 0 && runSize > segmentSize ? runSize : segmentSize)
+        if needed != segmentSize {
+            context.flush()
+            do {
+                try context.channel.syncOptions?.setOption(.datagramSegmentSize, value: CInt(needed))
+                segmentSize = needed
+            } catch {
+                gso = false
+                // Without GSO the run goes out datagram by datagram.
+                while buffer.readableBytes > 0, let one = buffer.readSlice(length: min(runSize, buffer.readableBytes)) {
+                    context.write(wrapOutboundOut(one), promise: nil)
+                }
+                return
+            }
+        }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
     func flush() {
-        context?.flush()
+        guard let context else { return }
+        endRun(context)
+        context.flush()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
