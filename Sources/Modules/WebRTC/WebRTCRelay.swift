@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -7,13 +10,16 @@ import ProxyNet
 /// The UDP side of the module: one listening socket, one connected backend socket per media
 /// session, everything on one event loop (no lock, no thread hop on the hot path).
 ///
-/// A datagram from a known client address goes to its session (UDPSessionTable: one dictionary
-/// hit on the address). From an unknown address only a STUN Binding Request is taken: its
+/// A datagram from a known client address goes to its session: one dictionary hit on the address
+/// as integers (`byClient`, kept equal to the UDPSessionTable's address binding), no allocation,
+/// lock or atomic per datagram (last-seen time and byte counts are session fields, flushed to the
+/// table and the lease's counters per batch or sweep). From an unknown address only a STUN Binding Request is taken: its
 /// USERNAME (`<answer ufrag>:<offer ufrag>`) names the session, found among those signalled
 /// through this proxy or, through the registry, through another one; the address is then bound
 /// (or rebound: ICE restart, NAT rebinding). STUN, DTLS, SRTP and SRTCP are passed on untouched,
-/// both ways: the read buffer itself is written to the partner socket, and the writes of one
-/// read burst are flushed together (sendmmsg).
+/// both ways: towards the client the read buffer itself is written to the listening socket and the
+/// writes of one read burst are flushed together (sendmmsg); towards the backend the same-size
+/// datagrams of a read batch go out as one UDP GSO send where the kernel has it (BackendHandler).
 ///
 /// Confined to `loop`: every method runs there (the signalling side calls `expect`/`close`,
 /// which hop onto it), which is why the class is `@unchecked Sendable`.
@@ -592,6 +598,11 @@ final class BackendHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // ICMP port unreachable on a connected socket (the backend's port closed): keep the
         // session until it idles out; the client's retransmissions may still find it restarted.
+        // EIO on a segmented send: the route's device cannot checksum-offload it; stop using GSO.
+        if gso, let error = error as? IOError, error.errnoCode == EIO {
+            gso = false
+            if segmentSize != 0, (try? context.channel.syncOptions?.setOption(.datagramSegmentSize, value: 0)) != nil { segmentSize = 0 }
+        }
     }
 }
 
