@@ -504,6 +504,9 @@ final class BackendHandler: ChannelInboundHandler {
     /// kernel splits back into the same datagrams, so a run passes through the IP stack once.
     private var gso: Bool
     private var run: ByteBuffer?
+    /// The last run's buffer, reused for the next run once the socket has sent it (cleared in
+    /// place when NIO no longer holds it, else replaced by a new allocation).
+    private var spare: ByteBuffer?
     private var runSize = 0
     private var runCount = 0
     /// The socket's current UDP_SEGMENT value (0: none).
@@ -534,7 +537,16 @@ final class BackendHandler: ChannelInboundHandler {
         if runCount > 0, n != runSize || runCount == Self.maxSegments(runSize) { endRun(context) }
         if runCount == 0 {
             runSize = n
-            if run == nil { run = context.channel.allocator.buffer(capacity: Self.maxSegments(n) * n) }
+            if run == nil {
+                let capacity = Self.maxSegments(n) * n
+                if var buffer = spare, buffer.capacity >= capacity {
+                    spare = nil
+                    buffer.clear()
+                    run = buffer
+                } else {
+                    run = context.channel.allocator.buffer(capacity: capacity)
+                }
+            }
         }
         run!.writeImmutableBuffer(data)
         runCount += 1
@@ -550,6 +562,7 @@ final class BackendHandler: ChannelInboundHandler {
     private func endRun(_ context: ChannelHandlerContext) {
         guard runCount > 0, var buffer = run else { return }
         run = nil
+        spare = buffer
         defer { runCount = 0 }
         let needed = runCount > 1 ? runSize : (segmentSize != 0 && runSize > segmentSize ? runSize : segmentSize)
         if needed != segmentSize {
