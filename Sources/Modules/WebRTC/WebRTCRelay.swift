@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -7,13 +10,16 @@ import ProxyNet
 /// The UDP side of the module: one listening socket, one connected backend socket per media
 /// session, everything on one event loop (no lock, no thread hop on the hot path).
 ///
-/// A datagram from a known client address goes to its session (UDPSessionTable: one dictionary
-/// hit on the address). From an unknown address only a STUN Binding Request is taken: its
+/// A datagram from a known client address goes to its session: one dictionary hit on the address
+/// as integers (`byClient`, kept equal to the UDPSessionTable's address binding), no allocation,
+/// lock or atomic per datagram (last-seen time and byte counts are session fields, flushed to the
+/// table and the lease's counters per batch or sweep). From an unknown address only a STUN Binding Request is taken: its
 /// USERNAME (`<answer ufrag>:<offer ufrag>`) names the session, found among those signalled
 /// through this proxy or, through the registry, through another one; the address is then bound
 /// (or rebound: ICE restart, NAT rebinding). STUN, DTLS, SRTP and SRTCP are passed on untouched,
-/// both ways: the read buffer itself is written to the partner socket, and the writes of one
-/// read burst are flushed together (sendmmsg).
+/// both ways: towards the client the read buffer itself is written to the listening socket and the
+/// writes of one read burst are flushed together (sendmmsg); towards the backend the same-size
+/// datagrams of a read batch go out as one UDP GSO send where the kernel has it (BackendHandler).
 ///
 /// Confined to `loop`: every method runs there (the signalling side calls `expect`/`close`,
 /// which hop onto it), which is why the class is `@unchecked Sendable`.
@@ -28,6 +34,8 @@ final class WebRTCRelay: @unchecked Sendable {
         var heldPerSession = 2
         /// Registry look-ups and backend dials in flight at once.
         var maxStarting = 1024
+        /// UDP GSO towards backends (where the kernel has it): see BackendHandler.
+        var gso = true
     }
 
     /// A session signalled through this proxy whose first Binding Request has not come yet.
@@ -44,16 +52,72 @@ final class WebRTCRelay: @unchecked Sendable {
         let lease: RouteLease
         let backend: any Channel
         var client: SocketAddress
+        /// `client` as a cheap dictionary key (the hot path's one lookup).
+        var clientKey: ClientKey
+        /// The backend socket's handler: writes go to its context, past the pipeline's tail. (The
+        /// handler's reference back to the session is dropped when the socket closes.)
+        let handler: BackendHandler
         var needsFlush = false
+        /// Set by the hot path; copied into the session table before idle expiry.
+        var lastSeen: NIODeadline
+        /// Bytes relayed in the current read batch, added to the lease's counters once per batch.
+        var pendingFromClient = 0
+        var pendingToClient = 0
         var lastRecordRefresh: NIODeadline
 
-        init(username: String, record: WebRTCSessionRecord, lease: RouteLease, backend: any Channel, client: SocketAddress, now: NIODeadline) {
+        init(
+            username: String, record: WebRTCSessionRecord, lease: RouteLease, backend: any Channel, handler: BackendHandler,
+            client: SocketAddress, now: NIODeadline
+        ) {
             self.username = username
             self.record = record
             self.lease = lease
             self.backend = backend
+            self.handler = handler
             self.client = client
+            self.clientKey = ClientKey(client)
+            self.lastSeen = now
             self.lastRecordRefresh = now
+        }
+
+        func accountFromClient() {
+            guard pendingFromClient != 0 else { return }
+            lease.counters.addFromClient(pendingFromClient)
+            pendingFromClient = 0
+        }
+
+        func accountToClient() {
+            guard pendingToClient != 0 else { return }
+            lease.counters.addToClient(pendingToClient)
+            pendingToClient = 0
+        }
+    }
+
+    /// A client address as plain integers (IPv4: address and port in `low`; IPv6: the address in
+    /// `high`/`low` and the port and scope in `extra`): hashed and compared without going through
+    /// SocketAddress's boxed storage.
+    struct ClientKey: Hashable {
+        var high: UInt64
+        var low: UInt64
+        var extra: UInt64
+
+        init(_ address: SocketAddress) {
+            switch address {
+            case .v4(let a):
+                high = 0
+                low = UInt64(a.address.sin_addr.s_addr) << 16 | UInt64(a.address.sin_port)
+                extra = 4
+            case .v6(let a):
+                var sa = a.address
+                let words = withUnsafeBytes(of: &sa.sin6_addr) { ($0.loadUnaligned(fromByteOffset: 0, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+                high = words.0
+                low = words.1
+                extra = 6 | UInt64(sa.sin6_port) << 8 | UInt64(sa.sin6_scope_id) << 24
+            case .unixDomainSocket:
+                high = 0
+                low = 0
+                extra = 0
+            }
         }
     }
 
@@ -83,6 +147,9 @@ final class WebRTCRelay: @unchecked Sendable {
     private let logger: Logger
     private var listener: (any Channel)?
     private var table: UDPSessionTable<String, Session>
+    /// The hot path's index: each session under its current client address (kept equal to the
+    /// table's address binding; the table stays the authority for ids, capacity and rebinding).
+    private var byClient: [ClientKey: Session] = [:]
     private var pending: [String: Pending] = [:]
     /// Sessions being started (dial or registry look-up in flight), with the datagrams held for them.
     private var starting: [String: [AddressedEnvelope<ByteBuffer>]] = [:]
@@ -134,6 +201,7 @@ final class WebRTCRelay: @unchecked Sendable {
         sweeper?.cancel()
         sweeper = nil
         for entry in table.removeAll() { end(entry.session, reason: reason) }
+        byClient = [:]
         for (_, p) in pending { Task { await p.lease.release() } }
         pending = [:]
         listener = nil
@@ -160,7 +228,8 @@ final class WebRTCRelay: @unchecked Sendable {
     // MARK: Client datagrams (listener channel)
 
     func clientDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
-        if let session = table.session(forAddress: envelope.remoteAddress, now: now) {
+        if let session = byClient[ClientKey(envelope.remoteAddress)] {
+            session.lastSeen = now
             toBackend(session, envelope.data)
             return
         }
@@ -171,19 +240,19 @@ final class WebRTCRelay: @unchecked Sendable {
         now = .now()
         for session in dirty {
             session.needsFlush = false
-            session.backend.flush()
+            session.handler.flush()
+            session.accountFromClient()
         }
         dirty.removeAll(keepingCapacity: true)
         flushListener()
     }
 
     @inline(__always) private func toBackend(_ session: Session, _ data: ByteBuffer) {
-        guard session.backend.isWritable else {
+        guard session.handler.write(data) else {
             drops.notWritable += 1
             return
         }
-        session.lease.counters.addFromClient(data.readableBytes)
-        session.backend.write(data, promise: nil)
+        session.pendingFromClient &+= data.readableBytes
         if !session.needsFlush {
             session.needsFlush = true
             dirty.append(session)
@@ -234,7 +303,10 @@ final class WebRTCRelay: @unchecked Sendable {
             logger.info("client address changed", metadata: [
                 "session": "\(username)", "from": "\(session.client.endpointDescription)", "to": "\(address.endpointDescription)",
             ])
+            unindex(session)
             session.client = address
+            session.clientKey = ClientKey(address)
+            byClient[session.clientKey] = session
         }
         if let displaced { end(displaced.session, reason: "its address was taken by another session") }
     }
@@ -272,7 +344,7 @@ final class WebRTCRelay: @unchecked Sendable {
             failStart(username, lease: lease, reason: "bad backend address \(record.ip):\(record.port)")
             return
         }
-        let handler = NIOLoopBound(BackendHandler(relay: self), eventLoop: loop)
+        let handler = NIOLoopBound(BackendHandler(relay: self, gso: settings.gso), eventLoop: loop)
         UDPBackendDialer.connect(to: address, on: loop) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.syncOptions?.setOption(.writeBufferWaterMark, value: WebRTCRelay.writeWaterMark)
@@ -303,11 +375,12 @@ final class WebRTCRelay: @unchecked Sendable {
             Task { await lease.release() }
             return
         }
-        let session = Session(username: username, record: record, lease: lease, backend: channel, client: client, now: now)
+        let session = Session(username: username, record: record, lease: lease, backend: channel, handler: handler, client: client, now: now)
         do {
             if let displaced = try table.insert(id: username, address: client, session: session, now: now) {
                 end(displaced.session, reason: "its address was taken by another session")
             }
+            byClient[session.clientKey] = session
         } catch {
             drops.sessionsFull += held.count
             channel.close(promise: nil)
@@ -330,9 +403,14 @@ final class WebRTCRelay: @unchecked Sendable {
             drops.notWritable += 1
             return
         }
-        session.lease.counters.addToClient(data.readableBytes)
+        session.pendingToClient &+= data.readableBytes
         listener.write(AddressedEnvelope(remoteAddress: session.client, data: data), promise: nil)
         listenerNeedsFlush = true
+    }
+
+    /// The session's client address no longer leads to it (the session ended or moved).
+    private func unindex(_ session: Session) {
+        if byClient[session.clientKey] === session { byClient[session.clientKey] = nil }
     }
 
     func flushListener() {
@@ -351,6 +429,9 @@ final class WebRTCRelay: @unchecked Sendable {
     // MARK: Ending and housekeeping
 
     private func end(_ session: Session, reason: String) {
+        unindex(session)
+        session.accountFromClient()
+        session.accountToClient()
         session.backend.close(promise: nil)
         defer { closeListenerIfDrained() }
         let lease = session.lease, record = session.record, registry = router.registry
@@ -382,6 +463,10 @@ final class WebRTCRelay: @unchecked Sendable {
 
     private func sweep() {
         now = .now()
+        // The hot path marks sessions seen on the session object; bring the table up to date first.
+        for username in table.ids {
+            if let session = table.entry(forID: username)?.session { _ = table.session(forID: username, now: session.lastSeen) }
+        }
         for entry in table.expire(now: now) { end(entry.session, reason: "idle for \(settings.idleTimeout.nanoseconds / 1_000_000_000) s") }
         for (username, p) in pending where p.deadline < now {
             pending[username] = nil
@@ -407,12 +492,105 @@ final class WebRTCRelay: @unchecked Sendable {
 /// with one flush of the listener.
 final class BackendHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = ByteBuffer
     private let relay: WebRTCRelay
     /// Set once the session exists (before any datagram is sent to the backend).
     var session: WebRTCRelay.Session?
+    private var context: ChannelHandlerContext?
+    /// The channel's writability, kept from writability events (no atomic load per datagram).
+    private var writable = true
+    /// UDP GSO (UDP_SEGMENT) for the client-to-backend direction: consecutive datagrams of one size
+    /// written in a read batch are copied into one buffer and sent as one segmented send, which the
+    /// kernel splits back into the same datagrams, so a run passes through the IP stack once.
+    private var gso: Bool
+    private var run: ByteBuffer?
+    /// The last run's buffer, reused for the next run once the socket has sent it (cleared in
+    /// place when NIO no longer holds it, else replaced by a new allocation).
+    private var spare: ByteBuffer?
+    private var runSize = 0
+    private var runCount = 0
+    /// The socket's current UDP_SEGMENT value (0: none).
+    private var segmentSize = 0
 
-    init(relay: WebRTCRelay) {
+    init(relay: WebRTCRelay, gso: Bool) {
         self.relay = relay
+        self.gso = gso && System.supportsUDPSegmentationOffload
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        writable = context.channel.isWritable
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    /// Writes a client datagram to the backend without flushing; false when the socket cannot take it.
+    @inline(__always) func write(_ data: ByteBuffer) -> Bool {
+        guard writable, let context else { return false }
+        guard gso else {
+            context.write(wrapOutboundOut(data), promise: nil)
+            return true
+        }
+        let n = data.readableBytes
+        if runCount > 0, n != runSize || runCount == Self.maxSegments(runSize) { endRun(context) }
+        if runCount == 0 {
+            runSize = n
+            if run == nil {
+                let capacity = Self.maxSegments(n) * n
+                if var buffer = spare, buffer.capacity >= capacity {
+                    spare = nil
+                    buffer.clear()
+                    run = buffer
+                } else {
+                    run = context.channel.allocator.buffer(capacity: capacity)
+                }
+            }
+        }
+        run!.writeImmutableBuffer(data)
+        runCount += 1
+        return true
+    }
+
+    /// Most datagrams in one GSO send: the kernel takes 64 segments and 64 KiB of payload at most.
+    private static func maxSegments(_ size: Int) -> Int { max(1, min(64, 65_000 / max(size, 1))) }
+
+    /// Writes the pending run: one segmented send for two datagrams or more (UDP_SEGMENT set to
+    /// their size first; writes already queued are flushed before the option changes), else the
+    /// datagram alone (a segment size at least its length leaves it one datagram).
+    private func endRun(_ context: ChannelHandlerContext) {
+        guard runCount > 0, var buffer = run else { return }
+        run = nil
+        spare = buffer
+        defer { runCount = 0 }
+        let needed = runCount > 1 ? runSize : (segmentSize != 0 && runSize > segmentSize ? runSize : segmentSize)
+        if needed != segmentSize {
+            context.flush()
+            do {
+                try context.channel.syncOptions?.setOption(.datagramSegmentSize, value: CInt(needed))
+                segmentSize = needed
+            } catch {
+                gso = false
+                // Without GSO the run goes out datagram by datagram.
+                while buffer.readableBytes > 0, let one = buffer.readSlice(length: min(runSize, buffer.readableBytes)) {
+                    context.write(wrapOutboundOut(one), promise: nil)
+                }
+                return
+            }
+        }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func flush() {
+        guard let context else { return }
+        endRun(context)
+        context.flush()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable = context.channel.isWritable
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -421,6 +599,7 @@ final class BackendHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        session?.accountToClient()
         relay.flushListener()
     }
 
@@ -432,6 +611,11 @@ final class BackendHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // ICMP port unreachable on a connected socket (the backend's port closed): keep the
         // session until it idles out; the client's retransmissions may still find it restarted.
+        // EIO on a segmented send: the route's device cannot checksum-offload it; stop using GSO.
+        if gso, let error = error as? IOError, error.errnoCode == EIO {
+            gso = false
+            if segmentSize != 0, (try? context.channel.syncOptions?.setOption(.datagramSegmentSize, value: 0)) != nil { segmentSize = 0 }
+        }
     }
 }
 
