@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import ProxyNet
 
 /// The proxy's side of one session's connected backend socket.
 ///
@@ -33,18 +34,11 @@ final class SRTBackendHandler: ChannelInboundHandler {
     private var lastRequest: [UInt8] = []
     private var retransmit: RepeatedTask?
     private var onOutcome: ((Outcome) -> Void)?
-    /// UDP GSO (UDP_SEGMENT) for the client-to-backend direction: consecutive datagrams of one size
-    /// written in a read batch are copied into one buffer and sent as one GSO send, which the kernel
-    /// splits back into the same datagrams, so a run of ~20 packets passes through the IP stack once.
-    private var gso: Bool
-    private var run: ByteBuffer?
-    private var runSize = 0
-    private var runCount = 0
-    /// The socket's current UDP_SEGMENT value (0: none).
-    private var segmentSize = 0
+    /// Client-to-backend writes, with UDP GSO for runs of same-size datagrams.
+    private var writer: UDPSegmentWriter
 
     init(server: SRTServerHandler, session: SRTSession, backendPeerIP: [UInt8], gso: Bool, onOutcome: @escaping (Outcome) -> Void) {
-        self.gso = gso && System.supportsUDPSegmentationOffload
+        self.writer = UDPSegmentWriter(enabled: gso)
         self.server = server
         self.session = session
         self.backendPeerIP = backendPeerIP
@@ -90,52 +84,13 @@ final class SRTBackendHandler: ChannelInboundHandler {
     /// Writes a client packet to the backend without flushing; false when the socket cannot take it.
     func forward(_ buffer: ByteBuffer) -> Bool {
         guard let context, context.channel.isWritable else { return false }
-        guard gso else {
-            context.write(wrapOutboundOut(buffer), promise: nil)
-            return true
-        }
-        let n = buffer.readableBytes
-        if runCount > 0, n != runSize || runCount == Self.maxSegments(runSize) { endRun(context) }
-        if runCount == 0 {
-            runSize = n
-            if run == nil { run = context.channel.allocator.buffer(capacity: Self.maxSegments(n) * n) }
-        }
-        run!.writeImmutableBuffer(buffer)
-        runCount += 1
+        writer.write(buffer, context: context)
         return true
-    }
-
-    /// Most datagrams in one GSO send: the kernel takes 64 segments and 64 KiB of payload at most.
-    private static func maxSegments(_ size: Int) -> Int { max(1, min(64, 65_000 / max(size, 1))) }
-
-    /// Writes the pending run: one GSO send for two datagrams or more (UDP_SEGMENT set to their
-    /// size first; writes already queued are flushed before the option changes), else the datagram.
-    private func endRun(_ context: ChannelHandlerContext) {
-        guard runCount > 0, var buffer = run else { return }
-        run = nil
-        defer { runCount = 0 }
-        let needed = runCount > 1 ? runSize : (segmentSize != 0 && runSize > segmentSize ? runSize : segmentSize)
-        if needed != segmentSize {
-            context.flush()
-            do {
-                try context.channel.syncOptions?.setOption(.datagramSegmentSize, value: CInt(needed))
-                segmentSize = needed
-            } catch {
-                gso = false
-                // Without GSO the run goes out datagram by datagram.
-                while buffer.readableBytes > 0, let one = buffer.readSlice(length: min(runSize, buffer.readableBytes)) {
-                    context.write(wrapOutboundOut(one), promise: nil)
-                }
-                return
-            }
-        }
-        context.write(wrapOutboundOut(buffer), promise: nil)
     }
 
     func flush() {
         guard let context else { return }
-        endRun(context)
-        context.flush()
+        writer.flush(context: context)
     }
 
     func close() {
@@ -173,6 +128,8 @@ final class SRTBackendHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // EIO on a segmented send: GSO is switched off for this socket, the session goes on.
+        if writer.noteError(error, context: context) { return }
         // ICMP port unreachable surfaces as ECONNREFUSED on a connected UDP socket.
         switch stage {
         case .induction, .conclusion: finish(.failed("\(error)"))

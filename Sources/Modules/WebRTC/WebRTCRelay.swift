@@ -499,22 +499,12 @@ final class BackendHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     /// The channel's writability, kept from writability events (no atomic load per datagram).
     private var writable = true
-    /// UDP GSO (UDP_SEGMENT) for the client-to-backend direction: consecutive datagrams of one size
-    /// written in a read batch are copied into one buffer and sent as one segmented send, which the
-    /// kernel splits back into the same datagrams, so a run passes through the IP stack once.
-    private var gso: Bool
-    private var run: ByteBuffer?
-    /// The last run's buffer, reused for the next run once the socket has sent it (cleared in
-    /// place when NIO no longer holds it, else replaced by a new allocation).
-    private var spare: ByteBuffer?
-    private var runSize = 0
-    private var runCount = 0
-    /// The socket's current UDP_SEGMENT value (0: none).
-    private var segmentSize = 0
+    /// Client-to-backend writes, with UDP GSO for runs of same-size datagrams.
+    private var writer: UDPSegmentWriter
 
     init(relay: WebRTCRelay, gso: Bool) {
         self.relay = relay
-        self.gso = gso && System.supportsUDPSegmentationOffload
+        self.writer = UDPSegmentWriter(enabled: gso)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -529,63 +519,13 @@ final class BackendHandler: ChannelInboundHandler {
     /// Writes a client datagram to the backend without flushing; false when the socket cannot take it.
     @inline(__always) func write(_ data: ByteBuffer) -> Bool {
         guard writable, let context else { return false }
-        guard gso else {
-            context.write(wrapOutboundOut(data), promise: nil)
-            return true
-        }
-        let n = data.readableBytes
-        if runCount > 0, n != runSize || runCount == Self.maxSegments(runSize) { endRun(context) }
-        if runCount == 0 {
-            runSize = n
-            if run == nil {
-                let capacity = Self.maxSegments(n) * n
-                if var buffer = spare, buffer.capacity >= capacity {
-                    spare = nil
-                    buffer.clear()
-                    run = buffer
-                } else {
-                    run = context.channel.allocator.buffer(capacity: capacity)
-                }
-            }
-        }
-        run!.writeImmutableBuffer(data)
-        runCount += 1
+        writer.write(data, context: context)
         return true
-    }
-
-    /// Most datagrams in one GSO send: the kernel takes 64 segments and 64 KiB of payload at most.
-    private static func maxSegments(_ size: Int) -> Int { max(1, min(64, 65_000 / max(size, 1))) }
-
-    /// Writes the pending run: one segmented send for two datagrams or more (UDP_SEGMENT set to
-    /// their size first; writes already queued are flushed before the option changes), else the
-    /// datagram alone (a segment size at least its length leaves it one datagram).
-    private func endRun(_ context: ChannelHandlerContext) {
-        guard runCount > 0, var buffer = run else { return }
-        run = nil
-        spare = buffer
-        defer { runCount = 0 }
-        let needed = runCount > 1 ? runSize : (segmentSize != 0 && runSize > segmentSize ? runSize : segmentSize)
-        if needed != segmentSize {
-            context.flush()
-            do {
-                try context.channel.syncOptions?.setOption(.datagramSegmentSize, value: CInt(needed))
-                segmentSize = needed
-            } catch {
-                gso = false
-                // Without GSO the run goes out datagram by datagram.
-                while buffer.readableBytes > 0, let one = buffer.readSlice(length: min(runSize, buffer.readableBytes)) {
-                    context.write(wrapOutboundOut(one), promise: nil)
-                }
-                return
-            }
-        }
-        context.write(wrapOutboundOut(buffer), promise: nil)
     }
 
     func flush() {
         guard let context else { return }
-        endRun(context)
-        context.flush()
+        writer.flush(context: context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -612,10 +552,7 @@ final class BackendHandler: ChannelInboundHandler {
         // ICMP port unreachable on a connected socket (the backend's port closed): keep the
         // session until it idles out; the client's retransmissions may still find it restarted.
         // EIO on a segmented send: the route's device cannot checksum-offload it; stop using GSO.
-        if gso, let error = error as? IOError, error.errnoCode == EIO {
-            gso = false
-            if segmentSize != 0, (try? context.channel.syncOptions?.setOption(.datagramSegmentSize, value: 0)) != nil { segmentSize = 0 }
-        }
+        writer.noteError(error, context: context)
     }
 }
 
