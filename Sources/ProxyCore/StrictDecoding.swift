@@ -36,6 +36,13 @@ extension KeyedDecodingContainer {
         try decodeIfPresent(type, forKey: key) ?? defaultValue()
     }
 
+    /// A duration at `key` (or `defaultValue`) that must be greater than 0: timeouts and lifetimes.
+    public func decodePositive(_ key: Key, default defaultValue: ConfigDuration) throws -> ConfigDuration {
+        let value = try decode(ConfigDuration.self, forKey: key, default: defaultValue)
+        guard value.duration > .zero else { throw invalid(key, "must be greater than 0") }
+        return value
+    }
+
     /// An error for `key` with a message, for checks after decoding (ranges, choices).
     public func invalid(_ key: Key, _ message: String) -> DecodingError {
         DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: message)

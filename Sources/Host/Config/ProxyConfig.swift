@@ -70,8 +70,7 @@ struct RegistryConfig: Decodable, Sendable {
             throw c.invalid(.type, "unknown registry type '\(typeName)' (allowed: memory, redis)")
         }
         type = kind
-        backendAlive = try c.decode(ConfigDuration.self, forKey: .backendAlive, default: d.backendAlive)
-        guard backendAlive.duration > .zero else { throw c.invalid(.backendAlive, "must be greater than 0") }
+        backendAlive = try c.decodePositive(.backendAlive, default: d.backendAlive)
         routeLinger = try c.decode(ConfigDuration.self, forKey: .routeLinger, default: d.routeLinger)
         redis = try c.decode(RedisConfig.self, forKey: .redis, default: d.redis)
     }
@@ -110,8 +109,7 @@ struct RedisConfig: Decodable, Sendable {
         guard !keyPrefix.isEmpty, keyPrefix.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
             throw c.invalid(.keyPrefix, "must be non-empty ASCII without spaces")
         }
-        timeout = try c.decode(ConfigDuration.self, forKey: .timeout, default: d.timeout)
-        guard timeout.duration > .zero else { throw c.invalid(.timeout, "must be greater than 0") }
+        timeout = try c.decodePositive(.timeout, default: d.timeout)
     }
 }
 

@@ -39,15 +39,10 @@ public struct HTTPFLVConfig: Decodable, Sendable {
         listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
         guard listen.transport != .udp else { throw c.invalid(.listen, "HTTP is served over TCP; remove udp://") }
         staticFiles = try c.decode(String.self, forKey: .staticFiles, default: d.staticFiles)
-        func positive(_ key: CodingKeys, _ fallback: ConfigDuration) throws -> ConfigDuration {
-            let value = try c.decode(ConfigDuration.self, forKey: key, default: fallback)
-            guard value.duration > .zero else { throw c.invalid(key, "must be greater than 0") }
-            return value
-        }
-        headerTimeout = try positive(.headerTimeout, d.headerTimeout)
-        idleTimeout = try positive(.idleTimeout, d.idleTimeout)
-        backendTimeout = try positive(.backendTimeout, d.backendTimeout)
-        hlsSessionTTL = try positive(.hlsSessionTTL, d.hlsSessionTTL)
+        headerTimeout = try c.decodePositive(.headerTimeout, default: d.headerTimeout)
+        idleTimeout = try c.decodePositive(.idleTimeout, default: d.idleTimeout)
+        backendTimeout = try c.decodePositive(.backendTimeout, default: d.backendTimeout)
+        hlsSessionTTL = try c.decodePositive(.hlsSessionTTL, default: d.hlsSessionTTL)
         maxPlaylistSize = try c.decode(Int.self, forKey: .maxPlaylistSize, default: d.maxPlaylistSize)
         guard (1024...(64 * 1024 * 1024)).contains(maxPlaylistSize) else {
             throw c.invalid(.maxPlaylistSize, "must be from 1024 to 67108864 bytes")

@@ -26,10 +26,8 @@ public struct RTMPConfig: Decodable, Sendable {
         let d = RTMPConfig()
         listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
         guard listen.transport != .udp else { throw c.invalid(.listen, "RTMP is served over TCP; remove udp://") }
-        handshakeTimeout = try c.decode(ConfigDuration.self, forKey: .handshakeTimeout, default: d.handshakeTimeout)
-        guard handshakeTimeout.duration > .zero else { throw c.invalid(.handshakeTimeout, "must be greater than 0") }
-        backendTimeout = try c.decode(ConfigDuration.self, forKey: .backendTimeout, default: d.backendTimeout)
-        guard backendTimeout.duration > .zero else { throw c.invalid(.backendTimeout, "must be greater than 0") }
+        handshakeTimeout = try c.decodePositive(.handshakeTimeout, default: d.handshakeTimeout)
+        backendTimeout = try c.decodePositive(.backendTimeout, default: d.backendTimeout)
         maxMessageSize = try c.decode(Int.self, forKey: .maxMessageSize, default: d.maxMessageSize)
         guard (1024...(256 * 1024 * 1024)).contains(maxMessageSize) else {
             throw c.invalid(.maxMessageSize, "must be from 1024 to 268435456 bytes")

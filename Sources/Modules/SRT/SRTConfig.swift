@@ -35,8 +35,7 @@ public struct SRTConfig: Decodable, Sendable {
         guard listen.transport != .tcp else { throw c.invalid(.listen, "SRT is served over UDP; remove tcp://") }
         idleTimeout = try c.decode(ConfigDuration.self, forKey: .idleTimeout, default: d.idleTimeout)
         guard idleTimeout.duration >= .seconds(1) else { throw c.invalid(.idleTimeout, "must be at least 1s") }
-        backendTimeout = try c.decode(ConfigDuration.self, forKey: .backendTimeout, default: d.backendTimeout)
-        guard backendTimeout.duration > .zero else { throw c.invalid(.backendTimeout, "must be greater than 0") }
+        backendTimeout = try c.decodePositive(.backendTimeout, default: d.backendTimeout)
         maxSessions = try c.decode(Int.self, forKey: .maxSessions, default: d.maxSessions)
         guard (1...1_000_000).contains(maxSessions) else { throw c.invalid(.maxSessions, "must be from 1 to 1000000") }
         gso = try c.decode(Bool.self, forKey: .gso, default: d.gso)

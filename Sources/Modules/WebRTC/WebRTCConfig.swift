@@ -38,13 +38,8 @@ public struct WebRTCConfig: Decodable, Sendable {
         guard !candidate.isEmpty, candidate.utf8.count <= 253, !candidate.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
             throw c.invalid(.candidate, "must be an IP address, a host name or *")
         }
-        func positive(_ key: CodingKeys, _ fallback: ConfigDuration) throws -> ConfigDuration {
-            let value = try c.decode(ConfigDuration.self, forKey: key, default: fallback)
-            guard value.duration > .zero else { throw c.invalid(key, "must be greater than 0") }
-            return value
-        }
-        idleTimeout = try positive(.idleTimeout, d.idleTimeout)
-        backendTimeout = try positive(.backendTimeout, d.backendTimeout)
+        idleTimeout = try c.decodePositive(.idleTimeout, default: d.idleTimeout)
+        backendTimeout = try c.decodePositive(.backendTimeout, default: d.backendTimeout)
         maxSessions = try c.decode(Int.self, forKey: .maxSessions, default: d.maxSessions)
         guard (1...1_000_000).contains(maxSessions) else { throw c.invalid(.maxSessions, "must be from 1 to 1000000") }
     }
