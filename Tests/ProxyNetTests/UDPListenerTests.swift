@@ -12,7 +12,7 @@ import Testing
 /// UDPListener + UDPBackendDialer on real loopback sockets: a minimal one-session relay (the
 /// shape of the SRT and WebRTC modules) carries datagrams both ways, batch-read slices arrive
 /// intact, and graceful shutdown waits for the handler to close the socket.
-@Suite struct UDPListenerTests {
+@Suite(.timeLimit(.minutes(1))) struct UDPListenerTests {
     let group = MultiThreadedEventLoopGroup.singleton
 
     /// Sends every datagram back to its sender, prefixed with "echo:".
@@ -135,7 +135,11 @@ import Testing
         }
     }
 
-    @Test func datagramsCrossTheRelayBothWaysIntact() async throws {
+    /// Runs a relay to an echo backend under a graceful-shutdown trigger; `body` gets the relay,
+    /// the listener, its bound address, the task running it and the trigger.
+    func withRunningRelay(
+        _ body: (OneSessionRelay, UDPListener, SocketAddress, Task<Void, any Error>, GracefulShutdownTestTrigger) async throws -> Void
+    ) async throws {
         let echo = try await startEcho()
         defer { echo.close(promise: nil) }
         let relay = OneSessionRelay(backend: echo.localAddress!)
@@ -145,6 +149,12 @@ import Testing
             let task = Task { try await udp.run() }
             var it = addresses.makeAsyncIterator()
             let address = try #require(await it.next())
+            try await body(relay, udp, address, task, trigger)
+        }
+    }
+
+    @Test func datagramsCrossTheRelayBothWaysIntact() async throws {
+        try await withRunningRelay { relay, udp, address, task, trigger in
             let (client, collector) = try await startClient()
             defer { client.close(promise: nil) }
 
@@ -173,15 +183,7 @@ import Testing
     }
 
     @Test func cancellationClosesTheSocketAtOnce() async throws {
-        let echo = try await startEcho()
-        defer { echo.close(promise: nil) }
-        let relay = OneSessionRelay(backend: echo.localAddress!)
-        let (addresses, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
-        let udp = listener(relay: relay) { continuation.yield($0) }
-        try await testGracefulShutdown { trigger in
-            let task = Task { try await udp.run() }
-            var it = addresses.makeAsyncIterator()
-            _ = try #require(await it.next())
+        try await withRunningRelay { relay, _, _, task, trigger in
             trigger.triggerGracefulShutdown()
             try await Wait.until { relay.quiesced.withLockedValue { $0 } }
             task.cancel()
