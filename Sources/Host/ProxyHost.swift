@@ -72,12 +72,12 @@ struct ProxyHost {
 
     /// Builds every enabled module (validation only, no I/O), each with the router of its balancer.
     @discardableResult
-    func buildModules(_ routing: Routing? = nil) throws -> [(name: String, service: any Service)] {
+    func buildModules(_ routing: Routing? = nil, hooks: any ProxyHooks = NoHooks()) throws -> [(name: String, service: any Service)] {
         let routing = routing ?? makeRouting()
         return try config.modules.filter(\.enabled).map { module in
             let context = ModuleContext(
                 router: routing.router(for: module.balancer ?? config.proxy.balancer), eventLoopGroup: group,
-                logger: Logger(label: "proxy.\(module.name)"), hooks: NoHooks())
+                logger: Logger(label: "proxy.\(module.name)"), hooks: hooks)
             return (module.name, try module.build(context))
         }
     }
@@ -85,11 +85,13 @@ struct ProxyHost {
     func run() async throws {
         let proxy = config.proxy
         let routing = makeRouting()
-        let modules = try buildModules(routing)
-
         let api = SystemAPI(
             config: proxy.systemAPI, registry: routing.registry, routers: routing.all, group: group,
             logger: Logger(label: "proxy.system-api"), onListening: { _, _ in })
+        let hooks = HooksService(
+            config: proxy.hooks, queue: (routing.registry as? any EventQueue) ?? MemoryEventQueue(), server: api.identity.server,
+            service: api.identity.service, group: group, logger: Logger(label: "proxy.hooks"))
+        let modules = try buildModules(routing, hooks: hooks.hooks)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: RouterService(routers: routing.all), serviceName: "router"),
@@ -100,6 +102,7 @@ struct ProxyHost {
                 service: DefaultBackendService(backend: proxy.defaultBackend.backend, registry: routing.registry, logger: logger),
                 serviceName: "default-backend"))
         }
+        services.append(.init(service: hooks, serviceName: "hooks"))
         services.append(.init(service: ModuleGroup(modules: modules, logger: logger), serviceName: "modules"))
 
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

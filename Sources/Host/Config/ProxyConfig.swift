@@ -9,6 +9,8 @@ struct ProxyConfig: Decodable, Sendable {
     var systemAPI = SystemAPIConfig()
     var defaultBackend = DefaultBackendConfig()
     var quit = QuitConfig()
+    /// Publish-auth webhook and event callbacks (Hooks/HooksConfig.swift).
+    var hooks = HooksConfig()
     /// Event-loop threads for every listener and relay; 0 = one per CPU core.
     var eventLoops = 0
 
@@ -16,7 +18,7 @@ struct ProxyConfig: Decodable, Sendable {
         case balancer, registry
         case systemAPI = "system_api"
         case defaultBackend = "default_backend"
-        case modules, quit
+        case modules, quit, hooks
         case eventLoops = "event_loops"
     }
 
@@ -34,6 +36,7 @@ struct ProxyConfig: Decodable, Sendable {
         systemAPI = try c.decode(SystemAPIConfig.self, forKey: .systemAPI, default: d.systemAPI)
         defaultBackend = try c.decode(DefaultBackendConfig.self, forKey: .defaultBackend, default: d.defaultBackend)
         quit = try c.decode(QuitConfig.self, forKey: .quit, default: d.quit)
+        hooks = try c.decode(HooksConfig.self, forKey: .hooks, default: d.hooks)
         eventLoops = try c.decode(Int.self, forKey: .eventLoops, default: d.eventLoops)
         guard (0...1024).contains(eventLoops) else { throw c.invalid(.eventLoops, "must be from 0 (one per CPU core) to 1024") }
     }

@@ -1,0 +1,187 @@
+import Foundation
+import ProxyCore
+
+/// `hooks:` the publish-auth webhook and the event callbacks (both off unless a url is set).
+struct HooksConfig: Decodable, Sendable {
+    var publishAuth = PublishAuthConfig()
+    var events = EventsConfig()
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case publishAuth = "publish_auth"
+        case events
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = HooksConfig()
+        publishAuth = try c.decode(PublishAuthConfig.self, forKey: .publishAuth, default: d.publishAuth)
+        events = try c.decode(EventsConfig.self, forKey: .events, default: d.events)
+    }
+}
+
+/// `hooks.publish_auth:` asked before every publish is relayed (SRS's on_publish).
+struct PublishAuthConfig: Decodable, Sendable {
+    enum OnError: String, Sendable, CaseIterable {
+        case deny, allow
+    }
+
+    /// http:// or https:// URL; absent or empty: every publish is allowed without asking.
+    var url: URL?
+    /// For the whole exchange: connect, send, answer.
+    var timeout = ConfigDuration.seconds(3)
+    /// What a publish gets when the hook cannot answer (unreachable, timeout, HTTP 5xx).
+    var onError = OnError.deny
+    /// Sent as `Authorization: Bearer <token>` when not empty.
+    var bearerToken = ""
+    /// Extra request headers.
+    var headers: [String: String] = [:]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case url, timeout
+        case onError = "on_error"
+        case bearerToken = "bearer_token"
+        case headers
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = PublishAuthConfig()
+        url = try HookURL.decode(c, .url)
+        timeout = try c.decodePositive(.timeout, default: d.timeout)
+        let onErrorName = try c.decode(String.self, forKey: .onError, default: d.onError.rawValue)
+        guard let onError = OnError(rawValue: onErrorName) else {
+            throw c.invalid(.onError, "unknown value '\(onErrorName)' (allowed: deny, allow)")
+        }
+        self.onError = onError
+        bearerToken = try c.decode(String.self, forKey: .bearerToken, default: d.bearerToken)
+        headers = try HookHeaders.decode(c, .headers)
+    }
+}
+
+/// `hooks.events:` callbacks for stream starts and ends, queued in the registry and retried.
+struct EventsConfig: Decodable, Sendable {
+    /// Every url gets every selected event; empty: no callbacks.
+    var urls: [URL] = []
+    /// Which events are sent.
+    var events: [StreamEvent.Kind] = [.publishStart, .publishEnd, .playStart, .playEnd]
+    /// For one delivery attempt to one url.
+    var timeout = ConfigDuration.seconds(3)
+    var bearerToken = ""
+    var headers: [String: String] = [:]
+    var retry = RetryConfig()
+    /// Most deliveries waiting in the queue (shared by all proxies in redis mode); past it new ones are dropped.
+    var queueLimit = 10_000
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case urls, events, timeout
+        case bearerToken = "bearer_token"
+        case headers, retry
+        case queueLimit = "queue_limit"
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = EventsConfig()
+        let texts = try c.decode([String].self, forKey: .urls, default: [])
+        guard texts.count <= 16 else { throw c.invalid(.urls, "at most 16 urls") }
+        urls = try texts.enumerated().map { i, text in
+            guard let url = HookURL.parse(text) else { throw c.invalid(.urls, "item \(i): \(HookURL.problem(text))") }
+            return url
+        }
+        let names = try c.decode([String].self, forKey: .events, default: d.events.map(\.rawValue))
+        let allowed = d.events.map(\.rawValue).joined(separator: ", ")
+        events = try names.map { name in
+            guard let kind = StreamEvent.Kind(rawValue: name) else { throw c.invalid(.events, "unknown event '\(name)' (allowed: \(allowed))") }
+            return kind
+        }
+        timeout = try c.decodePositive(.timeout, default: d.timeout)
+        bearerToken = try c.decode(String.self, forKey: .bearerToken, default: d.bearerToken)
+        headers = try HookHeaders.decode(c, .headers)
+        retry = try c.decode(RetryConfig.self, forKey: .retry, default: d.retry)
+        queueLimit = try c.decode(Int.self, forKey: .queueLimit, default: d.queueLimit)
+        guard (1...10_000_000).contains(queueLimit) else { throw c.invalid(.queueLimit, "must be from 1 to 10000000") }
+    }
+}
+
+/// `hooks.events.retry:` exponential backoff between delivery attempts.
+struct RetryConfig: Decodable, Sendable {
+    /// Attempts per delivery, the first included; then it is dropped with a log line.
+    var maxAttempts = 8
+    /// Delay after the first failure; doubled after each further one, up to `max_backoff`.
+    var initialBackoff = ConfigDuration.seconds(1)
+    var maxBackoff = ConfigDuration.seconds(60)
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxAttempts = "max_attempts"
+        case initialBackoff = "initial_backoff"
+        case maxBackoff = "max_backoff"
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RetryConfig()
+        maxAttempts = try c.decode(Int.self, forKey: .maxAttempts, default: d.maxAttempts)
+        guard (1...100).contains(maxAttempts) else { throw c.invalid(.maxAttempts, "must be from 1 to 100") }
+        initialBackoff = try c.decodePositive(.initialBackoff, default: d.initialBackoff)
+        maxBackoff = try c.decodePositive(.maxBackoff, default: d.maxBackoff)
+        guard maxBackoff.duration >= initialBackoff.duration else {
+            throw c.invalid(.maxBackoff, "must not be shorter than initial_backoff (\(initialBackoff))")
+        }
+    }
+
+    /// The delay before attempt `attempts + 1`, after `attempts` failed ones.
+    func backoff(afterAttempts attempts: Int) -> Duration {
+        let doublings = min(max(attempts - 1, 0), 30)
+        let delay = initialBackoff.duration * (1 << doublings)
+        return min(delay, maxBackoff.duration)
+    }
+}
+
+/// A hook URL: absolute http or https with a host, at most 2048 bytes.
+enum HookURL {
+    static func parse(_ text: String) -> URL? {
+        guard text.utf8.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty else { return nil }
+        return url
+    }
+
+    static func problem(_ text: String) -> String {
+        "'\(text.prefix(100))' is not an http:// or https:// URL with a host"
+    }
+
+    /// The url at `key`: nil when absent or empty, an error when it is not a hook URL.
+    static func decode<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> URL? {
+        let text = try c.decode(String.self, forKey: key, default: "")
+        if text.isEmpty { return nil }
+        guard let url = parse(text) else { throw c.invalid(key, problem(text)) }
+        return url
+    }
+}
+
+/// Extra request headers: token-character names, values without line breaks, at most 32.
+enum HookHeaders {
+    static func decode<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> [String: String] {
+        let headers = try c.decode([String: String].self, forKey: key, default: [:])
+        guard headers.count <= 32 else { throw c.invalid(key, "at most 32 headers") }
+        let tokenCharacters = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        for (name, value) in headers {
+            guard !name.isEmpty, name.allSatisfy(tokenCharacters.contains) else { throw c.invalid(key, "'\(name)' is not a header name") }
+            guard !value.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+                throw c.invalid(key, "the value of \(name) has a line break")
+            }
+        }
+        return headers
+    }
+}
