@@ -167,6 +167,7 @@ import Testing
         #expect(Set(flaky.compactMap { $0.fields["event_id"] }).count == 1, "every attempt carries the same event id")
         if flaky.count == 3 {
             let gaps = [flaky[1].at - flaky[0].at, flaky[2].at - flaky[1].at]
+            print("gaps between the three attempts (initial_backoff 300ms): \(gaps)")
             #expect(gaps[0] >= .milliseconds(280) && gaps[1] >= .milliseconds(580), "exponential backoff 300ms then 600ms: \(gaps)")
             #expect(gaps[1] < .seconds(3), "not slower than the poll allows: \(gaps)")
         }
