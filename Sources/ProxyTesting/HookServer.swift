@@ -25,7 +25,7 @@ public final class HookServer: Sendable {
     }
 
     /// The answer to a request, given how many requests its path had before it.
-    public typealias Respond = @Sendable (_ request: Received, _ earlier: Int) -> (status: Int, body: String)
+    public typealias Respond = @Sendable (_ request: Received, _ earlier: Int) async -> (status: Int, body: String)
 
     private final class Box: Sendable { let recorded = Mutex<[Received]>([]) }
 
@@ -62,7 +62,7 @@ public final class HookServer: Sendable {
                 all.append(received)
                 return n
             }
-            let (status, text) = respond(received, earlier)
+            let (status, text) = await respond(received, earlier)
             return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)

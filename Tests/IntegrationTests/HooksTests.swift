@@ -87,6 +87,29 @@ import Testing
         try await open.stop()
     }
 
+    @Test func aSlowHookTimesOutAndAnOversizedAnswerIsNotReadBothDeny() async throws {
+        let hook = try await HookServer.start { request, _ in
+            if request.path == "/slow" {
+                try? await Task.sleep(for: .seconds(5))
+                return (200, "0")
+            }
+            return (200, "0" + String(repeating: " ", count: 200_000))
+        }
+        let nginx = try await NginxRTMP.start()
+        for (path, reason) in [("/slow", "no answer within 0.5 seconds"), ("/huge", "the answer is larger than 65536 bytes")] {
+            let proxy = try await ProxyProcess.start(config: Self.config(hooks: "  publish_auth: { url: \"\(hook.url(path))\", timeout: 500ms }"))
+            try await Self.register(nginx.registration(server: "n"), with: proxy)
+            let started = ContinuousClock.now
+            let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(try await Self.port(proxy, "rtmp"))/live/\(Self.unique("bounded"))", seconds: 1)
+            #expect(try await publisher.wait(timeout: .seconds(15)) != 0, "\(path): denied")
+            #expect(ContinuousClock.now - started < .seconds(4), "\(path): the timeout bounds the wait")
+            #expect(proxy.log.contains("publish hook failed; denied") && proxy.log.contains(reason), "\(path):\n\(proxy.log.suffix(1500))")
+            try await proxy.stop()
+        }
+        #expect(nginx.published.isEmpty)
+        hook.stop()
+    }
+
     @Test func srtAndWhipPublishesTheHookRefusesAreRejectedByTheirProtocols() async throws {
         let hook = try await HookServer.start(Self.secretChecker)
         let origin = try await SRTLiveTransmit.start()
