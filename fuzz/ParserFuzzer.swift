@@ -173,10 +173,17 @@ private func checkSTUN(_ input: [UInt8]) {
     case .notSTUN, .otherSTUN, .malformed:
         break
     }
+    // The readers of a several-address session (transaction id, response, USE-CANDIDATE) stay in the datagram.
+    input.withUnsafeBytes { bytes in
+        if STUNMessage.hasUseCandidate(bytes) { check(STUNMessage.isBindingRequest(bytes), "USE-CANDIDATE outside a Binding Request") }
+        if STUNMessage.isBindingResponse(bytes) || STUNMessage.isBindingRequest(bytes) { _ = STUNMessage.transactionID(bytes) }
+    }
     // A valid request made from the fuzz text is always read back.
     let name = String(decoding: input.prefix(64).filter { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }, as: UTF8.self)
     if !name.isEmpty {
         check(STUNMessage.inspect(STUNMessage.bindingRequest(username: name + ":x")) == .binding(ufrag: name, username: name + ":x"), "own request not read back: \(name)")
+        let nominated = STUNMessage.bindingRequest(username: name + ":x", transactionID: Array(input.prefix(12)) + Array(repeating: 0, count: 12 - min(12, input.count)), nominate: true)
+        nominated.withUnsafeBytes { check(STUNMessage.hasUseCandidate($0), "own USE-CANDIDATE not read back: \(name)") }
     }
 }
 

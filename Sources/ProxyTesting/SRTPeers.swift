@@ -131,12 +131,50 @@ public final class RawUDPSocket: @unchecked Sendable {
     public let fd: Int32
     private var peer = sockaddr_in()
 
-    public init(port: Int) throws {
+    /// A socket that sends to 127.0.0.1:`port`, from `from` (a local address such as 127.0.0.2,
+    /// with a free port) when given, else from an address the kernel picks at the first send.
+    public init(port: Int, from: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed: errno \(errno)") }
         peer.sin_family = sa_family_t(AF_INET)
         peer.sin_addr.s_addr = inet_addr("127.0.0.1")
         peer.sin_port = UInt16(port).bigEndian
+        if let from {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(from)
+            let rc = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else {
+                close(fd)
+                throw TestFailure("bind to \(from) failed: errno \(errno)")
+            }
+        }
+    }
+
+    /// The bound local port (0 before the first send of a socket made without `from`).
+    public var localPort: Int {
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: local.sin_port))
+    }
+
+    /// The next datagram within `timeout` and its sender (as "ip:port"); later `send`s go to that sender.
+    public func receiveAndAnswerSender(timeout: Duration) -> (bytes: [UInt8], from: String)? {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        guard poll(&pfd, 1, max(1, ms)) > 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        var sender = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let n = withUnsafeMutablePointer(to: &sender) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &length) }
+        }
+        guard n > 0 else { return nil }
+        peer = sender
+        return (Array(buffer[0..<n]), "\(String(cString: inet_ntoa(sender.sin_addr))):\(UInt16(bigEndian: sender.sin_port))")
     }
 
     public func send(_ bytes: [UInt8]) {

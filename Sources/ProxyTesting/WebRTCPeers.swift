@@ -10,8 +10,10 @@ public enum WebRTCPeers {
         public let port: Int
         public let process: PeerProcess
 
-        public static func start() async throws -> Origin {
-            let process = try PeerProcess("python3", [directory.appendingPathComponent("whip_server.py").path, "--port", "0"])
+        /// `servePages`: also serve Tests/Peers/webrtc under /static/ (the browser pages; see `page`).
+        public static func start(servePages: Bool = false) async throws -> Origin {
+            let pages = servePages ? ["--static", directory.path] : []
+            let process = try PeerProcess("python3", [directory.appendingPathComponent("whip_server.py").path, "--port", "0"] + pages)
             let port = try await Wait.until("whip_server's ready line", timeout: .seconds(20)) { () throws -> Int? in
                 if let range = process.output.range(of: #"whip_server listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                     return Int(process.output[range].split(separator: ":").last ?? "")
@@ -31,6 +33,14 @@ public enum WebRTCPeers {
         /// (aiortc answers a port per session; the proxy learns it from each answer).
         public func registration(server: String) -> String {
             #"{"ip":"127.0.0.1","server":"\#(server)","service":"aiortc","pid":"\#(process.process.processIdentifier)","api":["\#(port)"],"rtc":["udp://127.0.0.1:9"]}"#
+        }
+
+        /// The URL of a browser page of Tests/Peers/webrtc (whip_publish.html, whep_play.html) on
+        /// this origin (started with `servePages`), its query built from `parameters`.
+        public func page(_ name: String, _ parameters: KeyValuePairs<String, String>) -> String {
+            // Values percent-encoded whole: a WHIP URL's "?", "&", "=" and "/" must not end up in the page's query.
+            let query = parameters.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+            return "http://127.0.0.1:\(port)/static/\(name)?" + query.joined(separator: "&")
         }
 
         /// `GET /stats`: frames received per stream.

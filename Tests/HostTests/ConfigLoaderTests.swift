@@ -174,6 +174,10 @@ import Testing
         #expect(failure("modules:\n  webrtc: { idle_timeout: 0s }").contains("modules.webrtc.idle_timeout: must be greater than 0"))
         #expect(failure("modules:\n  webrtc: { candidate: \"a b\" }").contains("modules.webrtc.candidate"))
         #expect(failure("modules:\n  webrtc: { ice_lite: true }").contains("ice_lite"))
+        let noCORS = try load("modules:\n  webrtc: { enabled: true, cors: { enabled: false } }").modules.first { $0.name == "webrtc" }
+        _ = try #require(noCORS).build(context)
+        #expect(failure("modules:\n  webrtc: { cors: { origin: x } }").contains("modules.webrtc.cors.origin"))
+        #expect(failure("modules:\n  webrtc: { cors: false }").contains("modules.webrtc.cors: expected a mapping"))
     }
 
     @Test func srtIsEnabledByDefaultAndBuilds() throws {

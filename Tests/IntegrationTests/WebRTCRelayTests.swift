@@ -24,8 +24,9 @@ import Testing
         var base: String { "http://127.0.0.1:\(api)" }
     }
 
-    static func start() async throws -> Setup {
-        let origin = try await WebRTCPeers.Origin.start()
+    /// The origin (also serving the browser pages when `servePages`), the proxy, and the origin registered.
+    static func start(servePages: Bool = false) async throws -> Setup {
+        let origin = try await WebRTCPeers.Origin.start(servePages: servePages)
         let proxy = try await ProxyProcess.start(config: config)
         let api = try await port(proxy, "webrtc-api"), udp = try await port(proxy, "webrtc-udp")
         let r = try await HTTPTestClient.post(try proxy.systemAPI.appendingPathComponent("api/v1/srs/register"), json: origin.registration(server: "aiortc"))

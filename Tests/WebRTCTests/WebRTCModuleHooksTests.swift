@@ -38,11 +38,7 @@ import WebRTC
         func deleteRecord(namespace: String, id: String) async throws { try await inner.deleteRecord(namespace: namespace, id: id) }
     }
 
-    struct Running: Sendable {
-        var api: Int
-        var udp: Int
-        var base: String { "http://127.0.0.1:\(api)" }
-    }
+    typealias Running = RunningWebRTCModule
 
     static let backendID = "o-aiortc-1"
 
@@ -55,28 +51,7 @@ import WebRTC
         try await registry.heartbeat(Backend(server: "o", service: "aiortc", pid: "1", ip: "127.0.0.1", endpoints: [
             .api: [ListenEndpoint(port: origin.port)], .rtc: [ListenEndpoint(transport: .udp, host: "127.0.0.1", port: 9)],
         ]))
-        var config = WebRTCConfig()
-        config.apiListen = ListenEndpoint(host: "127.0.0.1", port: 0)
-        config.udpListen = ListenEndpoint(transport: .udp, host: "127.0.0.1", port: 0)
-        config.candidate = "127.0.0.1"
-        config.idleTimeout = .seconds(5)
-        let ports = Mutex<[String: Int]>([:])
-        let module = try WebRTCModule(config: config, context: ModuleContext(
-            router: Router(registry: registry, strategy: RoundRobinStrategy()), eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: Logger(label: "test.webrtc"), hooks: hooks, onListening: { name, address in ports.withLock { $0[name] = address.port } }))
-        let task = Task { try await module.run() }
-        do {
-            let running = try await Wait.until("the module's listeners") { () -> Running? in
-                ports.withLock { p in p["webrtc-api"].flatMap { api in p["webrtc-udp"].map { Running(api: api, udp: $0) } } }
-            }
-            try await body(running)
-        } catch {
-            task.cancel()
-            _ = await task.result
-            throw error
-        }
-        task.cancel()
-        _ = await task.result
+        try await RunningWebRTCModule.with(registry: registry, hooks: hooks, body)
     }
 
     static func unique(_ prefix: String) -> String { "\(prefix)\(UInt32.random(in: 0...UInt32.max))" }

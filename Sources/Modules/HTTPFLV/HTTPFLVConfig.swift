@@ -50,27 +50,3 @@ public struct HTTPFLVConfig: Decodable, Sendable {
         cors = try c.decode(CORSConfig.self, forKey: .cors, default: d.cors)
     }
 }
-
-/// `modules.http-flv.cors`: the headers SRS adds, on by default.
-public struct CORSConfig: Decodable, Sendable {
-    public var enabled = true
-    /// `Access-Control-Allow-Origin` value. Default `*`.
-    public var allowOrigin = "*"
-
-    public init() {}
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case enabled
-        case allowOrigin = "allow_origin"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        enabled = try c.decode(Bool.self, forKey: .enabled, default: true)
-        allowOrigin = try c.decode(String.self, forKey: .allowOrigin, default: "*")
-        guard !allowOrigin.isEmpty, !allowOrigin.contains(where: { $0 == "\r" || $0 == "\n" }) else {
-            throw c.invalid(.allowOrigin, "must be a non-empty single-line value")
-        }
-    }
-}

@@ -1,11 +1,15 @@
-/// The one thing the proxy reads from a datagram of an unknown client: the USERNAME of a STUN
-/// Binding Request (RFC 8489), whose part before `:` is the ufrag the backend answered. No NIO,
-/// no allocation until a USERNAME is found (fuzz/run compiles it).
+/// What the proxy reads from STUN (RFC 8489): from a datagram of an unknown client, the USERNAME
+/// of a Binding Request, whose part before `:` is the ufrag the backend answered; for a client
+/// with several addresses, transaction ids, responses and USE-CANDIDATE. No NIO, no allocation
+/// until a USERNAME is found (fuzz/run compiles it).
 public enum STUNMessage {
     public static let magicCookie: UInt32 = 0x2112_A442
     public static let headerSize = 20
     static let bindingRequest: UInt16 = 0x0001
     static let usernameAttribute: UInt16 = 0x0006
+    static let useCandidateAttribute: UInt16 = 0x0025
+    static let bindingSuccess: UInt16 = 0x0101
+    static let bindingError: UInt16 = 0x0111
     /// RFC 8489 limits USERNAME to 513 bytes.
     static let maxUsername = 513
 
@@ -50,12 +54,49 @@ public enum STUNMessage {
         return .malformed("Binding Request without USERNAME")
     }
 
+    /// The 96-bit transaction id of a message (bytes 8..<20), as integers.
+    public struct TransactionID: Hashable, Sendable {
+        public var high: UInt64
+        public var low: UInt32
+    }
+
+    /// The transaction id of bytes that `looksLikeSTUN`.
+    public static func transactionID(_ bytes: UnsafeRawBufferPointer) -> TransactionID {
+        TransactionID(high: UInt64(readUInt32(bytes, 8)) << 32 | UInt64(readUInt32(bytes, 12)), low: readUInt32(bytes, 16))
+    }
+
+    /// Whether the bytes are a Binding success or error response (the answer to a check).
+    public static func isBindingResponse(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard looksLikeSTUN(bytes) else { return false }
+        let type = readUInt16(bytes, 0)
+        return type == bindingSuccess || type == bindingError
+    }
+
+    /// Whether the bytes are a Binding Request (well-formed length or not: only the header is read).
+    public static func isBindingRequest(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        looksLikeSTUN(bytes) && readUInt16(bytes, 0) == bindingRequest
+    }
+
+    /// Whether a Binding Request carries USE-CANDIDATE (ICE nomination, RFC 8445 7.1.2): the
+    /// controlling agent picked this pair. Attributes are walked within the datagram only.
+    public static func hasUseCandidate(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard isBindingRequest(bytes) else { return false }
+        let end = min(bytes.count, headerSize + Int(readUInt16(bytes, 2)))
+        var at = headerSize
+        while at + 4 <= end {
+            if readUInt16(bytes, at) == useCandidateAttribute { return true }
+            at += 4 + (Int(readUInt16(bytes, at + 2)) + 3) & ~3
+        }
+        return false
+    }
+
     public static func inspect(_ bytes: [UInt8]) -> Verdict {
         bytes.withUnsafeBytes { inspect($0) }
     }
 
-    /// A Binding Request with `username` (and PRIORITY), for tests and the benchmark's load generator.
-    public static func bindingRequest(username: String, transactionID: [UInt8] = Array(repeating: 7, count: 12)) -> [UInt8] {
+    /// A Binding Request with `username` (and PRIORITY, and USE-CANDIDATE when `nominate`), for
+    /// tests and the benchmark's load generator.
+    public static func bindingRequest(username: String, transactionID: [UInt8] = Array(repeating: 7, count: 12), nominate: Bool = false) -> [UInt8] {
         precondition(transactionID.count == 12)
         var attrs: [UInt8] = []
         func attribute(_ type: UInt16, _ value: [UInt8]) {
@@ -64,6 +105,7 @@ public enum STUNMessage {
         }
         attribute(usernameAttribute, Array(username.utf8))
         attribute(0x0024, [0x6E, 0x00, 0x1E, 0xFF])  // PRIORITY
+        if nominate { attribute(useCandidateAttribute, []) }
         let length = attrs.count
         return [0x00, 0x01, UInt8(length >> 8), UInt8(length & 0xFF), 0x21, 0x12, 0xA4, 0x42] + transactionID + attrs
     }

@@ -26,12 +26,12 @@ final class SignallingHTTPHandler: ChannelInboundHandler {
             head = h
             body.clear()
             tooLarge = h.headers.first(name: "content-length").flatMap(Int.init).map { $0 > maxBody } ?? false
-            if tooLarge { respondTooLarge(context: context) }
+            if tooLarge { respondTooLarge(h, context: context) }
         case .body(var part):
             guard !tooLarge else { return }
             if body.readableBytes + part.readableBytes > maxBody {
                 tooLarge = true
-                respondTooLarge(context: context)
+                if let head { respondTooLarge(head, context: context) }
                 return
             }
             body.writeBuffer(&part)
@@ -53,11 +53,13 @@ final class SignallingHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    private func respondTooLarge(context: ChannelHandlerContext) {
+    private func respondTooLarge(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         signalling.logger.notice("signalling refused", metadata: [
             "client": "\(context.channel.remoteAddress?.endpointDescription ?? "unknown")", "status": "413", "error": "body over \(maxBody) bytes",
         ])
-        write(.error(.payloadTooLarge, "the body is larger than \(maxBody) bytes"), keepAlive: false, context: context)
+        var response = SignallingResponse.error(.payloadTooLarge, "the body is larger than \(maxBody) bytes")
+        response.headers += signalling.settings.cors.headers(for: head.headers, preflight: false)
+        write(response, keepAlive: false, context: context)
     }
 
     private func write(_ response: SignallingResponse, keepAlive: Bool, context: ChannelHandlerContext) {

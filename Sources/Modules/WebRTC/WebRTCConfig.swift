@@ -14,6 +14,8 @@ public struct WebRTCConfig: Decodable, Sendable {
     public var maxSessions = 10_000
     /// Time to connect to a backend's API and receive its whole answer (502/504 after). Default 5 s.
     public var backendTimeout = ConfigDuration.seconds(5)
+    /// CORS on the signalling endpoints for browser clients on other origins; on by default, as SRS.
+    public var cors = CORSConfig()
 
     public init() {}
 
@@ -24,6 +26,7 @@ public struct WebRTCConfig: Decodable, Sendable {
         case idleTimeout = "idle_timeout"
         case maxSessions = "max_sessions"
         case backendTimeout = "backend_timeout"
+        case cors
     }
 
     public init(from decoder: any Decoder) throws {
@@ -42,5 +45,6 @@ public struct WebRTCConfig: Decodable, Sendable {
         backendTimeout = try c.decodePositive(.backendTimeout, default: d.backendTimeout)
         maxSessions = try c.decode(Int.self, forKey: .maxSessions, default: d.maxSessions)
         guard (1...1_000_000).contains(maxSessions) else { throw c.invalid(.maxSessions, "must be from 1 to 1000000") }
+        cors = try c.decode(CORSConfig.self, forKey: .cors, default: d.cors)
     }
 }

@@ -59,7 +59,7 @@ public struct WebRTCModule: ProxyModule {
             let signalling = WebRTCSignalling(
                 settings: .init(
                     candidate: config.candidate, udpPort: udpPort, backendTimeout: TimeAmount(config.backendTimeout.duration),
-                    recordTTL: recordTTL, module: Self.name),
+                    recordTTL: recordTTL, module: Self.name, cors: SignallingCORS(config: config.cors)),
                 router: context.router, hooks: context.hooks, logger: context.logger, relay: relay)
             let api = TCPListener(name: "webrtc-api", endpoint: config.apiListen, context: context) { channel in
                 channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {

@@ -11,12 +11,20 @@ import ProxyNet
 /// session, everything on one event loop (no lock, no thread hop on the hot path).
 ///
 /// A datagram from a known client address goes to its session: one dictionary hit on the address
-/// as integers (`byClient`, kept equal to the UDPSessionTable's address binding), no allocation,
+/// as integers (`byClient`: the UDPSessionTable's binding of each active address, plus the other
+/// addresses of a session), no allocation,
 /// lock or atomic per datagram (last-seen time and byte counts are session fields, flushed to the
 /// table and the lease's counters per batch or sweep). From an unknown address only a STUN Binding Request is taken: its
 /// USERNAME (`<answer ufrag>:<offer ufrag>`) names the session, found among those signalled
-/// through this proxy or, through the registry, through another one; the address is then bound
-/// (or rebound: ICE restart, NAT rebinding). STUN, DTLS, SRTP and SRTCP are passed on untouched,
+/// through this proxy or, through the registry, through another one; the address is then bound.
+///
+/// A client may check from several addresses with one USERNAME (a browser pairs each of its local
+/// candidates, 127.0.0.1 and the machine's other addresses, with the one proxy candidate): each
+/// is bound to the session (up to `maxClientAddresses`) and relayed. Towards the client, a
+/// Binding response goes to the address its request came from (by transaction id), everything
+/// else to the active address: the first one, then the one that last nominated (USE-CANDIDATE)
+/// or sent media (DTLS, SRTP: the client's selected pair), which also covers NAT rebinding.
+/// STUN, DTLS, SRTP and SRTCP are passed on untouched,
 /// both ways: towards the client the read buffer itself is written to the listening socket and the
 /// writes of one read burst are flushed together (sendmmsg); towards the backend the same-size
 /// datagrams of a read batch go out as one UDP GSO send where the kernel has it (BackendHandler).
@@ -36,6 +44,11 @@ final class WebRTCRelay: @unchecked Sendable {
         var maxStarting = 1024
         /// UDP GSO towards backends (where the kernel has it): see BackendHandler.
         var gso = true
+        /// Client addresses bound to one session at once (the active one included); past it the
+        /// oldest other address is unbound.
+        var maxClientAddresses = 8
+        /// Binding Requests from a session's other addresses whose responses are routed back.
+        var trackedRequests = 16
     }
 
     /// A session signalled through this proxy whose first Binding Request has not come yet.
@@ -51,9 +64,15 @@ final class WebRTCRelay: @unchecked Sendable {
         let record: WebRTCSessionRecord
         let lease: RouteLease
         let backend: any Channel
+        /// The active client address: where everything but a routed Binding response goes.
         var client: SocketAddress
         /// `client` as a cheap dictionary key (the hot path's one lookup).
         var clientKey: ClientKey
+        /// The client's other bound addresses (checks from its other local candidates), each in
+        /// `byClient` too while it leads to this session.
+        var others: [(key: ClientKey, address: SocketAddress)] = []
+        /// Binding Requests relayed from `others`, for their responses to go back there.
+        var requestsFromOthers: [(id: STUNMessage.TransactionID, address: SocketAddress)] = []
         /// The backend socket's handler: writes go to its context, past the pipeline's tail. (The
         /// handler's reference back to the session is dropped when the socket closes.)
         let handler: BackendHandler
@@ -147,8 +166,8 @@ final class WebRTCRelay: @unchecked Sendable {
     private let logger: Logger
     private var listener: (any Channel)?
     private var table: UDPSessionTable<String, Session>
-    /// The hot path's index: each session under its current client address (kept equal to the
-    /// table's address binding; the table stays the authority for ids, capacity and rebinding).
+    /// The hot path's index: each session under its active client address (the table's binding;
+    /// the table stays the authority for ids, capacity and rebinding) and its other addresses.
     private var byClient: [ClientKey: Session] = [:]
     private var pending: [String: Pending] = [:]
     /// Sessions being started (dial or registry look-up in flight), with the datagrams held for them.
@@ -228,12 +247,64 @@ final class WebRTCRelay: @unchecked Sendable {
     // MARK: Client datagrams (listener channel)
 
     func clientDatagram(_ envelope: AddressedEnvelope<ByteBuffer>) {
-        if let session = byClient[ClientKey(envelope.remoteAddress)] {
+        let key = ClientKey(envelope.remoteAddress)
+        if let session = byClient[key] {
             session.lastSeen = now
-            toBackend(session, envelope.data)
+            fromClient(session, envelope, key: key)
             return
         }
         unknownDatagram(envelope)
+    }
+
+    /// A datagram of the session's client (from an address bound to it or, with its USERNAME, a new one).
+    @inline(__always) private func fromClient(_ session: Session, _ envelope: AddressedEnvelope<ByteBuffer>, key: ClientKey) {
+        if key != session.clientKey { fromOtherAddress(session, envelope, key: key) }
+        toBackend(session, envelope.data)
+    }
+
+    /// From an address that is not the active one: bind it if new, note a Binding Request's
+    /// transaction for the response, and make it active on nomination or media.
+    private func fromOtherAddress(_ session: Session, _ envelope: AddressedEnvelope<ByteBuffer>, key: ClientKey) {
+        let address = envelope.remoteAddress
+        if byClient[key] !== session { bind(session, address, key: key) }
+        let (request, nominated, id) = envelope.data.withUnsafeReadableBytes { bytes in
+            STUNMessage.isBindingRequest(bytes)
+                ? (true, STUNMessage.hasUseCandidate(bytes), STUNMessage.transactionID(bytes)) : (false, false, STUNMessage.TransactionID(high: 0, low: 0))
+        }
+        if request {
+            if session.requestsFromOthers.count >= settings.trackedRequests { session.requestsFromOthers.removeFirst() }
+            session.requestsFromOthers.append((id, address))
+            if nominated { activate(session, address, key: key, why: "nominated") }
+        } else if !envelope.data.withUnsafeReadableBytes({ STUNMessage.looksLikeSTUN($0) }) {
+            activate(session, address, key: key, why: "media")
+        }
+    }
+
+    /// Binds one more client address to the session (the oldest other one goes past the cap).
+    private func bind(_ session: Session, _ address: SocketAddress, key: ClientKey) {
+        if session.others.count + 1 >= settings.maxClientAddresses {
+            let oldest = session.others.removeFirst()
+            if byClient[oldest.key] === session { byClient[oldest.key] = nil }
+        }
+        session.others.append((key, address))
+        byClient[key] = session
+        logger.info("client address added", metadata: [
+            "session": "\(session.username)", "address": "\(address.endpointDescription)", "active": "\(session.client.endpointDescription)",
+        ])
+    }
+
+    /// Makes a bound address the active one (the old one stays bound).
+    private func activate(_ session: Session, _ address: SocketAddress, key: ClientKey, why: String) {
+        guard case .moved(let displaced) = table.rebind(id: session.username, to: address) else { return }
+        logger.info("client address changed", metadata: [
+            "session": "\(session.username)", "from": "\(session.client.endpointDescription)", "to": "\(address.endpointDescription)", "reason": "\(why)",
+        ])
+        session.others.removeAll { $0.key == key }
+        session.others.append((session.clientKey, session.client))
+        session.client = address
+        session.clientKey = key
+        byClient[key] = session
+        if let displaced, displaced.session !== session { end(displaced.session, reason: "its address was taken by another session") }
     }
 
     func clientReadComplete() {
@@ -272,9 +343,9 @@ final class WebRTCRelay: @unchecked Sendable {
         case .binding(_, let name):
             username = name
         }
-        if table.session(forID: username, now: now) != nil {
-            rebind(username, to: envelope.remoteAddress)
-            if let session = table.session(forID: username, now: now) { toBackend(session, envelope.data) }
+        if let session = table.session(forID: username, now: now) {
+            session.lastSeen = now
+            fromClient(session, envelope, key: ClientKey(envelope.remoteAddress))
             return
         }
         if starting[username] != nil {
@@ -295,20 +366,6 @@ final class WebRTCRelay: @unchecked Sendable {
         } else {
             lookUp(username, client: envelope.remoteAddress)
         }
-    }
-
-    private func rebind(_ username: String, to address: SocketAddress) {
-        guard case .moved(let displaced) = table.rebind(id: username, to: address) else { return }
-        if let session = table.entry(forID: username)?.session {
-            logger.info("client address changed", metadata: [
-                "session": "\(username)", "from": "\(session.client.endpointDescription)", "to": "\(address.endpointDescription)",
-            ])
-            unindex(session)
-            session.client = address
-            session.clientKey = ClientKey(address)
-            byClient[session.clientKey] = session
-        }
-        if let displaced { end(displaced.session, reason: "its address was taken by another session") }
     }
 
     /// A session signalled through another proxy: its record is in the shared registry.
@@ -370,7 +427,7 @@ final class WebRTCRelay: @unchecked Sendable {
 
     private func started(_ username: String, record: WebRTCSessionRecord, lease: RouteLease, channel: any Channel, handler: BackendHandler) {
         let held = starting.removeValue(forKey: username) ?? []
-        guard let client = held.last?.remoteAddress else {
+        guard let client = held.first?.remoteAddress else {
             channel.close(promise: nil)
             Task { await lease.release() }
             return
@@ -394,7 +451,7 @@ final class WebRTCRelay: @unchecked Sendable {
             "backend": "\(lease.backend.id)", "backend_udp": "\(record.ip):\(record.port)",
         ])
         refreshRecord(session)
-        for envelope in held { toBackend(session, envelope.data) }
+        for envelope in held { fromClient(session, envelope, key: ClientKey(envelope.remoteAddress)) }
         clientReadComplete()
     }
 
@@ -404,13 +461,25 @@ final class WebRTCRelay: @unchecked Sendable {
             return
         }
         session.pendingToClient &+= data.readableBytes
-        listener.write(AddressedEnvelope(remoteAddress: session.client, data: data), promise: nil)
+        var to = session.client
+        if !session.requestsFromOthers.isEmpty, let requester = requester(session, data) { to = requester }
+        listener.write(AddressedEnvelope(remoteAddress: to, data: data), promise: nil)
         listenerNeedsFlush = true
     }
 
-    /// The session's client address no longer leads to it (the session ended or moved).
+    /// Where a Binding response of the backend goes when its request came from another address.
+    private func requester(_ session: Session, _ data: ByteBuffer) -> SocketAddress? {
+        let id: STUNMessage.TransactionID? = data.withUnsafeReadableBytes { bytes in
+            STUNMessage.isBindingResponse(bytes) ? STUNMessage.transactionID(bytes) : nil
+        }
+        guard let id, let index = session.requestsFromOthers.firstIndex(where: { $0.id == id }) else { return nil }
+        return session.requestsFromOthers.remove(at: index).address
+    }
+
+    /// The session's client addresses no longer lead to it (the session ended).
     private func unindex(_ session: Session) {
         if byClient[session.clientKey] === session { byClient[session.clientKey] = nil }
+        for other in session.others where byClient[other.key] === session { byClient[other.key] = nil }
     }
 
     func flushListener() {

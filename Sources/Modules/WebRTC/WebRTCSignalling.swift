@@ -48,6 +48,7 @@ struct WebRTCSignalling: Sendable {
         var backendTimeout: TimeAmount
         var recordTTL: Duration
         var module: String
+        var cors: SignallingCORS
         static let maxBody = 64 * 1024
     }
 
@@ -63,14 +64,9 @@ struct WebRTCSignalling: Sendable {
     var logger: Logger
     var relay: WebRTCRelay
 
-    static let cors: [(String, String)] = [
-        ("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS"),
-        ("Access-Control-Allow-Headers", "Content-Type, Authorization, If-Match"), ("Access-Control-Expose-Headers", "Location, ETag"),
-    ]
-
     func handle(_ request: SignallingRequest) async -> SignallingResponse {
         var response = await dispatch(request)
-        response.headers += Self.cors
+        response.headers += settings.cors.headers(for: request.headers, preflight: request.method == .OPTIONS && response.status == .noContent)
         if response.status.code >= 400 {
             logger.notice("signalling refused", metadata: [
                 "method": "\(request.method)", "path": "\(request.path)", "client": "\(request.client)", "status": "\(response.status.code)",
@@ -80,25 +76,42 @@ struct WebRTCSignalling: Sendable {
         return response
     }
 
-    private func dispatch(_ request: SignallingRequest) async -> SignallingResponse {
-        let path = request.path
-        switch request.method {
-        case .OPTIONS:
-            return SignallingResponse(status: .noContent)
-        case .POST:
-            for (prefix, kind) in [("/rtc/v1/whip/", Kind.whip), ("/rtc/v1/whep/", .whep)] where path.hasPrefix(prefix) {
-                return await offer(request, kind: kind, streamPath: String(path.dropFirst(prefix.count)))
-            }
-            if path == "/rtc/v1/publish/" || path == "/rtc/v1/publish" { return await offer(request, kind: .srsPublish, streamPath: "") }
-            if path == "/rtc/v1/play/" || path == "/rtc/v1/play" { return await offer(request, kind: .srsPlay, streamPath: "") }
-        case .PATCH, .DELETE:
-            if path.hasPrefix(WebRTCResourceRecord.pathPrefix) {
-                return await resource(request, id: path.dropFirst(WebRTCResourceRecord.pathPrefix.count))
-            }
-        default:
-            break
+    /// What a signalling path names.
+    enum Endpoint: Equatable {
+        /// WHIP/WHEP (`streamPath` the part after `/rtc/v1/whip/`) or SRS's JSON API (empty).
+        case offer(Kind, streamPath: String)
+        /// A session's resource (PATCH, DELETE), by the proxy's id.
+        case resource(id: Substring)
+
+        var allow: String { if case .resource = self { "PATCH, DELETE, OPTIONS" } else { "POST, OPTIONS" } }
+    }
+
+    static func endpoint(_ path: String) -> Endpoint? {
+        for (prefix, kind) in [("/rtc/v1/whip/", Kind.whip), ("/rtc/v1/whep/", .whep)] where path.hasPrefix(prefix) {
+            return .offer(kind, streamPath: String(path.dropFirst(prefix.count)))
         }
-        return .error(.notFound, "no such signalling endpoint: \(request.method) \(path)")
+        if path == "/rtc/v1/publish/" || path == "/rtc/v1/publish" { return .offer(.srsPublish, streamPath: "") }
+        if path == "/rtc/v1/play/" || path == "/rtc/v1/play" { return .offer(.srsPlay, streamPath: "") }
+        if path.hasPrefix(WebRTCResourceRecord.pathPrefix) { return .resource(id: path.dropFirst(WebRTCResourceRecord.pathPrefix.count)) }
+        return nil
+    }
+
+    private func dispatch(_ request: SignallingRequest) async -> SignallingResponse {
+        guard let endpoint = Self.endpoint(request.path) else {
+            return .error(.notFound, "no such signalling endpoint: \(request.method) \(request.path)")
+        }
+        switch (request.method, endpoint) {
+        case (.OPTIONS, _) where settings.cors.enabled:
+            return SignallingResponse(status: .noContent, headers: [("Allow", endpoint.allow)])
+        case (.POST, .offer(let kind, let streamPath)):
+            return await offer(request, kind: kind, streamPath: streamPath)
+        case (.PATCH, .resource(let id)), (.DELETE, .resource(let id)):
+            return await resource(request, id: id)
+        default:
+            var refused = SignallingResponse.error(.methodNotAllowed, "\(request.method) is not served on \(request.path) (allowed: \(endpoint.allow))")
+            refused.headers.append(("Allow", endpoint.allow))
+            return refused
+        }
     }
 
     // MARK: Offers
