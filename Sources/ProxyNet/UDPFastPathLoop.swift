@@ -378,7 +378,10 @@ final class UDPFastPathLoop {
                     let events = slot.events
                     slot.events.removeAll()
                     let sink = slot.sink
-                    let count = events.count
+                    let count = events.reduce(0) { n, event in
+                        if case .datagrams(let datagrams) = event { return n + datagrams.count }
+                        return n + 1
+                    }
                     let owner = self.owner
                     owner.queuedToLoop.wrappingAdd(count, ordering: .relaxed)
                     owner.eventLoop.execute {
