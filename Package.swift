@@ -30,10 +30,13 @@ let package = Package(
         ),
         // Shared network mechanisms on SwiftNIO: listener, dialer, glue relay, UDP session table,
         // and the module contract.
+        // Batched UDP I/O (recvmmsg, sendmmsg with UDP GSO, epoll) for ProxyNet's UDPFastPath (Linux).
+        .target(name: "CUDPBatch", path: "Sources/CUDPBatch"),
         .target(
             name: "ProxyNet",
             dependencies: [
                 "ProxyCore",
+                "CUDPBatch",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -13,6 +13,12 @@ import ServiceLifecycle
 ///
 /// The module should make its backend sockets on `eventLoop` too (UDPBackendDialer), so a
 /// datagram crosses the proxy on one thread, without a lock or a hop between loops.
+///
+/// With a `fastPath` (Linux), the channel does not read: the fast path's thread reads the socket
+/// (a duplicate descriptor), relays established routes' datagrams itself and hands the rest to
+/// the module's handler on `eventLoop` (`UDPFastPath.setClientSink`, which the handler calls when
+/// it is added); the channel still sends the handler's datagrams and carries the shutdown
+/// sequence. The fast path stops once the channel has closed.
 public struct UDPListener: Sendable {
     public var name: String
     public var endpoint: ListenEndpoint
@@ -21,12 +27,15 @@ public struct UDPListener: Sendable {
     public var options: UDPSocketOptions
     public var onListening: @Sendable (SocketAddress) -> Void
     public var initializer: @Sendable (any Channel) -> EventLoopFuture<Void>
+    public var fastPath: UDPFastPath?
 
     public init(
         name: String, endpoint: ListenEndpoint, eventLoop: any EventLoop, logger: Logger,
-        options: UDPSocketOptions = .listener, onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
+        options: UDPSocketOptions = .listener, fastPath: UDPFastPath? = nil,
+        onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
         initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
     ) {
+        self.fastPath = fastPath
         self.name = name
         self.endpoint = endpoint
         self.eventLoop = eventLoop
@@ -51,7 +60,13 @@ public struct UDPListener: Sendable {
     /// Binds and serves until graceful shutdown, then waits for the handler to close the
     /// channel (its sessions drained); cancellation closes it.
     public func run() async throws {
-        let channel = try await bind()
+        let channel: any Channel
+        do {
+            channel = try await bind()
+        } catch {
+            await fastPath?.stop()
+            throw error
+        }
         if let address = channel.localAddress {
             logger.info("listening", metadata: ["listener": "\(name)", "address": "\(address.endpointDescription)"])
             onListening(address)
@@ -64,10 +79,14 @@ public struct UDPListener: Sendable {
         } onCancel: {
             channel.close(promise: nil)
         }
+        await fastPath?.stop()
     }
 
     /// Binds without serving; the caller owns the returned channel (tests, custom lifetimes).
     public func bind() async throws -> any Channel {
+        #if os(Linux)
+        if let fastPath { return try await bindSharedSocket(fastPath) }
+        #endif
         do {
             // No SO_REUSEADDR: on Linux it lets a second UDP socket bind the same port and take
             // its traffic; a second proxy on one port must fail to start instead.
@@ -81,6 +100,49 @@ public struct UDPListener: Sendable {
         }
     }
 }
+
+#if os(Linux)
+extension UDPListener {
+    /// The socket is made and bound here, given to a channel that does not read, and duplicated
+    /// for `fastPath`, which starts once the channel (and its handler) is up.
+    private func bindSharedSocket(_ fastPath: UDPFastPath) async throws -> any Channel {
+        let fd: CInt
+        let duplicate: CInt
+        do {
+            let address = try SocketAddress.makeAddressResolvingHost(endpoint.bindHost, port: endpoint.port)
+            fd = try UDPSharedSocket.bound(to: address)
+            do {
+                duplicate = try UDPSharedSocket.duplicate(fd)
+            } catch {
+                closeSocket(fd)
+                throw error
+            }
+        } catch {
+            throw ListenerError.bindFailed(name: name, endpoint: endpoint, underlying: "\(error)")
+        }
+        let channel: any Channel
+        do {
+            channel = try await DatagramBootstrap(group: eventLoop)
+                .applying(options)
+                .channelOption(.autoRead, value: false)
+                .channelInitializer(initializer)
+                .withBoundSocket(fd)
+                .get()
+        } catch {
+            closeSocket(duplicate)
+            throw ListenerError.bindFailed(name: name, endpoint: endpoint, underlying: "\(error)")
+        }
+        do {
+            try fastPath.start(listenSocket: duplicate)
+        } catch {
+            closeSocket(duplicate)
+            try? await channel.close()
+            throw ListenerError.bindFailed(name: name, endpoint: endpoint, underlying: "\(error)")
+        }
+        return channel
+    }
+}
+#endif
 
 /// Connects a UDP socket to a backend on a given event loop (the listener's, so both directions
 /// of a session stay on one thread). The channel is connected: it reads only the backend's
@@ -107,6 +169,69 @@ public enum UDPBackendDialer {
         } catch {
             return eventLoop.makeFailedFuture(UDPDialError.notAnIPAddress(address.host))
         }
+    }
+}
+
+#if os(Linux)
+extension UDPBackendDialer {
+    /// Connects a backend socket shared with `fastPath`: the channel (which does not read) sends
+    /// the module's own datagrams; the fast path reads the socket and, once the route is
+    /// established, relays between it and `client`. Before that, and for errors, `sink` gets
+    /// what the fast path reads (on the event loop).
+    public static func connect(
+        to address: BackendAddress, on eventLoop: any EventLoop, options: UDPSocketOptions = .backend,
+        fastPath: UDPFastPath, client: SocketAddress, sink: @escaping UDPFastPath.BackendSink,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<UDPBackendSocket> {
+        let socketAddress: SocketAddress
+        let fd: CInt
+        let duplicate: CInt
+        do {
+            socketAddress = try SocketAddress(ipAddress: address.host, port: address.port)
+        } catch {
+            return eventLoop.makeFailedFuture(UDPDialError.notAnIPAddress(address.host))
+        }
+        do {
+            fd = try UDPSharedSocket.unconnected(for: socketAddress)
+            do {
+                duplicate = try UDPSharedSocket.duplicate(fd)
+            } catch {
+                closeSocket(fd)
+                throw error
+            }
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        return DatagramBootstrap(group: eventLoop)
+            .applying(options)
+            .channelOption(.autoRead, value: false)
+            .channelInitializer(initializer)
+            .withBoundSocket(fd)
+            .flatMap { channel in
+                channel.connect(to: socketAddress).map { channel }.flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
+            .flatMapErrorThrowing { error in
+                closeSocket(duplicate)
+                throw error
+            }
+            .map { channel in
+                UDPBackendSocket(channel: channel, route: fastPath.addBackend(socket: duplicate, client: client, sink: sink))
+            }
+    }
+}
+#endif
+
+/// A connected backend socket: its channel, and its route when it is shared with a UDPFastPath.
+public struct UDPBackendSocket: Sendable {
+    public var channel: any Channel
+    public var route: UDPFastPathRoute?
+
+    public init(channel: any Channel, route: UDPFastPathRoute? = nil) {
+        self.channel = channel
+        self.route = route
     }
 }
 

@@ -37,11 +37,11 @@ import Testing
 
     /// Publishes the fixture directly to one origin and through the proxy to another, at the same
     /// time, and returns both received files.
-    static func publishBothWays(passphrase: String? = nil) async throws -> (direct: Data, proxied: Data, proxy: ProxyProcess, live: [String: Any]) {
+    static func publishBothWays(passphrase: String? = nil, srtExtra: String = "") async throws -> (direct: Data, proxied: Data, proxy: ProxyProcess, live: [String: Any]) {
         let input = try await SRTTools.fixture()
         let direct = try await SRTLiveTransmit.start(passphrase: passphrase)
         let origin = try await SRTLiveTransmit.start(passphrase: passphrase)
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(srtExtra))
         let port = try await Self.srtPort(proxy)
         try await Self.register(origin, as: "o", with: proxy)
         let name = Self.unique("pub")
@@ -57,8 +57,10 @@ import Testing
         return (try Data(contentsOf: direct.received), try Data(contentsOf: origin.received), proxy, live)
     }
 
-    @Test func aPublishThroughTheProxyDeliversTheSameBytesAsADirectOne() async throws {
-        let (direct, proxied, proxy, live) = try await Self.publishBothWays()
+    /// Default (the batched fast path on Linux) and NIO's datagram channels for everything.
+    @Test(arguments: ["", ", fast_path: false"])
+    func aPublishThroughTheProxyDeliversTheSameBytesAsADirectOne(srtExtra: String) async throws {
+        let (direct, proxied, proxy, live) = try await Self.publishBothWays(srtExtra: srtExtra)
         #expect(direct.count > 100_000, "the direct publish arrived (\(direct.count) bytes)")
         #expect(Self.sameStream(proxied, direct), "same MPEG-TS: \(proxied.count) bytes via proxy, \(direct.count) direct")
         #expect(SRTTools.continuity(proxied).gaps == 0)

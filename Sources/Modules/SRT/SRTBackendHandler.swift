@@ -101,7 +101,11 @@ final class SRTBackendHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data).data
+        receive(unwrapInboundIn(data).data)
+    }
+
+    /// A datagram from the backend (read by the channel, or handed over by the fast path).
+    func receive(_ buffer: ByteBuffer) {
         switch stage {
         case .relaying:
             server.relayToClient(session, buffer)
@@ -113,6 +117,10 @@ final class SRTBackendHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        readComplete()
+    }
+
+    func readComplete() {
         if stage == .relaying {
             session.accountToClient()
             server.flushClients()
@@ -130,6 +138,11 @@ final class SRTBackendHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // EIO on a segmented send: GSO is switched off for this socket, the session goes on.
         if writer.noteError(error, context: context) { return }
+        failed(error)
+    }
+
+    /// The backend socket reported `error` (to the channel, or to the fast path).
+    func failed(_ error: any Error) {
         // ICMP port unreachable surfaces as ECONNREFUSED on a connected UDP socket.
         switch stage {
         case .induction, .conclusion: finish(.failed("\(error)"))

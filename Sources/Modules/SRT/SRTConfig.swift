@@ -14,6 +14,11 @@ public struct SRTConfig: Decodable, Sendable {
     /// session are copied into one buffer and sent as one segmented send (where the kernel has it;
     /// else ignored). Default true.
     public var gso = true
+    /// The batched data path (Linux): a dedicated thread reads the SRT socket and the sessions'
+    /// backend sockets with recvmmsg and relays established sessions' packets with sendmmsg,
+    /// outside NIO's datagram channels; handshakes and anything unknown go to the session logic on
+    /// the event loop. false: every datagram goes through NIO (one thread fewer). Default true.
+    public var fastPath = true
 
     public init(listen: ListenEndpoint = ListenEndpoint(port: 20080)) {
         self.listen = listen
@@ -25,6 +30,7 @@ public struct SRTConfig: Decodable, Sendable {
         case backendTimeout = "backend_timeout"
         case maxSessions = "max_sessions"
         case gso
+        case fastPath = "fast_path"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -39,5 +45,6 @@ public struct SRTConfig: Decodable, Sendable {
         maxSessions = try c.decode(Int.self, forKey: .maxSessions, default: d.maxSessions)
         guard (1...1_000_000).contains(maxSessions) else { throw c.invalid(.maxSessions, "must be from 1 to 1000000") }
         gso = try c.decode(Bool.self, forKey: .gso, default: d.gso)
+        fastPath = try c.decode(Bool.self, forKey: .fastPath, default: d.fastPath)
     }
 }

@@ -58,6 +58,23 @@ struct SRTDropCounters {
 
     subscript(cause: SRTDropCause) -> UInt64 { counts[cause.rawValue] }
 
+    /// `count` drops counted elsewhere (the fast path's), logged like the others.
+    mutating func note(_ cause: SRTDropCause, count: UInt64, detail: @autoclosure () -> String, logger: Logger) {
+        let i = cause.rawValue
+        counts[i] &+= count
+        let now = NIODeadline.now()
+        if let last = lastLogged[i], now - last < logInterval {
+            unlogged[i] &+= count
+            return
+        }
+        lastLogged[i] = now
+        logger.warning("dropped datagrams", metadata: [
+            "cause": "\(cause)", "detail": "\(detail())", "dropped": "\(count)", "count": "\(counts[i])",
+            "not_logged_since_last": "\(unlogged[i])",
+        ])
+        unlogged[i] = 0
+    }
+
     mutating func note(_ cause: SRTDropCause, from client: SocketAddress, detail: @autoclosure () -> String, logger: Logger) {
         let i = cause.rawValue
         counts[i] &+= 1

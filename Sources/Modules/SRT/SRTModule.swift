@@ -7,7 +7,8 @@ import ProxyNet
 /// The SRT module: publish and play over SRT through the proxy. One UDP socket takes every
 /// caller; SRTServerHandler answers inductions, turns conclusions into sessions routed by their
 /// Stream ID, runs the backend handshake with the caller's own parameters, and then relays packets
-/// both ways by socket id without reading their payload.
+/// both ways by socket id without reading their payload: on Linux in a UDPFastPath (recvmmsg /
+/// sendmmsg on its own thread), elsewhere (or with `fast_path: false`) through NIO.
 public struct SRTModule: ProxyModule {
     public static let name = "srt"
     public static let enabledByDefault = true
@@ -24,12 +25,30 @@ public struct SRTModule: ProxyModule {
         let settings = SRTServerHandler.Settings(
             idleTimeout: TimeAmount(config.idleTimeout.duration), backendTimeout: TimeAmount(config.backendTimeout.duration),
             maxSessions: config.maxSessions, gso: config.gso)
+        let loop = context.eventLoopGroup.next()
+        let fastPath: UDPFastPath? =
+            if config.fastPath && UDPFastPath.isSupported {
+                try UDPFastPath(eventLoop: loop, rules: SRTPacket.fastPathRules, settings: .init(gso: config.gso), logger: context.logger)
+            } else {
+                nil
+            }
         let environment = SRTServerHandler.Environment(
-            router: context.router, hooks: context.hooks, logger: context.logger,
-            dialer: { address, loop in
-                UDPBackendDialer.connect(to: address, on: loop) { $0.eventLoop.makeSucceededVoidFuture() }
+            router: context.router, hooks: context.hooks, logger: context.logger, fastPath: fastPath,
+            dialer: { address, loop, client, sink in
+                #if os(Linux)
+                if let fastPath {
+                    return UDPBackendDialer.connect(to: address, on: loop, fastPath: fastPath, client: client, sink: sink) {
+                        $0.eventLoop.makeSucceededVoidFuture()
+                    }
+                }
+                #endif
+                return UDPBackendDialer.connect(to: address, on: loop) { $0.eventLoop.makeSucceededVoidFuture() }.map { UDPBackendSocket(channel: $0) }
             })
-        let listener = UDPListener(name: Self.name, endpoint: config.listen, context: context) { channel in
+        let onListening = context.onListening
+        let listener = UDPListener(
+            name: Self.name, endpoint: config.listen, eventLoop: loop, logger: context.logger, fastPath: fastPath,
+            onListening: { onListening(Self.name, $0) }
+        ) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(SRTServerHandler(settings: settings, environment: environment))
             }

@@ -17,6 +17,11 @@ import ProxyNet
 ///   Retransmitted conclusions are absorbed while connecting and answered from the stored
 ///   response once connected.
 /// - Anything else is dropped with a counter and a rate-limited log line (SRTDropCounters).
+///
+/// With a UDPFastPath (the default on Linux) the channel does not read: the fast path relays the
+/// established sessions' packets both ways on its own thread, and hands everything else here
+/// (`receiveFromFastPath`, the same logic as `channelRead`), plus each backend socket's datagrams
+/// until its session is connected, SHUTDOWNs it relayed, and socket errors (`fastPathEvent`).
 final class SRTServerHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
@@ -34,7 +39,11 @@ final class SRTServerHandler: ChannelInboundHandler {
         var router: Router
         var hooks: any ProxyHooks
         var logger: Logger
-        var dialer: @Sendable (BackendAddress, any EventLoop) -> EventLoopFuture<any Channel>
+        /// The batched data path, when it runs (the listener's; sessions register their backend sockets with it).
+        var fastPath: UDPFastPath?
+        /// Connects a backend socket on the loop; with the fast path, for the given client, with
+        /// the sink of what the fast path reads from it.
+        var dialer: @Sendable (BackendAddress, any EventLoop, SocketAddress, @escaping UDPFastPath.BackendSink) -> EventLoopFuture<UDPBackendSocket>
     }
 
     private let settings: Settings
@@ -80,6 +89,7 @@ extension SRTServerHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         let loop = NIOLoopBound(self, eventLoop: context.eventLoop)
+        environment.fastPath?.setClientSink { datagrams in loop.value.receiveFromFastPath(datagrams) }
         expiry = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             loop.value.expireIdle()
         }
@@ -93,8 +103,17 @@ extension SRTServerHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        let buffer = envelope.data
-        let from = envelope.remoteAddress
+        receive(envelope.data, from: envelope.remoteAddress, context: context)
+    }
+
+    /// What the fast path did not relay: the same handling as datagrams read by the channel.
+    func receiveFromFastPath(_ datagrams: [UDPFastPath.ClientDatagram]) {
+        guard let context else { return }
+        for datagram in datagrams { receive(datagram.data, from: datagram.from, context: context) }
+        readComplete()
+    }
+
+    private func receive(_ buffer: ByteBuffer, from: SocketAddress, context: ChannelHandlerContext) {
         guard buffer.readableBytes >= SRTPacket.headerSize else {
             drops.note(.tooShort, from: from, detail: "\(buffer.readableBytes) bytes", logger: logger)
             return
@@ -125,6 +144,10 @@ extension SRTServerHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        readComplete()
+    }
+
+    private func readComplete() {
         for session in backendsToFlush {
             session.backendFlushPending = false
             session.backend?.flush()
@@ -354,23 +377,33 @@ extension SRTServerHandler {
             return
         }
         let loop = NIOLoopBound((self, session), eventLoop: context.eventLoop)
-        environment.dialer(address, context.eventLoop).whenComplete { result in
+        let sink: UDPFastPath.BackendSink = { event in
+            let (server, session) = loop.value
+            server.fastPathEvent(event, session)
+        }
+        environment.dialer(address, context.eventLoop, session.client, sink).whenComplete { result in
             let (server, session) = loop.value
             switch result {
-            case .success(let channel): server.backendConnected(session, channel)
+            case .success(let socket): server.backendConnected(session, socket)
             case .failure(let error): server.setupFailed(session, "cannot reach the backend at \(address): \(error)", unreachable: true)
             }
         }
     }
 
-    private func backendConnected(_ session: SRTSession, _ channel: any Channel) {
+    private func backendConnected(_ session: SRTSession, _ socket: UDPBackendSocket) {
+        let channel = socket.channel
         guard session.state == .connecting else {
+            if let route = socket.route { environment.fastPath?.remove(route) }
             channel.close(promise: nil)
             return
         }
+        session.route = socket.route
         let peerIP = channel.remoteAddress?.srtPeerIPField ?? [UInt8](repeating: 0, count: 16)
         let loop = NIOLoopBound((self, session), eventLoop: channel.eventLoop)
-        let handler = SRTBackendHandler(server: self, session: session, backendPeerIP: peerIP, gso: settings.gso) { outcome in
+        // With the fast path the channel only sends the handshake and stray packets: no UDP_SEGMENT
+        // socket option, which would apply to the fast path's sends on the same socket too.
+        let gso = settings.gso && socket.route == nil
+        let handler = SRTBackendHandler(server: self, session: session, backendPeerIP: peerIP, gso: gso) { outcome in
             let (server, session) = loop.value
             server.backendAnswered(session, outcome)
         }
@@ -398,6 +431,7 @@ extension SRTServerHandler {
             session.response = response
             session.state = .connected
             if byBackendSocketID[hs.socketID] == nil { byBackendSocketID[hs.socketID] = session }
+            if let route = session.route { environment.fastPath?.establish(route, key: hs.socketID, counters: session.counters) }
             session.setupTimeout?.cancel()
             context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: session.client, data: response)), promise: nil)
             session.started = true
@@ -437,6 +471,27 @@ extension SRTServerHandler {
     }
 }
 
+// MARK: - Fast path events
+
+extension SRTServerHandler {
+    /// What the fast path reports about `session`'s backend socket.
+    func fastPathEvent(_ event: UDPFastPath.BackendEvent, _ session: SRTSession) {
+        guard session.state != .closed else { return }
+        switch event {
+        case .datagrams(let datagrams):
+            guard let backend = session.backend else { return }
+            for datagram in datagrams { backend.receive(datagram) }
+            backend.readComplete()
+        case .relayedFromClient:
+            teardown(session, reason: "client sent SHUTDOWN", notify: false)
+        case .relayedToClient:
+            teardown(session, reason: "backend sent SHUTDOWN", notify: false)
+        case .error(let error):
+            session.backend?.failed(error)
+        }
+    }
+}
+
 // MARK: - Teardown
 
 extension SRTServerHandler {
@@ -455,6 +510,10 @@ extension SRTServerHandler {
             send(SRTPacket.shutdown(destination: session.clientSocketID), to: session.client)
             _ = session.backend?.forward(ByteBuffer(bytes: SRTPacket.shutdown(destination: session.backendSocketID)))
             session.backend?.flush()
+        }
+        if let route = session.route {
+            session.route = nil
+            environment.fastPath?.remove(route)
         }
         session.backend?.close()
         session.backend = nil
@@ -482,7 +541,12 @@ extension SRTServerHandler {
     private func expireIdle() {
         // The hot path marks sessions seen on the session object; bring the table up to date first.
         for id in table.ids {
-            if let session = table.entry(forID: id)?.session { _ = table.session(forID: id, now: session.lastSeen) }
+            guard let session = table.entry(forID: id)?.session else { continue }
+            if let route = session.route { session.lastSeen = max(session.lastSeen, route.lastSeen) }
+            _ = table.session(forID: id, now: session.lastSeen)
+        }
+        if let lost = environment.fastPath?.takeLost(), lost > 0 {
+            drops.note(.notWritable, count: lost, detail: "a socket could not take them (fast path)", logger: logger)
         }
         for entry in table.expire(now: .now()) {
             teardown(entry.session, reason: "idle for \(settings.idleTimeout.prettyDescription)", notify: true)

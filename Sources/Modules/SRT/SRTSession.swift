@@ -30,6 +30,9 @@ final class SRTSession {
     /// The conclusion response sent to the caller, resent when the caller repeats its conclusion.
     var response: ByteBuffer?
     var backend: SRTBackendHandler?
+    /// The backend socket's route in the listener's UDPFastPath (when it runs): relays both ways
+    /// once established, and reports when the client was last relayed.
+    var route: UDPFastPathRoute?
     var lease: RouteLease?
     var counters: SessionCounters?
     /// Routing and backend handshake deadline.
