@@ -37,3 +37,7 @@ public struct SRTModule: ProxyModule {
         try await listener.run()
     }
 }
+
+extension SRTModule: SessionLimitedModule {
+    public var maxSessions: Int { config.maxSessions }
+}
