@@ -9,6 +9,8 @@ public final class MemoryRegistry: Registry {
     public let backendAlive: Duration
     private let now: @Sendable () -> Date
     private let state = Mutex(State())
+    /// Session counts and close requests (MemoryRegistry+SessionCounts, MemoryRegistry+CloseRequests).
+    let commandsState: MemoryCommandsState
 
     private struct State {
         var backends: [Backend.ID: (backend: Backend, lastSeen: Date)] = [:]
@@ -22,6 +24,7 @@ public final class MemoryRegistry: Registry {
     public init(backendAlive: Duration = .seconds(300), now: @escaping @Sendable () -> Date = { Date() }) {
         self.backendAlive = backendAlive
         self.now = now
+        self.commandsState = MemoryCommandsState(now: now)
     }
 
     public func heartbeat(_ backend: Backend) async throws {
