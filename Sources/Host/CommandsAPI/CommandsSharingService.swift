@@ -9,6 +9,8 @@ import ServiceLifecycle
 ///   figures expire by themselves; a graceful stop removes them);
 /// - polls the close request log every `pollInterval` and closes the named streams' sessions
 ///   here (requests this proxy took itself were applied already).
+/// While the registry fails it retries after 1 s, doubling up to 8 s, so an outage does not add
+/// load (nor drive the Redis connections' reconnect backoff up for everyone else).
 struct CommandsSharingService: Service {
     var sessions: LocalSessions
     var counts: any SessionCountStore
@@ -22,7 +24,7 @@ struct CommandsSharingService: Service {
         await cancelWhenGracefulShutdown {
             var cursor: Int?
             var lastPublish: ContinuousClock.Instant?
-            var failing = false
+            var failures = 0
             while !Task.isCancelled {
                 do {
                     let batch = try await closes.closeRequests(after: cursor)
@@ -39,15 +41,15 @@ struct CommandsSharingService: Service {
                         try await counts.publishSessionCounts(await sessions.counts(), ttl: countsTTL)
                         lastPublish = .now
                     }
-                    if failing {
-                        failing = false
+                    if failures > 0 {
+                        failures = 0
                         logger.notice("sharing session counts again")
                     }
                 } catch {
-                    if !failing { logger.warning("cannot share session counts or read close requests", metadata: ["error": "\(error)"]) }
-                    failing = true
+                    if failures == 0 { logger.warning("cannot share session counts or read close requests", metadata: ["error": "\(error)"]) }
+                    failures += 1
                 }
-                try? await Task.sleep(for: pollInterval)
+                try? await Task.sleep(for: failures == 0 ? pollInterval : .seconds(1 << min(failures - 1, 3)))
             }
         }
         try? await counts.removeSessionCounts(proxy: sessions.proxy)
