@@ -224,6 +224,9 @@ final class WebRTCRelay: @unchecked Sendable {
         lease.onClose { [self] reason in
             loop.execute { [self] in
                 var record: WebRTCSessionRecord?
+                // A session being started (backend socket or registry look-up in flight) finds no
+                // held datagrams when its socket is ready, and closes it and releases its lease.
+                starting[username] = nil
                 if let p = pending[username], p.lease === lease {
                     pending[username] = nil
                     record = p.record
