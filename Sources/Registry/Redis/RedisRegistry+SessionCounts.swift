@@ -37,16 +37,21 @@ extension RedisRegistry: SessionCountStore {
             guard let proxy = reply[i].string, let updated = reply[i + 1].integer else { continue }
             let fields = reply[i + 2].array
             var counts = SessionCounts(proxy: proxy, entries: [], updatedAt: Self.date(ms: updated))
+            var entries: [(Int, SessionCounts.Entry)] = []
             var j = 0
             while j + 1 < fields.count {
                 defer { j += 2 }
                 guard let name = fields[j].string, let value = fields[j + 1].string else { continue }
                 if name == "meta" {
                     counts.limits = (try? decoder.decode(Meta.self, from: Data(value.utf8)))?.limits ?? [:]
-                } else if let entry = try? decoder.decode(SessionCounts.Entry.self, from: Data(value.utf8)) {
-                    counts.entries.append(entry)
+                } else if name.hasPrefix("e"), let index = Int(name.dropFirst()),
+                    let entry = try? decoder.decode(SessionCounts.Entry.self, from: Data(value.utf8))
+                {
+                    entries.append((index, entry))
                 }
             }
+            // A hash has no order: the field numbers keep the order the proxy published.
+            counts.entries = entries.sorted { $0.0 < $1.0 }.map(\.1)
             result.append(counts)
         }
         return result.sorted { $0.proxy < $1.proxy }
