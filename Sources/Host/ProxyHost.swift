@@ -82,6 +82,32 @@ struct ProxyHost {
         }
     }
 
+    /// The commands API's services: sharing this proxy's session counts and applying close
+    /// requests (always, so another proxy's commands API sees and reaches this one), and the API
+    /// itself when `commands_api.enabled`.
+    func commandsServices(
+        _ routing: Routing, modules: [(name: String, service: any Service)], proxyID: String
+    ) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        guard let store = routing.registry as? any SessionCountStore & StreamCloseBroadcast else { return [] }
+        let sessions = LocalSessions(
+            proxy: proxyID, routers: routing.all,
+            modules: modules.map { m in
+                LocalSessions.Module(
+                    name: m.name, kind: LocalSessions.moduleKinds[m.name] ?? .rtmp, maxSessions: (m.service as? any SessionLimitedModule)?.maxSessions)
+            })
+        let logger = Logger(label: "proxy.commands-api")
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: CommandsSharingService(sessions: sessions, counts: store, closes: store, logger: logger), serviceName: "commands-sharing"),
+        ]
+        if config.proxy.commandsAPI.enabled {
+            let commands = CommandsAPI(
+                config: config.proxy.commandsAPI, sessions: sessions, registry: routing.registry, counts: store, closes: store,
+                shared: config.proxy.registry.type == .redis, group: group, logger: logger, onListening: { _, _ in })
+            services.append(.init(service: try commands.makeApplication(), serviceName: "commands-api"))
+        }
+        return services
+    }
+
     func run() async throws {
         let proxy = config.proxy
         let routing = makeRouting()
@@ -95,8 +121,9 @@ struct ProxyHost {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: RouterService(routers: routing.all), serviceName: "router"),
-            .init(service: api.makeApplication(), serviceName: "system-api"),
         ]
+        services += try commandsServices(routing, modules: modules, proxyID: api.identity.server)
+        services.append(.init(service: try api.makeApplication(), serviceName: "system-api"))
         if proxy.defaultBackend.enabled {
             services.append(.init(
                 service: DefaultBackendService(backend: proxy.defaultBackend.backend, registry: routing.registry, logger: logger),

@@ -11,6 +11,8 @@ public final class MemoryRegistry: Registry {
     private let state = Mutex(State())
     /// The event-callback queue (MemoryRegistry+EventQueue.swift).
     let events: MemoryEventQueue
+    /// Session counts and close requests (MemoryRegistry+SessionCounts, MemoryRegistry+CloseRequests).
+    let commandsState: MemoryCommandsState
 
     private struct State {
         var backends: [Backend.ID: (backend: Backend, lastSeen: Date)] = [:]
@@ -25,6 +27,7 @@ public final class MemoryRegistry: Registry {
         self.backendAlive = backendAlive
         self.now = now
         self.events = MemoryEventQueue(now: now)
+        self.commandsState = MemoryCommandsState(now: now)
     }
 
     public func heartbeat(_ backend: Backend) async throws {

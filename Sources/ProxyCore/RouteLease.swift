@@ -12,14 +12,24 @@ public final class RouteLease: Sendable {
     /// The client's address as text, for logs and the streams API.
     public let client: String
     public let since: Date
+    /// Whether the session publishes the stream or plays it (the commands API counts both).
+    public let role: SessionRole
     public let counters = SessionCounters()
     private let router: Router
+    private let closing = Mutex(CloseState())
 
-    init(id: UInt64, request: StreamRequest, backend: Backend, kind: EndpointKind, client: String, since: Date, router: Router) {
+    private struct CloseState {
+        var handler: (@Sendable (String) -> Void)?
+        /// A close asked for before the module set its handler: the handler runs when it is set.
+        var requested: String?
+    }
+
+    init(id: UInt64, request: StreamRequest, backend: Backend, kind: EndpointKind, role: SessionRole, client: String, since: Date, router: Router) {
         self.id = id
         self.request = request
         self.backend = backend
         self.kind = kind
+        self.role = role
         self.client = client
         self.since = since
         self.router = router
@@ -36,6 +46,41 @@ public final class RouteLease: Sendable {
     /// Reports that the backend refused or dropped the connection: the route fails over
     /// and the backend is left out of picks for a while. Also releases this lease.
     public func reportUnreachable(_ reason: String) async { await router.reportUnreachable(self, reason: reason) }
+
+    /// How the module ends this session when asked to (`Router.close`, the commands API): the
+    /// protocol's natural end (close the TCP connection, send SRT SHUTDOWN, drop the UDP session).
+    /// The handler runs at most once, on the caller's thread: hop to the session's event loop.
+    /// A close requested before the handler is set runs it as soon as it is set.
+    public func onClose(_ handler: @escaping @Sendable (_ reason: String) -> Void) {
+        let pending: String? = closing.withLock { state in
+            if let reason = state.requested {
+                state.requested = nil
+                state.handler = nil
+                return reason
+            }
+            state.handler = handler
+            return nil
+        }
+        if let pending { handler(pending) }
+    }
+
+    /// Asks the module to end this session (see `onClose`).
+    func requestClose(_ reason: String) {
+        let handler: (@Sendable (String) -> Void)? = closing.withLock { state in
+            guard let h = state.handler else {
+                state.requested = state.requested ?? reason
+                return nil
+            }
+            state.handler = nil
+            return h
+        }
+        handler?(reason)
+    }
+}
+
+/// What a session does with its stream.
+public enum SessionRole: String, Sendable, Codable, CaseIterable {
+    case publish, play
 }
 
 /// Byte counters of one session, updated by the relay and read by the APIs (relaxed atomics: no lock).

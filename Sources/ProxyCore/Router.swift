@@ -49,7 +49,9 @@ public actor Router {
 
     /// Finds (or picks and claims) the backend of `request`'s stream for a session that needs
     /// `kind`, and returns the session's lease on that route.
-    public func acquire(_ request: StreamRequest, needs kind: EndpointKind, client: String = "") async throws(RoutingError) -> RouteLease {
+    public func acquire(
+        _ request: StreamRequest, needs kind: EndpointKind, role: SessionRole = .play, client: String = ""
+    ) async throws(RoutingError) -> RouteLease {
         let key = request.key
         let t = now()
         suspects = suspects.filter { $0.value > t }
@@ -68,7 +70,7 @@ public actor Router {
             if let backend = alive.first(where: { $0.id == route.backendID }), suspects[backend.id] == nil {
                 guard backend.exposes(kind) else { throw .backendLacksProtocol(key, backend.id, kind) }
                 _ = try? await registry.refresh(key, backend: backend.id, ttl: configuration.routeTTL)
-                return lease(request, backend, kind, client)
+                return lease(request, backend, kind, role, client)
             }
             replacing = route.backendID
         }
@@ -94,27 +96,29 @@ public actor Router {
         } else if existing == nil {
             logger.debug("route claimed", metadata: ["stream": "\(key)", "backend": "\(backend.id)", "strategy": "\(type(of: strategy).name)"])
         }
-        return lease(request, backend, kind, client)
+        return lease(request, backend, kind, role, client)
     }
 
     /// A lease on a backend chosen earlier for this stream (an HLS play session, maybe made by
     /// another proxy), without routing: the session must stay where its state is. When the
     /// stream's route has moved elsewhere the lease is detached (it never refreshes or reclaims
     /// the route); when the route lapsed, this proxy's refresh claims it back for `backend`.
-    public func attach(_ request: StreamRequest, to backend: Backend, kind: EndpointKind, client: String = "") async -> RouteLease {
+    public func attach(
+        _ request: StreamRequest, to backend: Backend, kind: EndpointKind, role: SessionRole = .play, client: String = ""
+    ) async -> RouteLease {
         let route = try? await registry.route(for: request.key)
-        let lease = lease(request, backend, kind, client)
+        let lease = lease(request, backend, kind, role, client)
         if let route, route.backendID != backend.id {
             slots[Slot.ID(key: request.key, backend: backend.id)]?.detached = true
         }
         return lease
     }
 
-    private func lease(_ request: StreamRequest, _ backend: Backend, _ kind: EndpointKind, _ client: String) -> RouteLease {
+    private func lease(_ request: StreamRequest, _ backend: Backend, _ kind: EndpointKind, _ role: SessionRole, _ client: String) -> RouteLease {
         let t = now()
         let id = nextLeaseID
         nextLeaseID += 1
-        let lease = RouteLease(id: id, request: request, backend: backend, kind: kind, client: client, since: t, router: self)
+        let lease = RouteLease(id: id, request: request, backend: backend, kind: kind, role: role, client: client, since: t, router: self)
         let slotID = Slot.ID(key: request.key, backend: backend.id)
         slots[slotID, default: Slot(backend: backend, since: t, lastRefresh: t)].leases[id] = lease
         slots[slotID]!.idleSince = nil
@@ -189,6 +193,19 @@ public actor Router {
         }
     }
 
+    /// Asks every session of `key` on this router to end (each module's `onClose` handler: the
+    /// protocol's own end). Returns how many sessions were asked. Their leases are released by
+    /// the modules as the sessions close; the route lingers as after any last session.
+    @discardableResult
+    public func close(_ key: StreamKey, reason: String) -> Int {
+        let leases = slots.filter { $0.key.key == key }.flatMap { $0.value.leases.values }
+        for lease in leases { lease.requestClose(reason) }
+        if !leases.isEmpty {
+            logger.info("closing the stream's sessions", metadata: ["stream": "\(key)", "sessions": "\(leases.count)", "reason": "\(reason)"])
+        }
+        return leases.count
+    }
+
     /// This proxy's sessions per route, for the streams API.
     public func localRoutes() -> [LocalRoute] {
         slots.map { id, slot in
@@ -196,7 +213,9 @@ public actor Router {
                 key: id.key, backendID: id.backend, since: slot.since, sessions: slot.leases.count,
                 bytesFromClients: slot.leases.values.reduce(0) { $0 + $1.counters.bytesFromClient },
                 bytesToClients: slot.leases.values.reduce(0) { $0 + $1.counters.bytesToClient },
-                clients: slot.leases.values.sorted { $0.id < $1.id }.map { LocalRoute.Client(address: $0.client, kind: $0.kind, since: $0.since) })
+                clients: slot.leases.values.sorted { $0.id < $1.id }.map {
+                    LocalRoute.Client(address: $0.client, kind: $0.kind, role: $0.role, since: $0.since, bytesFromClient: $0.counters.bytesFromClient, bytesToClient: $0.counters.bytesToClient)
+                })
         }.sorted { $0.key < $1.key }
     }
 
@@ -209,7 +228,10 @@ public struct LocalRoute: Sendable {
     public struct Client: Sendable {
         public var address: String
         public var kind: EndpointKind
+        public var role: SessionRole
         public var since: Date
+        public var bytesFromClient: UInt64
+        public var bytesToClient: UInt64
     }
     public var key: StreamKey
     public var backendID: Backend.ID

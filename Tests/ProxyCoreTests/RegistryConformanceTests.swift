@@ -12,3 +12,13 @@ import Testing
         try await check.run(RegistrySubject(registry: registry, pass: { clock.advance($0) }))
     }
 }
+
+/// The commands API's shared state (SessionCountConformance) on MemoryRegistry.
+@Suite struct SessionCountConformanceTests {
+    @Test(arguments: SessionCountConformance.checks)
+    func memoryRegistry(_ check: SessionCountConformance.Check) async throws {
+        let clock = TestClock()
+        let registry = MemoryRegistry(now: clock.source)
+        try await check.run(CommandsStoreSubject(store: registry, pass: { clock.advance($0) }))
+    }
+}

@@ -7,6 +7,7 @@ struct ProxyConfig: Decodable, Sendable {
     var balancer = RoundRobinStrategy.name
     var registry = RegistryConfig()
     var systemAPI = SystemAPIConfig()
+    var commandsAPI = CommandsAPIConfig()
     var defaultBackend = DefaultBackendConfig()
     var quit = QuitConfig()
     /// Publish-auth webhook and event callbacks (Hooks/HooksConfig.swift).
@@ -17,6 +18,7 @@ struct ProxyConfig: Decodable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case balancer, registry
         case systemAPI = "system_api"
+        case commandsAPI = "commands_api"
         case defaultBackend = "default_backend"
         case modules, quit, hooks
         case eventLoops = "event_loops"
@@ -34,6 +36,7 @@ struct ProxyConfig: Decodable, Sendable {
         }
         registry = try c.decode(RegistryConfig.self, forKey: .registry, default: d.registry)
         systemAPI = try c.decode(SystemAPIConfig.self, forKey: .systemAPI, default: d.systemAPI)
+        commandsAPI = try c.decode(CommandsAPIConfig.self, forKey: .commandsAPI, default: d.commandsAPI)
         defaultBackend = try c.decode(DefaultBackendConfig.self, forKey: .defaultBackend, default: d.defaultBackend)
         quit = try c.decode(QuitConfig.self, forKey: .quit, default: d.quit)
         hooks = try c.decode(HooksConfig.self, forKey: .hooks, default: d.hooks)
@@ -121,10 +124,13 @@ struct SystemAPIConfig: Decodable, Sendable {
     var listen = ListenEndpoint(port: 12025)
     /// When not empty, a register must carry `?token=` or `Authorization: Bearer` equal to it.
     var registerToken = ""
+    /// HTTPS with these PEM files; plain HTTP when absent.
+    var tls: APITLSConfig?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen
         case registerToken = "register_token"
+        case tls
     }
 
     init() {}
@@ -136,6 +142,7 @@ struct SystemAPIConfig: Decodable, Sendable {
         listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
         guard listen.transport != .udp else { throw c.invalid(.listen, "the system API is served over TCP; remove udp://") }
         registerToken = try c.decode(String.self, forKey: .registerToken, default: d.registerToken)
+        tls = try c.decodeIfPresent(APITLSConfig.self, forKey: .tls)
     }
 }
 

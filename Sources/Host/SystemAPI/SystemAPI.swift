@@ -20,7 +20,7 @@ struct SystemAPI {
     var onListening: @Sendable (String, SocketAddress) -> Void
     let identity = ProxyIdentity()
 
-    func makeApplication() -> some ApplicationProtocol {
+    func makeApplication() throws -> some ApplicationProtocol {
         let router = Hummingbird.Router()
         router.add(middleware: APIErrorMiddleware<BasicRequestContext>(logger: logger, knownPaths: Self.paths))
         router.post("/api/v1/srs/register") { request, context in try await register(request, context) }
@@ -29,12 +29,14 @@ struct SystemAPI {
         router.get("/api/v1/streams") { _, _ in try await streams() }
         let onListening = self.onListening
         let logger = self.logger
+        let tls = config.tls != nil
         return Application(
             router: router,
+            server: try APIServer.builder(config.tls),
             configuration: .init(address: .hostname(config.listen.bindHost, port: config.listen.port), serverName: ProxyVersion.name),
             onServerRunning: { channel in
                 if let address = channel.localAddress {
-                    logger.info("listening", metadata: ["listener": "system-api", "address": "\(address.endpointDescription)"])
+                    logger.info("listening", metadata: ["listener": "system-api", "address": "\(address.endpointDescription)", "tls": "\(tls)"])
                     onListening("system-api", address)
                 }
             },
@@ -147,16 +149,4 @@ final class ProxyIdentity: Sendable {
 
 enum ISO8601 {
     static func string(_ date: Date) -> String { date.formatted(.iso8601) }
-}
-
-/// Secret comparison that takes the same time wherever the strings differ.
-enum ConstantTime {
-    static func equal(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var diff = UInt8(x.count == y.count ? 0 : 1)
-        for i in 0..<max(x.count, y.count) {
-            diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
-        }
-        return diff == 0
-    }
 }

@@ -81,6 +81,7 @@ actor HLSSessionStore {
         let now = Date()
         let session = Session(id: id, backend: lease.backend, lease: lease)
         entries[id] = Entry(session: session, lastUse: now, lastRefresh: now)
+        watchClose(id, lease)
         hooks.report(StreamEvent(kind: .playStart, request: request, module: module, client: client, backend: lease.backend.id))
         logger.debug("HLS session created", metadata: ["session": "\(id)", "stream": "\(request.key)", "backend": "\(lease.backend.id)"])
         return session
@@ -114,8 +115,24 @@ actor HLSSessionStore {
         let lease = await router.attach(request, to: backend, kind: .http, client: client)
         let session = Session(id: id, backend: backend, lease: lease)
         entries[id] = Entry(session: session, lastUse: now, lastRefresh: now)
+        watchClose(id, lease)
         try? await router.registry.putRecord(text, namespace: Self.namespace, id: id, ttl: ttl)
         return session
+    }
+
+    /// A closed stream (the commands API) ends its HLS sessions here and in the registry: the
+    /// player's next segment is a 404, its next playlist request starts a new session.
+    private func watchClose(_ id: String, _ lease: RouteLease) {
+        lease.onClose { [self] reason in Task { await self.end(id, lease: lease, reason: reason) } }
+    }
+
+    private func end(_ id: String, lease: RouteLease, reason: String) async {
+        guard let entry = entries[id], entry.session.lease === lease else { return }
+        entries[id] = nil
+        await lease.release()
+        try? await router.registry.deleteRecord(namespace: Self.namespace, id: id)
+        hooks.report(StreamEvent(kind: .playEnd, request: lease.request, module: module, client: lease.client, backend: lease.backend.id))
+        logger.info("HLS session closed", metadata: ["session": "\(id)", "stream": "\(lease.key)", "reason": "\(reason)"])
     }
 
     /// Ends local entries unused for `ttl` (their registry records expire by themselves).

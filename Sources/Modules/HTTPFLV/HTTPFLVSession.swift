@@ -250,6 +250,8 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
                 }
                 exchange.lease = lease
                 exchange.ownsLease = true
+                // Closed on request (the commands API): the player's connection ends.
+                if let channel = session.context?.channel { lease.onClose { _ in channel.close(promise: nil) } }
                 let event = StreamEvent(kind: .playStart, request: request, module: session.env.module, client: client, backend: lease.backend.id)
                 exchange.playEvent = event
                 session.env.hooks.report(event)

@@ -224,7 +224,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
             if publishing, case .deny(let reason) = await env.hooks.authorizePublish(event) {
                 throw RTMPError.backendRefused("publish refused: \(reason)")
             }
-            return try await env.router.acquire(request, needs: .rtmp, client: client)
+            return try await env.router.acquire(request, needs: .rtmp, role: publishing ? .publish : .play, client: client)
         }.hop(to: eventLoop).whenComplete { result in
             let (session, context) = loop.value
             switch result {
@@ -236,6 +236,10 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
 
     private func dial(_ lease: RouteLease, event: StreamEvent, _ context: ChannelHandlerContext) {
         self.lease = lease
+        // Closed on request (the commands API): the client connection goes, and with it the
+        // backend connection (the relay closes its partner; before the relay, cleanUp does).
+        let clientChannel = context.channel
+        lease.onClose { _ in clientChannel.close(promise: nil) }
         guard stage == .routing, let address = lease.address else {
             cleanUp(reason: "client left while routing")
             return

@@ -56,3 +56,7 @@ public struct SRTModule: ProxyModule {
         try await listener.run()
     }
 }
+
+extension SRTModule: SessionLimitedModule {
+    public var maxSessions: Int { config.maxSessions }
+}

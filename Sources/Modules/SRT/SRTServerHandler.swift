@@ -354,7 +354,7 @@ extension SRTServerHandler {
             if publishing, case .deny(let reason) = await env.hooks.authorizePublish(event) {
                 throw SRTSetupError.refused(reason)
             }
-            return try await env.router.acquire(request, needs: .srt, client: client)
+            return try await env.router.acquire(request, needs: .srt, role: publishing ? .publish : .play, client: client)
         }.whenComplete { result in
             let (server, session) = loop.value
             switch result {
@@ -371,6 +371,15 @@ extension SRTServerHandler {
         }
         session.lease = lease
         session.counters = lease.counters
+        // Closed on request (the commands API): SHUTDOWN to both ends, the session dropped.
+        let eventLoop = context.eventLoop
+        let closing = NIOLoopBound((self, session), eventLoop: eventLoop)
+        lease.onClose { reason in
+            eventLoop.execute {
+                let (server, session) = closing.value
+                server.teardown(session, reason: "closed: \(reason)", notify: true)
+            }
+        }
         session.logger[metadataKey: "backend"] = "\(lease.backend.id)"
         guard let address = lease.address else {
             setupFailed(session, "backend has no srt endpoint", unreachable: false)

@@ -71,3 +71,7 @@ public struct WebRTCModule: ProxyModule {
         }
     }
 }
+
+extension WebRTCModule: SessionLimitedModule {
+    public var maxSessions: Int { config.maxSessions }
+}

@@ -230,9 +230,51 @@ final class WebRTCRelay: @unchecked Sendable {
 
     /// A session was signalled through this proxy: its Binding Request is expected soon.
     func expect(username: String, record: WebRTCSessionRecord, lease: RouteLease) {
+        watchClose(username, lease)
         loop.execute { [self] in
             if let old = pending.removeValue(forKey: username) { Task { await old.lease.release() } }
             pending[username] = Pending(record: record, lease: lease, deadline: .now() + settings.idleTimeout)
+        }
+    }
+
+    /// Closed on request (the commands API): the UDP session is dropped (or the signalled one
+    /// forgotten), its registry records deleted, and the backend's WHIP/WHEP resource DELETEd.
+    private func watchClose(_ username: String, _ lease: RouteLease) {
+        lease.onClose { [self] reason in
+            loop.execute { [self] in
+                var record: WebRTCSessionRecord?
+                // A session being started (backend socket or registry look-up in flight) finds no
+                // held datagrams when its socket is ready, and closes it and releases its lease.
+                starting[username] = nil
+                if let p = pending[username], p.lease === lease {
+                    pending[username] = nil
+                    record = p.record
+                    Task { await lease.release() }
+                }
+                if let session = table.entry(forID: username)?.session, session.lease === lease {
+                    table.remove(id: username)
+                    record = session.record
+                    end(session, reason: "closed: \(reason)")
+                }
+                if let record { deleteResource(of: username, record: record, backend: lease.backend) }
+            }
+        }
+    }
+
+    /// DELETE of the backend's resource for a session (best effort, bounded by 5 s), and the
+    /// session's registry records.
+    private func deleteResource(of username: String, record: WebRTCSessionRecord, backend: Backend) {
+        let registry = router.registry, loop = self.loop
+        Task {
+            if let resource = record.resource {
+                if let value = try? await registry.record(namespace: WebRTCResourceRecord.namespace, id: resource),
+                    let target = WebRTCResourceRecord.decode(value), let api = backend.address(for: .api)
+                {
+                    _ = try? await BackendHTTPExchange.send(.DELETE, target.location, headers: [:], body: nil, to: api, on: loop, timeout: .seconds(5)).get()
+                }
+                try? await registry.deleteRecord(namespace: WebRTCResourceRecord.namespace, id: resource)
+            }
+            try? await registry.deleteRecord(namespace: WebRTCSessionRecord.namespace, id: username)
         }
     }
 
@@ -377,7 +419,9 @@ final class WebRTCRelay: @unchecked Sendable {
                 let record = WebRTCSessionRecord.decode(text),
                 let backend = try? await registry.aliveBackends().first(where: { $0.id.rawValue == record.backend })
             {
-                let lease = await router.attach(record.request, to: backend, kind: .rtc, client: client.endpointDescription)
+                let lease = await router.attach(
+                    record.request, to: backend, kind: .rtc, role: record.mode == .publish ? .publish : .play, client: client.endpointDescription)
+                watchClose(username, lease)
                 found = (record, lease)
             }
             let result = found

@@ -173,7 +173,7 @@ struct WebRTCSignalling: Sendable {
         }
         let lease: RouteLease
         do {
-            lease = try await router.acquire(stream, needs: .rtc, client: request.client)
+            lease = try await router.acquire(stream, needs: .rtc, role: kind.mode == .publish ? .publish : .play, client: request.client)
         } catch {
             throw Refusal(.serviceUnavailable, "\(error)")
         }

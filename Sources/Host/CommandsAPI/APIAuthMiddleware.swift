@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// Authentication for the commands API: `Authorization: Basic` (username and password) and/or
+/// `Authorization: Bearer` (a token), as configured; secrets compared in constant time. A
+/// request without valid credentials gets a 401 with one `WWW-Authenticate` challenge per
+/// accepted scheme.
+struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    var auth: CommandsAuthConfig
+    var logger: Logger
+    static var realm: String { "stream-proxy commands" }
+    /// Longest Authorization header looked at.
+    static var maxHeader: Int { 4096 }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if auth.none { return try await next(request, context) }
+        let header = request.headers[.authorization]
+        if let header, header.utf8.count <= Self.maxHeader, auth.accepts(header) { return try await next(request, context) }
+        let message = header == nil ? "authentication required (\(schemes))" : "invalid credentials"
+        logger.info("request refused", metadata: ["path": "\(request.uri.path)", "status": "401", "error": "\(message)"])
+        var response = JSONResponse.error(.unauthorized, message)
+        var challenges: [String] = []
+        if auth.basic != nil { challenges.append("Basic realm=\"\(Self.realm)\", charset=\"UTF-8\"") }
+        if auth.bearer != nil { challenges.append("Bearer realm=\"\(Self.realm)\"") }
+        response.headers[values: .wwwAuthenticate] = challenges
+        return response
+    }
+
+    private var schemes: String {
+        [auth.basic != nil ? "Basic" : nil, auth.bearer != nil ? "Bearer" : nil].compactMap { $0 }.joined(separator: " or ")
+    }
+}
+
+extension CommandsAuthConfig {
+    /// Whether an `Authorization` header value carries configured credentials.
+    func accepts(_ header: String) -> Bool {
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2 else { return false }
+        let credentials = parts[1].trimmingCharacters(in: .whitespaces)
+        switch parts[0].lowercased() {
+        case "basic":
+            guard let basic, let data = Data(base64Encoded: credentials), let text = String(data: data, encoding: .utf8),
+                let colon = text.firstIndex(of: ":")
+            else { return false }
+            // Both compared every time: the time taken says nothing about which one was wrong.
+            let user = ConstantTime.equal(String(text[..<colon]), basic.username)
+            let password = ConstantTime.equal(String(text[text.index(after: colon)...]), basic.password)
+            return user && password
+        case "bearer":
+            guard let bearer else { return false }
+            return ConstantTime.equal(credentials, bearer.token)
+        default:
+            return false
+        }
+    }
+}

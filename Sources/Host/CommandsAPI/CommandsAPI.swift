@@ -1,0 +1,211 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ProxyCore
+import ProxyNet
+
+/// The commands API (default port 12026, off by default): what the deployment can still take,
+/// closing a stream on every proxy, and a report of every stream's sessions. Every proxy shares
+/// its session counts and reads close requests through the registry (CommandsSharingService),
+/// so any proxy's commands API answers for the whole deployment.
+struct CommandsAPI {
+    static let maxBodySize = 64 * 1024
+    static let paths: Set<String> = ["/commands/capacity", "/commands/close", "/commands/report"]
+    /// How long a close request stays in the shared log (every proxy polls it about twice a second).
+    static let closeRequestTTL: Duration = .seconds(30)
+
+    var config: CommandsAPIConfig
+    var sessions: LocalSessions
+    var registry: any Registry
+    var counts: any SessionCountStore
+    var closes: any StreamCloseBroadcast
+    /// Whether other proxies share the registry (redis): close requests are broadcast then.
+    var shared: Bool
+    var group: any EventLoopGroup
+    var logger: Logger
+    var onListening: @Sendable (String, SocketAddress) -> Void
+
+    func makeApplication() throws -> some ApplicationProtocol {
+        let router = Hummingbird.Router()
+        router.add(middleware: APIErrorMiddleware<BasicRequestContext>(logger: logger, knownPaths: Self.paths))
+        router.add(middleware: APIAuthMiddleware<BasicRequestContext>(auth: config.auth, logger: logger))
+        router.get("/commands/capacity") { _, _ in try await capacity() }
+        router.post("/commands/close") { request, _ in try await close(request) }
+        router.get("/commands/report") { _, _ in try await report() }
+        let onListening = self.onListening
+        let logger = self.logger
+        let tls = config.tls != nil
+        if config.auth.none { logger.warning("the commands API is served without authentication (commands_api.auth.none)") }
+        return Application(
+            router: router,
+            server: try APIServer.builder(config.tls),
+            configuration: .init(address: .hostname(config.listen.bindHost, port: config.listen.port), serverName: ProxyVersion.name),
+            onServerRunning: { channel in
+                if let address = channel.localAddress {
+                    logger.info("listening", metadata: ["listener": "commands-api", "address": "\(address.endpointDescription)", "tls": "\(tls)"])
+                    onListening("commands-api", address)
+                }
+            },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger)
+    }
+
+    /// Every live proxy's figures, this proxy's own taken fresh.
+    private func allCounts() async throws -> [SessionCounts] {
+        let mine = await sessions.counts()
+        var all = try await counts.liveSessionCounts().filter { $0.proxy != mine.proxy }
+        all.append(mine)
+        return all.sorted { $0.proxy < $1.proxy }
+    }
+
+    // MARK: - POST /commands/close
+
+    private func close(_ request: Request) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: Self.maxBodySize)
+        let key = try CloseRequestBody.parse(Data(buffer: body))
+        let closeRequest = StreamCloseRequest(key: key, origin: sessions.proxy)
+        let closed = await sessions.close(key, reason: "commands API close request \(closeRequest.id)")
+        if shared { try await closes.broadcastClose(closeRequest, ttl: Self.closeRequestTTL) }
+        logger.info("close requested", metadata: [
+            "stream": "\(key)", "request": "\(closeRequest.id)", "closed_here": "\(closed)", "broadcast": "\(shared)",
+        ])
+        return JSONResponse.ok([
+            "key": key.description, "vhost": key.vhost, "app": key.app, "stream": key.stream, "request_id": closeRequest.id,
+            "closed": closed, "proxy": sessions.proxy, "broadcast": shared,
+        ])
+    }
+
+    // MARK: - GET /commands/capacity
+
+    private func capacity() async throws -> Response {
+        let all = try await allCounts()
+        let alive = try await registry.aliveBackends()
+        let routes = try await registry.routes()
+        let mine = all.first { $0.proxy == sessions.proxy } ?? SessionCounts(proxy: sessions.proxy, entries: [])
+
+        func moduleFigures(_ c: SessionCounts) -> [String: Any] {
+            var out: [String: Any] = [:]
+            let names = Set(sessions.modules.map(\.name)).union(c.limits.keys)
+            for name in names.sorted() {
+                let kind = LocalSessions.moduleKinds[name]
+                let open = c.entries.filter { $0.kind == kind }.reduce(0) { $0 + $1.sessions }
+                var m: [String: Any] = ["sessions": open]
+                if let max = c.limits[name] {
+                    m["max_sessions"] = max
+                    m["free"] = Swift.max(0, max - open)
+                }
+                out[name] = m
+            }
+            return out
+        }
+
+        var backendSessions: [Backend.ID: Int] = [:]
+        for c in all { for e in c.entries { backendSessions[e.backend, default: 0] += e.sessions } }
+        let backends: [[String: Any]] = alive.map { b in
+            let held = routes.filter { $0.backendID == b.id }
+            return [
+                "id": b.id.rawValue, "ip": b.ip, "routes": held.count, "streams": Set(held.map(\.key)).count,
+                "sessions": backendSessions[b.id] ?? 0,
+                "protocols": EndpointKind.allCases.filter { b.exposes($0) }.map(\.rawValue),
+            ]
+        }
+
+        // The verdict for new sessions through this proxy: no backend, a module at its cap, a module
+        // at 80% of its cap, or ok.
+        let fractions = mine.limits.map { name, max -> Double in
+            let kind = LocalSessions.moduleKinds[name]
+            let open = mine.entries.filter { $0.kind == kind }.reduce(0) { $0 + $1.sessions }
+            return Double(open) / Double(Swift.max(1, max))
+        }
+        let verdict: String
+        if alive.isEmpty {
+            verdict = "no_backend"
+        } else if fractions.contains(where: { $0 >= 1 }) {
+            verdict = "full"
+        } else if fractions.contains(where: { $0 >= 0.8 }) {
+            verdict = "busy"
+        } else {
+            verdict = "ok"
+        }
+        let proxies: [[String: Any]] = all.map { c in
+            [
+                "proxy": c.proxy, "sessions": c.entries.reduce(0) { $0 + $1.sessions }, "modules": moduleFigures(c),
+                "updated": ISO8601.string(c.updatedAt),
+            ]
+        }
+        return JSONResponse.ok([
+            "proxy": sessions.proxy, "verdict": verdict, "accepting": verdict != "no_backend" && verdict != "full",
+            "modules": moduleFigures(mine), "sessions": mine.entries.reduce(0) { $0 + $1.sessions },
+            "backends": backends, "alive_backends": alive.count, "routes": routes.count, "proxies": proxies,
+        ])
+    }
+
+    // MARK: - GET /commands/report
+
+    private func report() async throws -> Response {
+        let all = try await allCounts()
+        let routes = try await registry.routes()
+        struct Totals {
+            var publishers = 0
+            var players = 0
+            var bytesFromClients: UInt64 = 0
+            var bytesToClients: UInt64 = 0
+
+            mutating func add(_ e: SessionCounts.Entry) {
+                publishers += e.publishers
+                players += e.players
+                bytesFromClients &+= e.bytesFromClients
+                bytesToClients &+= e.bytesToClients
+            }
+
+            var json: [String: Any] {
+                ["publishers": publishers, "players": players, "sessions": publishers + players,
+                 "bytes_from_clients": bytesFromClients, "bytes_to_clients": bytesToClients]
+            }
+        }
+        var perStream: [StreamKey: (totals: Totals, backends: Set<Backend.ID>, modules: [String: Totals], proxies: [String: Totals])] = [:]
+        var perModule: [String: Totals] = [:]
+        var perProxy: [String: Totals] = [:]
+        var overall = Totals()
+        for c in all {
+            perProxy[c.proxy] = perProxy[c.proxy] ?? Totals()
+            for e in c.entries {
+                let module = sessions.moduleName(for: e.kind)
+                var s = perStream[e.key] ?? (Totals(), [], [:], [:])
+                s.totals.add(e)
+                s.backends.insert(e.backend)
+                s.modules[module, default: Totals()].add(e)
+                s.proxies[c.proxy, default: Totals()].add(e)
+                perStream[e.key] = s
+                perModule[module, default: Totals()].add(e)
+                perProxy[c.proxy, default: Totals()].add(e)
+                overall.add(e)
+            }
+        }
+        let streams: [[String: Any]] = perStream.keys.sorted().map { key in
+            let s = perStream[key]!
+            var o = s.totals.json
+            o["key"] = key.description
+            o["vhost"] = key.vhost
+            o["app"] = key.app
+            o["stream"] = key.stream
+            let route = routes.first { $0.key == key }
+            o["backend"] = route?.backendID.rawValue ?? s.backends.sorted().first?.rawValue ?? ""
+            o["backends"] = s.backends.sorted().map(\.rawValue)
+            o["modules"] = s.modules.mapValues(\.json)
+            o["proxies"] = s.proxies.keys.sorted().map { p in
+                var t = s.proxies[p]!.json
+                t["proxy"] = p
+                return t
+            }
+            return o
+        }
+        var totals = overall.json
+        totals["streams"] = perStream.count
+        totals["modules"] = perModule.mapValues(\.json)
+        totals["proxies"] = perProxy.mapValues(\.json)
+        return JSONResponse.ok(["proxy": sessions.proxy, "streams": streams, "totals": totals])
+    }
+}

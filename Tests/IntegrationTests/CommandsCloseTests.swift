@@ -1,0 +1,109 @@
+import Foundation
+import ProxyTesting
+import Testing
+
+/// `POST /commands/close` on the other three modules, with real peers: each ends its sessions
+/// the protocol's way (HTTP-FLV: the player's connection; SRT: SHUTDOWN to both ends; WebRTC:
+/// the UDP session, and a DELETE of the backend's resource).
+@Suite(.serialized, .timeLimit(.minutes(3))) struct CommandsCloseTests {
+    static func config(webrtc: Bool = false) -> String {
+        """
+        system_api: { listen: 127.0.0.1:0 }
+        commands_api: { enabled: true, listen: 127.0.0.1:0, auth: { bearer: { token: t } } }
+        modules:
+          rtmp: { listen: 127.0.0.1:0 }
+          http-flv: { listen: 127.0.0.1:0 }
+          srt: { listen: 127.0.0.1:0 }
+        \(webrtc ? "  webrtc: { enabled: true, api_listen: 127.0.0.1:0, udp_listen: 127.0.0.1:0, candidate: 127.0.0.1 }" : "")
+        """
+    }
+
+    static func register(_ body: String, with proxy: ProxyProcess) async throws {
+        let r = try await HTTPTestClient.post(try proxy.systemAPI.appendingPathComponent("api/v1/srs/register"), json: body)
+        #expect(r.status == 200)
+    }
+
+    static func sessions(_ proxy: ProxyProcess, _ stream: String) async throws -> (publishers: Int, players: Int) {
+        let url = URL(string: "http://127.0.0.1:\(try await CommandsAPITests.port(proxy, "commands-api"))/commands/report")!
+        let streams = try await HTTPTestClient.get(url, headers: ["Authorization": "Bearer t"]).json["streams"] as? [[String: Any]] ?? []
+        let e = streams.first { $0["stream"] as? String == stream }
+        return (e?["publishers"] as? Int ?? 0, e?["players"] as? Int ?? 0)
+    }
+
+    static func close(_ proxy: ProxyProcess, _ stream: String) async throws -> Int {
+        let url = URL(string: "http://127.0.0.1:\(try await CommandsAPITests.port(proxy, "commands-api"))/commands/close")!
+        let r = try await HTTPTestClient.post(url, json: #"{"app":"live","stream":"\#(stream)"}"#, headers: ["Authorization": "Bearer t"])
+        #expect(r.status == 200, "\(r.text)")
+        return r.json["closed"] as? Int ?? -1
+    }
+
+    @Test func closingAnHTTPFLVStreamEndsThePlayerAndTheBackendRequest() async throws {
+        let origin = try await FFmpegHTTPOrigin.start(.flv, seconds: 60)
+        let proxy = try await ProxyProcess.start(config: Self.config())
+        try await Self.register(origin.registration(server: "o"), with: proxy)
+        let port = try await CommandsAPITests.port(proxy, "http-flv")
+        let player = try MediaTools.play("http://127.0.0.1:\(port)\(origin.path)", idleTimeout: .seconds(30))
+        defer { player.stop(SIGKILL) }
+        try await Wait.until("the player in the report", timeout: .seconds(10)) { () async throws -> Bool? in
+            try await Self.sessions(proxy, "origin").players == 1 ? true : nil
+        }
+        #expect(try await Self.close(proxy, "origin") == 1)
+        _ = try await player.wait(timeout: .seconds(10))
+        #expect(try await origin.process.wait(timeout: .seconds(10)) == 1, "the origin saw its client (the proxy) go away")
+        try await Wait.until("the report without it", timeout: .seconds(5)) { () async throws -> Bool? in
+            try await Self.sessions(proxy, "origin").players == 0 ? true : nil
+        }
+        try await proxy.stop()
+    }
+
+    @Test func closingAnSRTStreamSendsShutdownToBothEnds() async throws {
+        let origin = try await SRTLiveTransmit.start()
+        let proxy = try await ProxyProcess.start(config: Self.config())
+        try await Self.register(origin.registration(server: "s"), with: proxy)
+        let port = try await CommandsAPITests.port(proxy, "srt")
+        let name = CommandsAPITests.unique("srt")
+        let publisher = try PeerProcess("ffmpeg", [
+            "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "60",
+            "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-f", "mpegts",
+            SRTTools.url(port: port, streamID: "#!::r=live/\(name),m=publish"),
+        ])
+        defer { publisher.stop(SIGKILL) }
+        try await Wait.until("the SRT publisher in the report", timeout: .seconds(10)) { () async throws -> Bool? in
+            try await Self.sessions(proxy, name).publishers == 1 ? true : nil
+        }
+        #expect(try await Self.close(proxy, name) == 1)
+        _ = try await publisher.wait(timeout: .seconds(10))
+        try await origin.wait(timeout: .seconds(10))  // -a:no: the origin exits when its source shuts down
+        #expect(proxy.log.contains("session closed") && proxy.log.contains("reason=closed: commands API close request"), "\(proxy.log.suffix(1500))")
+        #expect(try await Self.sessions(proxy, name).publishers == 0)
+        try await proxy.stop()
+    }
+
+    @Test func closingAWebRTCStreamDropsTheSessionAndDeletesTheBackendResource() async throws {
+        let origin = try await WebRTCPeers.Origin.start()
+        let proxy = try await ProxyProcess.start(config: Self.config(webrtc: true))
+        try await Self.register(origin.registration(server: "w"), with: proxy)
+        let name = CommandsAPITests.unique("rtc").replacingOccurrences(of: "-", with: "")
+        let url = "http://127.0.0.1:\(try await CommandsAPITests.port(proxy, "webrtc-api"))/rtc/v1/whip/?app=live&stream=\(name)"
+        let publisher = try WebRTCPeers.client("publish", url, seconds: 40)
+        defer { publisher.stop(SIGKILL) }
+        try await Wait.until("the WHIP publisher's media at the origin", timeout: .seconds(20)) { () async throws -> Bool? in
+            let frames = try await origin.videoFrames(name)
+            let publishers = try await Self.sessions(proxy, name).publishers
+            return frames > 10 && publishers == 1 ? true : nil
+        }
+        #expect(try await origin.allStats()["peers"] as? Int == 1)
+        #expect(try await Self.close(proxy, name) == 1)
+        try await Wait.until("the origin's peer closed by the DELETE", timeout: .seconds(10)) { () async throws -> Bool? in
+            try await origin.allStats()["peers"] as? Int == 0 ? true : nil
+        }
+        try await Wait.until("the session ended in the proxy", timeout: .seconds(5)) { () async throws -> Bool? in
+            proxy.log.contains("media session ended") && proxy.log.contains("reason=closed: commands API close request") ? true : nil
+        }
+        let frames = try await origin.videoFrames(name)
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await origin.videoFrames(name) == frames, "no media reaches the origin after the close")
+        #expect(try await Self.sessions(proxy, name).publishers == 0)
+        try await proxy.stop()
+    }
+}
