@@ -8,17 +8,10 @@ import Testing
 /// `commands_api:` and the APIs' `tls:` in proxy.yaml, and the close request body.
 @Suite struct CommandsAPIConfigTests {
     func load(_ yaml: String, env: [String: String] = [:]) throws(ConfigError) -> LoadedConfig {
-        try ConfigLoader(file: "proxy.yaml", environment: env).load(yaml: yaml)
+        try ConfigText.load(yaml, env: env)
     }
 
-    func failure(_ yaml: String) -> String {
-        do {
-            _ = try load(yaml)
-            return "loaded without error"
-        } catch {
-            return error.description
-        }
-    }
+    func failure(_ yaml: String) -> String { ConfigText.failure(yaml) }
 
     @Test func defaultsLeaveTheAPIOffOnPort12026() throws {
         let c = try load("").proxy

@@ -8,17 +8,10 @@ import Testing
 
 @Suite struct ConfigLoaderTests {
     func load(_ yaml: String, env: [String: String] = [:]) throws(ConfigError) -> LoadedConfig {
-        try ConfigLoader(file: "proxy.yaml", environment: env).load(yaml: yaml)
+        try ConfigText.load(yaml, env: env)
     }
 
-    func failure(_ yaml: String, env: [String: String] = [:]) -> String {
-        do {
-            _ = try load(yaml, env: env)
-            return "loaded without error"
-        } catch {
-            return error.description
-        }
-    }
+    func failure(_ yaml: String, env: [String: String] = [:]) -> String { ConfigText.failure(yaml, env: env) }
 
     @Test func theShippedFileIsValidAndMatchesTheDefaults() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -8,17 +8,10 @@ import Testing
 /// rule for publish_auth, the retry backoff and the body a hook receives.
 @Suite struct HooksConfigTests {
     func load(_ yaml: String) throws(ConfigError) -> HooksConfig {
-        try ConfigLoader(file: "proxy.yaml", environment: ["HOOK_TOKEN": "s3cret"]).load(yaml: yaml).proxy.hooks
+        try ConfigText.load(yaml, env: ["HOOK_TOKEN": "s3cret"]).proxy.hooks
     }
 
-    func failure(_ yaml: String) -> String {
-        do {
-            _ = try load(yaml)
-            return "loaded without error"
-        } catch {
-            return error.description
-        }
-    }
+    func failure(_ yaml: String) -> String { ConfigText.failure(yaml, env: ["HOOK_TOKEN": "s3cret"]) }
 
     @Test func absentHooksAreOff() throws {
         let h = try load("")
