@@ -33,22 +33,9 @@ struct CommandsAPI {
         router.get("/commands/capacity") { _, _ in try await capacity() }
         router.post("/commands/close") { request, _ in try await close(request) }
         router.get("/commands/report") { _, _ in try await report() }
-        let onListening = self.onListening
-        let logger = self.logger
-        let tls = config.tls != nil
         if config.auth.none { logger.warning("the commands API is served without authentication (commands_api.auth.none)") }
-        return Application(
-            router: router,
-            server: try APIServer.builder(config.tls),
-            configuration: .init(address: .hostname(config.listen.bindHost, port: config.listen.port), serverName: ProxyVersion.name),
-            onServerRunning: { channel in
-                if let address = channel.localAddress {
-                    logger.info("listening", metadata: ["listener": "commands-api", "address": "\(address.endpointDescription)", "tls": "\(tls)"])
-                    onListening("commands-api", address)
-                }
-            },
-            eventLoopGroupProvider: .shared(group),
-            logger: logger)
+        return try APIServer.application(
+            name: "commands-api", router: router, listen: config.listen, tls: config.tls, group: group, logger: logger, onListening: onListening)
     }
 
     /// Every live proxy's figures, this proxy's own taken fresh.

@@ -30,21 +30,8 @@ struct SystemAPI {
         router.get("/api/v1/origins") { _, _ in try await origins() }
         router.get("/api/v1/streams") { _, _ in try await streams() }
         router.get("/metrics") { _, _ in await metricsPage() }
-        let onListening = self.onListening
-        let logger = self.logger
-        let tls = config.tls != nil
-        return Application(
-            router: router,
-            server: try APIServer.builder(config.tls),
-            configuration: .init(address: .hostname(config.listen.bindHost, port: config.listen.port), serverName: ProxyVersion.name),
-            onServerRunning: { channel in
-                if let address = channel.localAddress {
-                    logger.info("listening", metadata: ["listener": "system-api", "address": "\(address.endpointDescription)", "tls": "\(tls)"])
-                    onListening("system-api", address)
-                }
-            },
-            eventLoopGroupProvider: .shared(group),
-            logger: logger)
+        return try APIServer.application(
+            name: "system-api", router: router, listen: config.listen, tls: config.tls, group: group, logger: logger, onListening: onListening)
     }
 
     // MARK: - Handlers
