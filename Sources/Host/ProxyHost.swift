@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -15,6 +16,8 @@ struct ProxyHost {
     var config: LoadedConfig
     var logger: Logger
     var group: any EventLoopGroup
+    /// For `stream_proxy_process_start_time_seconds`.
+    let startedAt = Date()
 
     init(config: LoadedConfig, logger: Logger) {
         self.config = config
@@ -111,13 +114,16 @@ struct ProxyHost {
     func run() async throws {
         let proxy = config.proxy
         let routing = makeRouting()
-        let api = SystemAPI(
+        var api = SystemAPI(
             config: proxy.systemAPI, registry: routing.registry, routers: routing.all, group: group,
             logger: Logger(label: "proxy.system-api"), onListening: { _, _ in })
         let hooks = HooksService(
             config: proxy.hooks, queue: (routing.registry as? any EventQueue) ?? MemoryEventQueue(), server: api.identity.server,
             service: api.identity.service, group: group, logger: Logger(label: "proxy.hooks"))
         let modules = try buildModules(routing, hooks: hooks.hooks)
+        api.metrics = ProxyMetrics(
+            registry: routing.registry, routers: routing.all, modules: modules.map { ($0.name, $0.service as? any MetricsReporting) },
+            hookCounters: hooks.hooks.counters, startedAt: startedAt)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: RouterService(routers: routing.all), serviceName: "router"),

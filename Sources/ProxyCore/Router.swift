@@ -19,6 +19,7 @@ public actor Router {
     private var slots: [Slot.ID: Slot] = [:]
     private var suspects: [Backend.ID: Date] = [:]
     private var nextLeaseID: UInt64 = 1
+    private var ended: [EndedSessions.Key: EndedSessions] = [:]
 
     /// The sessions of this proxy on one route.
     struct Slot {
@@ -137,6 +138,7 @@ public actor Router {
     private func removeLease(_ lease: RouteLease) -> Bool {
         let slotID = Slot.ID(key: lease.key, backend: lease.backend.id)
         guard slots[slotID]?.leases.removeValue(forKey: lease.id) != nil else { return false }
+        ended[EndedSessions.Key(kind: lease.kind, role: lease.role), default: EndedSessions()].add(lease.counters)
         guard slots[slotID]!.leases.isEmpty else { return false }
         slots[slotID]!.idleSince = now()
         return true
@@ -217,6 +219,12 @@ public actor Router {
                     LocalRoute.Client(address: $0.client, kind: $0.kind, role: $0.role, since: $0.since, bytesFromClient: $0.counters.bytesFromClient, bytesToClient: $0.counters.bytesToClient)
                 })
         }.sorted { $0.key < $1.key }
+    }
+
+    /// The open sessions and the totals of the ended ones, read together (one actor turn) so
+    /// that a session ending between two reads is neither missed nor counted twice (`/metrics`).
+    public func sessionSnapshot() -> (routes: [LocalRoute], ended: [EndedSessions.Key: EndedSessions]) {
+        (localRoutes(), ended)
     }
 
     /// Number of sessions this proxy holds, over all routes.

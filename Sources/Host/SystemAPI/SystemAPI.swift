@@ -10,7 +10,7 @@ import ProxyNet
 /// origins and streams. Built on Hummingbird 2, which every API of the proxy uses.
 struct SystemAPI {
     static let maxBodySize = 64 * 1024
-    static let paths: Set<String> = ["/api/v1/srs/register", "/api/v1/versions", "/api/v1/origins", "/api/v1/streams"]
+    static let paths: Set<String> = ["/api/v1/srs/register", "/api/v1/versions", "/api/v1/origins", "/api/v1/streams", "/metrics"]
 
     var config: SystemAPIConfig
     var registry: any Registry
@@ -18,6 +18,8 @@ struct SystemAPI {
     var group: any EventLoopGroup
     var logger: Logger
     var onListening: @Sendable (String, SocketAddress) -> Void
+    /// What `GET /metrics` reports; set by the host once the modules are built.
+    var metrics: ProxyMetrics?
     let identity = ProxyIdentity()
 
     func makeApplication() throws -> some ApplicationProtocol {
@@ -27,6 +29,7 @@ struct SystemAPI {
         router.get("/api/v1/versions") { _, _ in versions() }
         router.get("/api/v1/origins") { _, _ in try await origins() }
         router.get("/api/v1/streams") { _, _ in try await streams() }
+        router.get("/metrics") { _, _ in await metricsPage() }
         return try APIServer.application(
             name: "system-api", router: router, listen: config.listen, tls: config.tls, group: group, logger: logger, onListening: onListening)
     }
@@ -83,6 +86,14 @@ struct SystemAPI {
             return o
         }
         return JSONResponse.ok(["origins": list, "backend_alive_s": registry.backendAlive.seconds])
+    }
+
+    /// Prometheus text (version 0.0.4), computed now (SystemAPI doc: docs/operations.md, Metrics).
+    private func metricsPage() async -> Response {
+        let metrics = self.metrics ?? ProxyMetrics(registry: registry, routers: routers, modules: [], hookCounters: nil, startedAt: Date())
+        return Response(
+            status: .ok, headers: [.contentType: PrometheusText.contentType],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: await metrics.render())))
     }
 
     /// One entry per stream and backend: the registry's route, joined with this proxy's sessions on

@@ -15,6 +15,7 @@ public struct SRTModule: ProxyModule {
 
     public let config: SRTConfig
     private let context: ModuleContext
+    private let metrics = MetricsSlot()
 
     public init(config: SRTConfig, context: ModuleContext) throws {
         self.config = config
@@ -45,12 +46,17 @@ public struct SRTModule: ProxyModule {
                 return UDPBackendDialer.connect(to: address, on: loop) { $0.eventLoop.makeSucceededVoidFuture() }.map { UDPBackendSocket(channel: $0) }
             })
         let onListening = context.onListening
+        let metrics = self.metrics
         let listener = UDPListener(
             name: Self.name, endpoint: config.listen, eventLoop: loop, logger: context.logger, fastPath: fastPath,
             onListening: { onListening(Self.name, $0) }
         ) { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(SRTServerHandler(settings: settings, environment: environment))
+                let handler = SRTServerHandler(settings: settings, environment: environment)
+                try channel.pipeline.syncOperations.addHandler(handler)
+                let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+                let loop = channel.eventLoop
+                metrics.set { SRTModule.samples((try? await loop.submit { bound.value.drops.counts }.get()) ?? []) }
             }
         }
         try await listener.run()
@@ -59,4 +65,19 @@ public struct SRTModule: ProxyModule {
 
 extension SRTModule: SessionLimitedModule {
     public var maxSessions: Int { config.maxSessions }
+}
+
+extension SRTModule: MetricsReporting {
+    public func metricSamples() async -> [MetricSample] { await metrics.read() }
+
+    /// The drop counters of SRTDropCounters (which include the fast path's lost datagrams, folded
+    /// in as `not_writable` every second), one sample per cause.
+    static func samples(_ counts: [UInt64]) -> [MetricSample] {
+        guard counts.count == SRTDropCause.allCases.count else { return [] }
+        return SRTDropCause.allCases.map { cause in
+            MetricSample(
+                name: "srt_dropped_datagrams_total", help: "Datagrams from SRT clients the srt module dropped, by cause.",
+                kind: .counter, labels: [.init("cause", cause.description)], value: Double(counts[cause.rawValue]))
+        }
+    }
 }

@@ -19,6 +19,7 @@ public struct WebRTCModule: ProxyModule {
 
     public let config: WebRTCConfig
     private let context: ModuleContext
+    private let metrics = MetricsSlot()
 
     public init(config: WebRTCConfig, context: ModuleContext) throws {
         self.config = config
@@ -33,6 +34,7 @@ public struct WebRTCModule: ProxyModule {
             loop: loop,
             settings: .init(idleTimeout: TimeAmount(idle), maxSessions: config.maxSessions, recordTTL: recordTTL, module: Self.name),
             router: context.router, hooks: context.hooks, logger: context.logger)
+        metrics.set { WebRTCModule.samples((try? await loop.submit { relay.drops }.get()) ?? .init()) }
         let bound = loop.makePromise(of: SocketAddress.self)
         let onListening = context.onListening
         let udp = UDPListener(
@@ -74,4 +76,20 @@ public struct WebRTCModule: ProxyModule {
 
 extension WebRTCModule: SessionLimitedModule {
     public var maxSessions: Int { config.maxSessions }
+}
+
+extension WebRTCModule: MetricsReporting {
+    public func metricSamples() async -> [MetricSample] { await metrics.read() }
+
+    /// The relay's drop counters (WebRTCRelay.Drops), one sample per reason.
+    static func samples(_ drops: WebRTCRelay.Drops) -> [MetricSample] {
+        [
+            ("unknown_address", drops.unknownAddress), ("bad_stun", drops.badSTUN), ("unknown_username", drops.unknownUsername),
+            ("sessions_full", drops.sessionsFull), ("not_writable", drops.notWritable), ("backend_failed", drops.backendFailed),
+        ].map { reason, n in
+            MetricSample(
+                name: "webrtc_dropped_datagrams_total", help: "Datagrams the webrtc relay dropped, by reason.",
+                kind: .counter, labels: [.init("reason", reason)], value: Double(n))
+        }
+    }
 }
