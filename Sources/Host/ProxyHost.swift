@@ -121,6 +121,8 @@ struct ProxyHost {
             config: proxy.hooks, queue: (routing.registry as? any EventQueue) ?? MemoryEventQueue(), server: api.identity.server,
             service: api.identity.service, group: group, logger: Logger(label: "proxy.hooks"))
         let modules = try buildModules(routing, hooks: hooks.hooks)
+        // Modules with their own balancer add routers while they are built.
+        api.routers = routing.all
         api.metrics = ProxyMetrics(
             registry: routing.registry, routers: routing.all, modules: modules.map { ($0.name, $0.service as? any MetricsReporting) },
             hookCounters: hooks.hooks.counters, startedAt: startedAt)
