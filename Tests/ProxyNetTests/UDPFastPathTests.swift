@@ -107,20 +107,6 @@ import Testing
         }
     }
 
-    /// Sends every datagram back to its sender, prefixed with "echo:".
-    final class Echo: ChannelInboundHandler, Sendable {
-        typealias InboundIn = AddressedEnvelope<ByteBuffer>
-        typealias OutboundOut = AddressedEnvelope<ByteBuffer>
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var envelope = unwrapInboundIn(data)
-            var reply = context.channel.allocator.buffer(capacity: envelope.data.readableBytes + 5)
-            reply.writeString("echo:")
-            reply.writeBuffer(&envelope.data)
-            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: reply)), promise: nil)
-        }
-        func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
-    }
-
     final class Collector: ChannelInboundHandler, Sendable {
         typealias InboundIn = AddressedEnvelope<ByteBuffer>
         let received = NIOLockedValueBox<[String]>([])
@@ -155,7 +141,7 @@ import Testing
     }
 
     @Test func establishedRoutesAreRelayedByTheFastPathAndTheRestReachesTheHandler() async throws {
-        let echo = try await socket(Echo())
+        let echo = try await socket(UDPEchoHandler())
         defer { echo.close(promise: nil) }
         let loop = group.next()
         let fastPath = try UDPFastPath(eventLoop: loop, rules: Self.rules, logger: Logger(label: "test"))

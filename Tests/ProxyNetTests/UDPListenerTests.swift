@@ -15,20 +15,6 @@ import Testing
 @Suite(.timeLimit(.minutes(1))) struct UDPListenerTests {
     let group = MultiThreadedEventLoopGroup.singleton
 
-    /// Sends every datagram back to its sender, prefixed with "echo:".
-    final class EchoHandler: ChannelInboundHandler, Sendable {
-        typealias InboundIn = AddressedEnvelope<ByteBuffer>
-        typealias OutboundOut = AddressedEnvelope<ByteBuffer>
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var envelope = unwrapInboundIn(data)
-            var reply = context.channel.allocator.buffer(capacity: envelope.data.readableBytes + 5)
-            reply.writeString("echo:")
-            reply.writeBuffer(&envelope.data)
-            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: reply)), promise: nil)
-        }
-        func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
-    }
-
     /// Relays one client to one backend: client datagrams go to the connected backend socket,
     /// the backend's answers go back to the client. Quiesce closes the socket when `idle` says
     /// no session is left.
@@ -114,7 +100,7 @@ import Testing
 
     func startEcho() async throws -> any Channel {
         try await DatagramBootstrap(group: group)
-            .channelInitializer { $0.pipeline.addHandler(EchoHandler()) }
+            .channelInitializer { $0.pipeline.addHandler(UDPEchoHandler()) }
             .bind(host: "127.0.0.1", port: 0).get()
     }
 

@@ -5,13 +5,7 @@ import ProxyCore
 /// optional, `__defaultVhost__` when absent) or `{"key": "vhost/app/stream"}`.
 enum CloseRequestBody {
     static func parse(_ data: Data) throws(APIError) -> StreamKey {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw APIError(.badRequest, "malformed JSON body")
-        }
-        guard let fields = object as? [String: Any] else { throw APIError(.badRequest, "expected a JSON object") }
+        let fields = try APIError.jsonObject(data)
         for name in fields.keys where !["vhost", "app", "stream", "key"].contains(name) {
             throw APIError(.badRequest, "unknown field '\(name.prefix(64))' (allowed: vhost, app, stream, key)")
         }

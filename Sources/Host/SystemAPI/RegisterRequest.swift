@@ -11,13 +11,7 @@ enum RegisterRequest {
     static let maxEndpoints = 32
 
     static func parse(_ data: Data) throws(APIError) -> Backend {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw APIError(.badRequest, "malformed JSON body")
-        }
-        guard let fields = object as? [String: Any] else { throw APIError(.badRequest, "expected a JSON object") }
+        let fields = try APIError.jsonObject(data)
 
         let server = try string(fields, "server")
         let service = try string(fields, "service")
