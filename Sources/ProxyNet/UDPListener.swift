@@ -110,13 +110,7 @@ extension UDPListener {
         let duplicate: CInt
         do {
             let address = try SocketAddress.makeAddressResolvingHost(endpoint.bindHost, port: endpoint.port)
-            fd = try UDPSharedSocket.bound(to: address)
-            do {
-                duplicate = try UDPSharedSocket.duplicate(fd)
-            } catch {
-                closeSocket(fd)
-                throw error
-            }
+            (fd, duplicate) = try UDPSharedSocket.withDuplicate { try UDPSharedSocket.bound(to: address) }
         } catch {
             throw ListenerError.bindFailed(name: name, endpoint: endpoint, underlying: "\(error)")
         }
@@ -192,13 +186,7 @@ extension UDPBackendDialer {
             return eventLoop.makeFailedFuture(UDPDialError.notAnIPAddress(address.host))
         }
         do {
-            fd = try UDPSharedSocket.unconnected(for: socketAddress)
-            do {
-                duplicate = try UDPSharedSocket.duplicate(fd)
-            } catch {
-                closeSocket(fd)
-                throw error
-            }
+            (fd, duplicate) = try UDPSharedSocket.withDuplicate { try UDPSharedSocket.unconnected(for: socketAddress) }
         } catch {
             return eventLoop.makeFailedFuture(error)
         }

@@ -26,6 +26,18 @@ enum UDPSharedSocket {
         try make(family: address.protocol.rawValue)
     }
 
+    /// A socket made by `open` and a duplicate of it (for the fast path); the socket is closed
+    /// again when the duplicate cannot be made.
+    static func withDuplicate(_ open: () throws -> CInt) throws -> (fd: CInt, duplicate: CInt) {
+        let fd = try open()
+        do {
+            return (fd, try duplicate(fd))
+        } catch {
+            closeSocket(fd)
+            throw error
+        }
+    }
+
     /// A second descriptor of `fd` (close-on-exec).
     static func duplicate(_ fd: CInt) throws -> CInt {
         let d = fcntl(fd, F_DUPFD_CLOEXEC, 0)
