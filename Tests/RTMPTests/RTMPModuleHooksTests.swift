@@ -34,9 +34,11 @@ import Testing
     @Test func publishAndPlayStartAndEndAreReported() async throws {
         let hooks = RecordingHooks()
         try await withModule(hooks: hooks) { port, nginx in
-            let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/live/hooked?token=abc", seconds: 3)
+            // Long enough that the player starts while the publish is live on a loaded machine.
+            let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/live/hooked?token=abc", seconds: 8)
             try await Wait.until("the publish at the origin", timeout: .seconds(10)) { nginx.published == ["hooked"] ? true : nil }
             let player = try MediaTools.play("rtmp://127.0.0.1:\(port)/live/hooked")
+            try await Wait.until("the play start", timeout: .seconds(8)) { hooks.kinds.contains(.playStart) ? true : nil }
             #expect(try await publisher.wait(timeout: .seconds(20)) == 0)
             try await player.wait(timeout: .seconds(20))
             try await Wait.until("all events", timeout: .seconds(5)) { hooks.kinds.count == 5 ? true : nil }
