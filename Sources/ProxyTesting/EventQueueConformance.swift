@@ -16,11 +16,7 @@ public struct EventQueueSubject: Sendable {
 /// the in-memory and the Redis registry both run. Each check needs an empty queue of its own.
 /// Durations are second-scale so a real clock (Redis) passes them reliably.
 public enum EventQueueConformance {
-    public struct Check: Sendable, CustomStringConvertible {
-        public var name: String
-        public var run: @Sendable (EventQueueSubject) async throws -> Void
-        public var description: String { name }
-    }
+    public typealias Check = ConformanceCheck<EventQueueSubject>
 
     public static let checks: [Check] = [
         Check(name: "enqueued items are claimed once each, with their payloads and attempt 1") { s in

@@ -18,11 +18,7 @@ public struct RegistrySubject: Sendable {
 /// `backendAlive` == `RegistryConformance.backendAlive`. Checks use fresh stream keys and backend
 /// names, so one shared store can serve them all. A failed check throws a TestFailure naming it.
 public enum RegistryConformance {
-    public struct Check: Sendable, CustomStringConvertible {
-        public var name: String
-        public var run: @Sendable (RegistrySubject) async throws -> Void
-        public var description: String { name }
-    }
+    public typealias Check = ConformanceCheck<RegistrySubject>
 
     public static let backendAlive: Duration = .seconds(2)
 

@@ -17,11 +17,7 @@ public struct CommandsStoreSubject: Sendable {
 /// close request log every proxy polls), as checks the in-memory and the Redis registry both
 /// run. Checks use fresh proxy ids; the close log checks need a store of their own.
 public enum SessionCountConformance {
-    public struct Check: Sendable, CustomStringConvertible {
-        public var name: String
-        public var run: @Sendable (CommandsStoreSubject) async throws -> Void
-        public var description: String { name }
-    }
+    public typealias Check = ConformanceCheck<CommandsStoreSubject>
 
     public static let checks: [Check] = [
         Check(name: "published counts are read back whole, with limits") { s in
