@@ -267,12 +267,13 @@ final class UDPFastPathLoop {
                 break
             }
             if slot.key == nil {
-                var datagrams: [ByteBuffer] = []
-                for i in 0..<n {
-                    let i32 = UInt32(i)
-                    datagrams.append(copy(UnsafeRawBufferPointer(start: cudp_recv_data(batch, i32), count: Int(cudp_recv_length(batch, i32)))))
-                }
                 if owner.queuedToLoop.load(ordering: .relaxed) + n <= owner.settings.maxQueuedToLoop {
+                    var datagrams: [ByteBuffer] = []
+                    datagrams.reserveCapacity(n)
+                    for i in 0..<n {
+                        let i32 = UInt32(i)
+                        datagrams.append(copy(UnsafeRawBufferPointer(start: cudp_recv_data(batch, i32), count: Int(cudp_recv_length(batch, i32)))))
+                    }
                     slot.events.append(.datagrams(datagrams))
                     touch(slot)
                 } else {
