@@ -159,7 +159,10 @@ public actor Router {
     public func tick() async {
         let t = now()
         suspects = suspects.filter { $0.value > t }
-        for (slotID, slot) in slots {
+        for slotID in Array(slots.keys) {
+            // Read each slot now, not from a copy taken before the loop: the refreshes below
+            // await the registry, and sessions start and end on the slots meanwhile.
+            guard let slot = slots[slotID] else { continue }
             if slot.leases.isEmpty {
                 guard let idle = slot.idleSince, t.timeIntervalSince(idle) >= configuration.routeLinger.timeInterval else { continue }
                 slots[slotID] = nil

@@ -5,11 +5,19 @@ import Glibc
 
 /// A plain blocking TCP client socket, for tests that misbehave on purpose (random bytes,
 /// stalled handshakes, a thousand idle connections).
+///
+/// Every call that can wait (connect, reads) runs on a thread of its own and is awaited: a
+/// test blocked in poll() on a Swift concurrency thread would hold one of the few threads every
+/// parallel test shares, and stall unrelated tests past their timeouts.
 public final class RawSocket: @unchecked Sendable {
     public let fd: Int32
 
-    public init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    public init(port: Int) async throws {
+        fd = try await Self.offPool { try Self.connect(port: port) }
+    }
+
+    private static func connect(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed: errno \(errno)") }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
@@ -19,8 +27,23 @@ public final class RawSocket: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard rc == 0 else {
+            let error = errno
             close(fd)
-            throw TestFailure("connect to 127.0.0.1:\(port) failed: errno \(errno)")
+            throw TestFailure("connect to 127.0.0.1:\(port) failed: errno \(error)")
+        }
+        return fd
+    }
+
+    /// Runs `body` on a new thread and returns its result.
+    private static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    private static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: body()) }
         }
     }
 
@@ -30,7 +53,11 @@ public final class RawSocket: @unchecked Sendable {
 
     /// True when the peer closed the connection (read returns 0 or reset) within `timeout`;
     /// bytes the peer sends meanwhile are skipped.
-    public func waitForClose(timeout: Duration) -> Bool {
+    public func waitForClose(timeout: Duration) async -> Bool {
+        await Self.offPool { self.blockingWaitForClose(timeout: timeout) }
+    }
+
+    private func blockingWaitForClose(timeout: Duration) -> Bool {
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 4096)
         while ContinuousClock.now < deadline {
@@ -45,14 +72,14 @@ public final class RawSocket: @unchecked Sendable {
     }
 
     /// Everything the peer sends until it closes the connection, or until `timeout` (then nil).
-    public func readUntilClose(timeout: Duration) -> String? {
-        let (closed, received) = receive(until: nil, timeout: timeout)
+    public func readUntilClose(timeout: Duration) async -> String? {
+        let (closed, received) = await Self.offPool { self.receive(until: nil, timeout: timeout) }
         return closed ? received : nil
     }
 
     /// Bytes received until `text` has been seen (true) or `timeout` passes or the peer closes (false).
-    public func read(until text: String, timeout: Duration) -> (found: Bool, received: String) {
-        let (found, received) = receive(until: text, timeout: timeout)
+    public func read(until text: String, timeout: Duration) async -> (found: Bool, received: String) {
+        let (found, received) = await Self.offPool { self.receive(until: text, timeout: timeout) }
         return (found, received)
     }
 

@@ -55,9 +55,9 @@ import Testing
         let hooks = RecordingHooks()
         let origin = try await FFmpegHTTPOrigin.start(.flv, seconds: 1)
         try await withModule(hooks: hooks, origin: origin, configure: { $0.hlsSessionTTL = .seconds(1) }) { port in
-            let socket = try RawSocket(port: port)
+            let socket = try await RawSocket(port: port)
             socket.send(Array("GET /live/hls.m3u8?token=t HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n".utf8))
-            #expect(socket.readUntilClose(timeout: .seconds(5))?.hasPrefix("HTTP/1.1 302") == true)
+            #expect(await socket.readUntilClose(timeout: .seconds(5))?.hasPrefix("HTTP/1.1 302") == true)
             try await Wait.until("the session start", timeout: .seconds(5)) { hooks.events.count == 1 ? true : nil }
             try await Wait.until("the session end after its ttl", timeout: .seconds(5)) { hooks.events.count == 2 ? true : nil }
         }

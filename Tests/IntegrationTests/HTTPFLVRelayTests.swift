@@ -36,10 +36,10 @@ import Testing
     static func unique(_ prefix: String) -> String { "\(prefix)-\(UInt32.random(in: 0...UInt32.max))" }
 
     /// Sends raw request bytes and returns everything until the proxy closes the connection.
-    static func exchange(_ port: Int, _ request: String, timeout: Duration = .seconds(10)) throws -> String {
-        let socket = try RawSocket(port: port)
+    static func exchange(_ port: Int, _ request: String, timeout: Duration = .seconds(10)) async throws -> String {
+        let socket = try await RawSocket(port: port)
         socket.send(Array(request.utf8))
-        guard let answer = socket.readUntilClose(timeout: timeout) else { throw TestFailure("the proxy did not close the connection") }
+        guard let answer = await socket.readUntilClose(timeout: timeout) else { throw TestFailure("the proxy did not close the connection") }
         return answer
     }
 
@@ -79,9 +79,9 @@ import Testing
         let proxy = try await ProxyProcess.start(config: Self.config())
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(origin.registration(server: "o"), with: proxy)
-        let socket = try RawSocket(port: port)
+        let socket = try await RawSocket(port: port)
         socket.send(Array("GET \(origin.path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
-        let head = socket.read(until: "FLV", timeout: .seconds(10))
+        let head = await socket.read(until: "FLV", timeout: .seconds(10))
         #expect(head.found, "the stream started: \(head.received.prefix(300))")
         #expect(head.received.hasPrefix("HTTP/1.1 200"))
         #expect(head.received.lowercased().contains("transfer-encoding: chunked"))
@@ -102,7 +102,7 @@ import Testing
         let proxy = try await ProxyProcess.start(config: Self.config())
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(nginx.registration(server: "n"), with: proxy)
-        let answer = try Self.exchange(port, "GET /live/none.flv HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        let answer = try await Self.exchange(port, "GET /live/none.flv HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         #expect(Self.statusLine(answer) == "HTTP/1.1 404 Not Found", "\(answer.prefix(300))")
         #expect(nginx.httpRequests == ["GET /live/none.flv HTTP/1.1"])
         try await proxy.stop()
@@ -129,7 +129,7 @@ import Testing
         }
 
         // The first request is redirected to a session URL; the playlist's URIs carry the session.
-        let first = try Self.exchange(httpPort, "GET /live/\(name).m3u8 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        let first = try await Self.exchange(httpPort, "GET /live/\(name).m3u8 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         #expect(Self.statusLine(first) == "HTTP/1.1 302 Found")
         let location = first.split(separator: "\r\n").first { $0.lowercased().hasPrefix("location:") }.map { String($0.dropFirst(9)).trimmingCharacters(in: .whitespaces) } ?? ""
         #expect(location.hasPrefix("/live/\(name).m3u8?spsid="), "\(location)")
@@ -160,10 +160,10 @@ import Testing
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(nginx.registration(server: "n"), with: proxy)
         let stale = String(repeating: "ab", count: 16)
-        let playlist = try Self.exchange(port, "GET /live/x.m3u8?spsid=\(stale) HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        let playlist = try await Self.exchange(port, "GET /live/x.m3u8?spsid=\(stale) HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         #expect(Self.statusLine(playlist) == "HTTP/1.1 302 Found")
         #expect(playlist.contains("spsid=") && !playlist.contains("spsid=\(stale)"))
-        let segment = try Self.exchange(port, "GET /live/x-1.ts?spsid=\(stale) HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        let segment = try await Self.exchange(port, "GET /live/x-1.ts?spsid=\(stale) HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         #expect(Self.statusLine(segment) == "HTTP/1.1 404 Not Found")
         #expect(nginx.httpRequests.isEmpty)
         try await proxy.stop()
@@ -182,22 +182,22 @@ import Testing
         let proxy = try await ProxyProcess.start(config: Self.config(", static_files: \(root.path)"))
         let port = try await Self.port(proxy, "http-flv")
 
-        let preflight = try Self.exchange(port, "OPTIONS /live/s.flv HTTP/1.1\r\nHost: h\r\nOrigin: http://example.com\r\nConnection: close\r\n\r\n")
+        let preflight = try await Self.exchange(port, "OPTIONS /live/s.flv HTTP/1.1\r\nHost: h\r\nOrigin: http://example.com\r\nConnection: close\r\n\r\n")
         #expect(Self.statusLine(preflight) == "HTTP/1.1 200 OK")
         #expect(preflight.contains("Access-Control-Allow-Origin: *"))
 
         // Two requests on one connection, answered in order with lengths; then the close asked for.
-        let both = try Self.exchange(port, "GET /a.txt HTTP/1.1\r\nHost: h\r\n\r\nGET /player/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        let both = try await Self.exchange(port, "GET /a.txt HTTP/1.1\r\nHost: h\r\n\r\nGET /player/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         #expect(both.components(separatedBy: "HTTP/1.1 200 OK").count == 3, "\(both)")
         #expect(both.contains("Content-Length: 6\r\n") && both.contains("hello\n") && both.contains("<html></html>"))
         #expect(both.contains("Content-Type: text/html"))
 
         for path in ["/../\(secret.lastPathComponent)", "/%2e%2e/\(secret.lastPathComponent)", "/player/..%2f..%2f\(secret.lastPathComponent)"] {
-            let answer = try Self.exchange(port, "GET \(path) HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            let answer = try await Self.exchange(port, "GET \(path) HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
             #expect(Self.statusLine(answer).hasPrefix("HTTP/1.1 403") || Self.statusLine(answer).hasPrefix("HTTP/1.1 404"), "\(path): \(answer)")
             #expect(!answer.contains("secret"), "no file outside the root is served (\(path))")
         }
-        let missing = try Self.exchange(port, "GET /nope.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        let missing = try await Self.exchange(port, "GET /nope.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         #expect(Self.statusLine(missing) == "HTTP/1.1 404 Not Found")
         try await proxy.stop()
     }
@@ -208,23 +208,23 @@ import Testing
         let proxy = try await ProxyProcess.start(config: Self.config(", header_timeout: 1s"))
         let port = try await Self.port(proxy, "http-flv")
 
-        let longLine = try Self.exchange(port, "GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n\r\n")
+        let longLine = try await Self.exchange(port, "GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n\r\n")
         #expect(Self.statusLine(longLine) == "HTTP/1.1 414 URI Too Long")
-        let bigHead = try Self.exchange(port, "GET /x.flv HTTP/1.1\r\n" + String(repeating: "X-Pad: \(String(repeating: "p", count: 1000))\r\n", count: 34) + "\r\n")
+        let bigHead = try await Self.exchange(port, "GET /x.flv HTTP/1.1\r\n" + String(repeating: "X-Pad: \(String(repeating: "p", count: 1000))\r\n", count: 34) + "\r\n")
         #expect(Self.statusLine(bigHead) == "HTTP/1.1 431 Request Header Fields Too Large")
-        let malformed = try Self.exchange(port, "GARBAGE\r\n\r\n")
+        let malformed = try await Self.exchange(port, "GARBAGE\r\n\r\n")
         #expect(Self.statusLine(malformed) == "HTTP/1.1 400 Bad Request")
-        let binary = try Self.exchange(port, String(decoding: [0x16, 0x03, 0x01, 0x00, 0xa5, 0x01], as: UTF8.self))
+        let binary = try await Self.exchange(port, String(decoding: [0x16, 0x03, 0x01, 0x00, 0xa5, 0x01], as: UTF8.self))
         #expect(Self.statusLine(binary) == "HTTP/1.1 400 Bad Request")
-        let unknown = try Self.exchange(port, "GET /live/s.mp4 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        let unknown = try await Self.exchange(port, "GET /live/s.mp4 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         #expect(Self.statusLine(unknown) == "HTTP/1.1 404 Not Found")
-        let post = try Self.exchange(port, "POST /live/s.flv HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+        let post = try await Self.exchange(port, "POST /live/s.flv HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
         #expect(Self.statusLine(post) == "HTTP/1.1 405 Method Not Allowed")
-        let noBackend = try Self.exchange(port, "GET /live/s.flv HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        let noBackend = try await Self.exchange(port, "GET /live/s.flv HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         #expect(Self.statusLine(noBackend) == "HTTP/1.1 503 Service Unavailable")
 
         let started = ContinuousClock.now
-        let stalled = try Self.exchange(port, "GET /live/s.flv HTTP/1.1\r\nHost: h\r\n")
+        let stalled = try await Self.exchange(port, "GET /live/s.flv HTTP/1.1\r\nHost: h\r\n")
         #expect(Self.statusLine(stalled) == "HTTP/1.1 408 Request Timeout")
         #expect(ContinuousClock.now - started < .seconds(5))
         try await Wait.until("log lines naming each cause", timeout: .seconds(5)) { () -> Bool? in
@@ -253,11 +253,11 @@ import Testing
         let proxy = try await ProxyProcess.start(config: Self.config())
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(#"{"ip":"127.0.0.1","server":"bad","service":"py","pid":"1","http":["\#(backendPort)"]}"#, with: proxy)
-        let garbage = try Self.exchange(port, "GET /live/g.flv HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        let garbage = try await Self.exchange(port, "GET /live/g.flv HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         #expect(Self.statusLine(garbage) == "HTTP/1.1 502 Bad Gateway", "\(garbage)")
-        let closed = try Self.exchange(port, "GET /live/c.flv HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        let closed = try await Self.exchange(port, "GET /live/c.flv HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         #expect(Self.statusLine(closed) == "HTTP/1.1 502 Bad Gateway", "\(closed)")
-        let short = try Self.exchange(port, "GET /live/s.flv HTTP/1.1\r\nHost: h\r\n\r\n")
+        let short = try await Self.exchange(port, "GET /live/s.flv HTTP/1.1\r\nHost: h\r\n\r\n")
         #expect(Self.statusLine(short) == "HTTP/1.1 200 OK")
         #expect(short.hasSuffix("short"), "the body is cut where the backend stopped, then the connection closes")
         try await Wait.until("the log line naming the early end", timeout: .seconds(5)) {
@@ -301,14 +301,21 @@ import Testing
         for _ in 0..<4 {
             var players: [RawSocket] = []
             for i in 0..<500 {
-                let socket = try RawSocket(port: port)
+                let socket = try await RawSocket(port: port)
                 socket.send(Array("GET /live/idle\(i % 20).flv HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
                 players.append(socket)
             }
-            for socket in players { #expect(socket.read(until: "FLV", timeout: .seconds(10)).found) }
+            for socket in players { #expect(await socket.read(until: "FLV", timeout: .seconds(10)).found) }
             players.removeAll()
-            try await Wait.until("every session to end", timeout: .seconds(10)) { () async throws -> Bool? in
-                try await Self.streams(proxy).allSatisfy { ($0["sessions"] as? Int ?? 0) == 0 } ? true : nil
+            var open: [[String: Any]] = []
+            do {
+                try await Wait.until("every session to end", timeout: .seconds(10)) { () async throws -> Bool? in
+                    open = try await Self.streams(proxy).filter { ($0["sessions"] as? Int ?? 0) != 0 }
+                    return open.isEmpty ? true : nil
+                }
+            } catch {
+                Issue.record("streams with sessions left: \(open)")
+                throw error
             }
             after.append(try #require(ProcStat.rssKiB(pid)))
         }

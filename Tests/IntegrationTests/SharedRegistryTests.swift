@@ -79,9 +79,9 @@ import Testing
             for i in 0..<200 {
                 let port = ports[i % 2]
                 group.addTask {
-                    let socket = try RawSocket(port: port)
+                    let socket = try await RawSocket(port: port)
                     socket.send(Array("GET /live/\(name).m3u8 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n".utf8))
-                    return socket.readUntilClose(timeout: .seconds(20)) ?? ""
+                    return await socket.readUntilClose(timeout: .seconds(20)) ?? ""
                 }
             }
             return try await group.reduce(into: [String]()) { $0.append($1) }
@@ -123,9 +123,9 @@ import Testing
         }
 
         // The session is made through A; its playlist and a segment are fetched through B.
-        let socket = try RawSocket(port: try await Self.port(a, "http-flv"))
+        let socket = try await RawSocket(port: try await Self.port(a, "http-flv"))
         socket.send(Array("GET /live/\(name).m3u8 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n".utf8))
-        let redirect = socket.readUntilClose(timeout: .seconds(10)) ?? ""
+        let redirect = await socket.readUntilClose(timeout: .seconds(10)) ?? ""
         let location = redirect.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("location:") }?.dropFirst(9).trimmingCharacters(in: .whitespaces) ?? ""
         #expect(location.contains("spsid="), "\(redirect)")
         let viaB = "http://127.0.0.1:\(try await Self.port(b, "http-flv"))"
@@ -155,9 +155,9 @@ import Testing
         try await redis.stopAndWait()
         // A new session cannot be routed: a clear error, not a hang.
         let http = try await Self.port(b, "http-flv")
-        let socket = try RawSocket(port: http)
+        let socket = try await RawSocket(port: http)
         socket.send(Array("GET /live/new.flv HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n".utf8))
-        let refused = socket.readUntilClose(timeout: .seconds(10)) ?? ""
+        let refused = await socket.readUntilClose(timeout: .seconds(10)) ?? ""
         #expect(refused.hasPrefix("HTTP/1.1 503"), "\(refused.prefix(300))")
         #expect(refused.contains("registry"))
         let origins = try await Self.get(b, "api/v1/origins")
