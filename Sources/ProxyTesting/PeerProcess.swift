@@ -31,7 +31,7 @@ public final class PeerProcess: @unchecked Sendable {
             }
             self.lock.withLock { self.collected += String(decoding: data, as: UTF8.self) }
         }
-        try process.run()
+        try process.runWithDefaultSignalMask()
     }
 
     public var output: String { lock.withLock { collected } }

@@ -44,7 +44,7 @@ public final class ProxyProcess: Sendable {
             }
             output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
         }
-        try process.run()
+        try process.runWithDefaultSignalMask()
     }
 
     /// Everything the process printed so far.
@@ -116,7 +116,7 @@ public enum ProxyCommand {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try process.runWithDefaultSignalMask()
         try await Wait.until("stream-proxy \(arguments.joined(separator: " ")) to exit", timeout: timeout) {
             process.isRunning ? nil : true
         }

@@ -14,10 +14,11 @@ Usage: python3 whip_client.py publish http://127.0.0.1:18090/whip/s1 [--seconds 
            one PATCH each, in order; their statuses are "patch_statuses".
   --media-port P: replace the port of every candidate in the answer with P before using it (send the media to
            another proxy sharing the registry than the one that answered the signalling).
+SIGTERM ends the --seconds wait early, as if it had run out (DELETE, result line, exit status as usual).
 Prints one JSON line {"mode", "connected", "media_peer" (ip:port of the nominated ICE pair), "location", "video_frames", ...}; exit 0 when ICE/DTLS connected
 and (publish) frames were sent / (play) video_frames >= --min-frames; exit 1 otherwise.
 """
-import argparse, asyncio, json, logging, re, sys, time
+import argparse, asyncio, json, logging, re, signal, sys, time
 from urllib.parse import urljoin
 
 import aioice.ice
@@ -50,6 +51,8 @@ async def run(args) -> int:
     # iceServers=[]: else aiortc adds Google STUN; MAX_BUNDLE: one ICE transport/port for audio+video in the offer
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
     connected, dead, counts, video = asyncio.Event(), asyncio.Event(), {"video": 0, "audio": 0}, None
+    stopped = asyncio.Event()                                    # SIGTERM: finish now, cleanly
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     if args.mode == "publish":
         video = TestVideo()
         pc.addTrack(video)
@@ -116,11 +119,13 @@ async def run(args) -> int:
                     async with http.patch(urljoin(args.url, location), data=trickle_fragment(pc.localDescription.sdp),
                                           headers={"Content-Type": content_type}) as r:
                         result["patch_statuses"].append(r.status)
-            try:                                                 # run --seconds, or stop early if the peer goes away
-                await asyncio.wait_for(dead.wait(), args.seconds)
+            # run --seconds, or stop early if the peer goes away (or on SIGTERM)
+            waits = [asyncio.ensure_future(dead.wait()), asyncio.ensure_future(stopped.wait())]
+            await asyncio.wait(waits, timeout=args.seconds, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+            if dead.is_set():
                 result["ended_early"] = pc.connectionState
-            except asyncio.TimeoutError:
-                pass
         except asyncio.TimeoutError:
             pass
         if location:
