@@ -6,7 +6,7 @@ import Testing
 /// `hooks:` through the built proxy with real peers: a real HTTP hook server (HookServer),
 /// ffmpeg publishers, nginx-rtmp and srt-live-transmit origins, redis-server for the shared queue.
 @Suite(.serialized, .timeLimit(.minutes(4))) struct HooksTests {
-    static func config(hooks: String, registry: String = "", modules: String = "", quit: String = "") -> String {
+    static func config(hooks: String, registry: String = "", modules: String = "", quit: String = "", srt: String = "") -> String {
         """
         system_api: { listen: 127.0.0.1:0 }
         \(registry)
@@ -14,7 +14,7 @@ import Testing
         modules:
           rtmp: { listen: 127.0.0.1:0 }
           http-flv: { listen: 127.0.0.1:0 }
-          srt: { listen: 127.0.0.1:0 }
+          srt: { listen: 127.0.0.1:0\(srt) }
         \(modules)
         hooks:
         \(hooks)
@@ -132,6 +132,27 @@ import Testing
         let asked = hook.requests("/auth").map(\.fields)
         #expect(asked.contains { $0["protocol"] == "srt" && $0["stream"] == "srtdenied" }, "\(asked)")
         #expect(asked.contains { $0["protocol"] == "webrtc" && $0["stream"] == "whipdenied" && $0["param"]?.contains("secret=bad") == true }, "\(asked)")
+        try await proxy.stop()
+        hook.stop()
+    }
+
+    @Test func anSRTPublishWaitsForItsHookWithoutUsingUpTheBackendTimeout() async throws {
+        // The hook answers after 1.5 s, within its 3 s timeout; the backend timeout is 1 s and
+        // bounds only routing and the backend handshake, which come after the answer.
+        let hook = try await HookServer.start { _, _ in
+            try? await Task.sleep(for: .milliseconds(1500))
+            return (200, "0")
+        }
+        let origin = try await SRTLiveTransmit.start()
+        let proxy = try await ProxyProcess.start(config: Self.config(
+            hooks: "  publish_auth: { url: \"\(hook.url("/auth"))\", timeout: 3s }", srt: ", backend_timeout: 1s"))
+        try await Self.register(origin.registration(server: "o"), with: proxy)
+        let url = SRTTools.url(port: try await Self.port(proxy, "srt"), streamID: "#!::r=live/slowhook,m=publish") + "&connect_timeout=8000"
+        let srt = try SRTTools.publish(try await SRTTools.fixture(), to: url)
+        #expect(try await srt.wait(timeout: .seconds(30)) == 0, "the publish went through: \(srt.output) \(proxy.log.suffix(1500))")
+        let received = (try? Data(contentsOf: origin.received))?.count ?? 0
+        #expect(received > 100_000, "the origin received the stream (\(received) bytes)")
+        #expect(hook.requests("/auth").count == 1)
         try await proxy.stop()
         hook.stop()
     }

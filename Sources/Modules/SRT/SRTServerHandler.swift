@@ -327,34 +327,49 @@ extension SRTServerHandler {
             return
         }
         if let displaced { teardown(displaced.session, reason: "replaced by a new connection from the same address", notify: true) }
-        session.logger.debug("routing")
-        if let context {
-            let loop = NIOLoopBound((self, session), eventLoop: context.eventLoop)
-            session.setupTimeout = context.eventLoop.scheduleTask(in: settings.backendTimeout) {
-                let (server, session) = loop.value
-                server.setupFailed(session, "no backend handshake within \(server.settings.backendTimeout.prettyDescription)", unreachable: true)
-            }
+        if session.mode == .publish {
+            authorize(session)
+        } else {
+            route(session)
         }
-        route(session)
     }
 }
 
-// MARK: - Routing and the backend handshake
+// MARK: - Publish authorization, routing and the backend handshake
 
 extension SRTServerHandler {
+    /// Asks the publish hook first; its own timeout (`hooks.publish_auth.timeout`) bounds the wait,
+    /// so `backend_timeout` is left whole for routing and the backend handshake.
+    private func authorize(_ session: SRTSession) {
+        guard let context else { return }
+        let hooks = environment.hooks
+        let event = session.startEvent
+        let loop = NIOLoopBound((self, session), eventLoop: context.eventLoop)
+        session.logger.debug("asking the publish hook")
+        context.eventLoop.makeFutureWithTask { await hooks.authorizePublish(event) }.whenSuccess { decision in
+            let (server, session) = loop.value
+            guard session.state == .connecting else { return }
+            if case .deny(let reason) = decision {
+                return server.setupFailed(session, "publish refused: \(reason)", unreachable: false, refused: SRTSetupError.refused(reason))
+            }
+            server.route(session)
+        }
+    }
+
     private func route(_ session: SRTSession) {
         guard let context else { return }
+        session.logger.debug("routing")
+        let loop = NIOLoopBound((self, session), eventLoop: context.eventLoop)
+        session.setupTimeout = context.eventLoop.scheduleTask(in: settings.backendTimeout) {
+            let (server, session) = loop.value
+            server.setupFailed(session, "no backend handshake within \(server.settings.backendTimeout.prettyDescription)", unreachable: true)
+        }
         let env = environment
-        let event = session.startEvent
         let request = session.request
         let publishing = session.mode == .publish
         let client = session.clientText
-        let loop = NIOLoopBound((self, session), eventLoop: context.eventLoop)
         context.eventLoop.makeFutureWithTask { () async throws -> RouteLease in
-            if publishing, case .deny(let reason) = await env.hooks.authorizePublish(event) {
-                throw SRTSetupError.refused(reason)
-            }
-            return try await env.router.acquire(request, needs: .srt, role: publishing ? .publish : .play, client: client)
+            try await env.router.acquire(request, needs: .srt, role: publishing ? .publish : .play, client: client)
         }.whenComplete { result in
             let (server, session) = loop.value
             switch result {
