@@ -6,14 +6,12 @@ import Glibc
 /// A plain blocking TCP client socket, for tests that misbehave on purpose (random bytes,
 /// stalled handshakes, a thousand idle connections).
 ///
-/// Every call that can wait (connect, reads) runs on a thread of its own and is awaited: a
-/// test blocked in poll() on a Swift concurrency thread would hold one of the few threads every
-/// parallel test shares, and stall unrelated tests past their timeouts.
+/// Every call that can wait (connect, reads) runs on a thread of its own (OffThread) and is awaited.
 public final class RawSocket: @unchecked Sendable {
     public let fd: Int32
 
     public init(port: Int) async throws {
-        fd = try await Self.offPool { try Self.connect(port: port) }
+        fd = try await OffThread.run { try Self.connect(port: port) }
     }
 
     private static func connect(port: Int) throws -> Int32 {
@@ -34,19 +32,6 @@ public final class RawSocket: @unchecked Sendable {
         return fd
     }
 
-    /// Runs `body` on a new thread and returns its result.
-    private static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-        }
-    }
-
-    private static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: body()) }
-        }
-    }
-
     public func send(_ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
@@ -54,7 +39,7 @@ public final class RawSocket: @unchecked Sendable {
     /// True when the peer closed the connection (read returns 0 or reset) within `timeout`;
     /// bytes the peer sends meanwhile are skipped.
     public func waitForClose(timeout: Duration) async -> Bool {
-        await Self.offPool { self.blockingWaitForClose(timeout: timeout) }
+        await OffThread.run { self.blockingWaitForClose(timeout: timeout) }
     }
 
     private func blockingWaitForClose(timeout: Duration) -> Bool {
@@ -73,13 +58,13 @@ public final class RawSocket: @unchecked Sendable {
 
     /// Everything the peer sends until it closes the connection, or until `timeout` (then nil).
     public func readUntilClose(timeout: Duration) async -> String? {
-        let (closed, received) = await Self.offPool { self.receive(until: nil, timeout: timeout) }
+        let (closed, received) = await OffThread.run { self.receive(until: nil, timeout: timeout) }
         return closed ? received : nil
     }
 
     /// Bytes received until `text` has been seen (true) or `timeout` passes or the peer closes (false).
     public func read(until text: String, timeout: Duration) async -> (found: Bool, received: String) {
-        let (found, received) = await Self.offPool { self.receive(until: text, timeout: timeout) }
+        let (found, received) = await OffThread.run { self.receive(until: text, timeout: timeout) }
         return (found, received)
     }
 

@@ -162,7 +162,11 @@ public final class RawUDPSocket: @unchecked Sendable {
     }
 
     /// The next datagram within `timeout` and its sender (as "ip:port"); later `send`s go to that sender.
-    public func receiveAndAnswerSender(timeout: Duration) -> (bytes: [UInt8], from: String)? {
+    public func receiveAndAnswerSender(timeout: Duration) async -> (bytes: [UInt8], from: String)? {
+        await OffThread.run { self.blockingReceiveAndAnswerSender(timeout: timeout) }
+    }
+
+    private func blockingReceiveAndAnswerSender(timeout: Duration) -> (bytes: [UInt8], from: String)? {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         guard poll(&pfd, 1, max(1, ms)) > 0 else { return nil }
@@ -188,7 +192,11 @@ public final class RawUDPSocket: @unchecked Sendable {
     }
 
     /// The next datagram within `timeout`, or nil.
-    public func receive(timeout: Duration) -> [UInt8]? {
+    public func receive(timeout: Duration) async -> [UInt8]? {
+        await OffThread.run { self.blockingReceive(timeout: timeout) }
+    }
+
+    private func blockingReceive(timeout: Duration) -> [UInt8]? {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         guard poll(&pfd, 1, max(1, ms)) > 0 else { return nil }

@@ -132,14 +132,15 @@ import Testing
     }
 
     /// The caller's first two handshake steps done by hand: the proxy's cookie for this socket.
-    static func cookie(_ socket: RawUDPSocket, socketID: UInt32) throws -> UInt32 {
+    static func cookie(_ socket: RawUDPSocket, socketID: UInt32) async throws -> UInt32 {
         var induction = SRTHandshake()
         induction.version = 4
         induction.extensionField = 2
         induction.socketID = socketID
         induction.initialSequence = 1000
         socket.send(induction.serialized())
-        let reply = try SRTHandshake(parsing: try #require(socket.receive(timeout: .seconds(3))))
+        let replyBytes = try #require(await socket.receive(timeout: .seconds(3)))
+        let reply = try SRTHandshake(parsing: replyBytes)
         #expect(reply.version == 5 && reply.extensionField == SRTHandshake.magic && reply.destinationSocketID == socketID)
         return reply.cookie
     }
@@ -174,12 +175,14 @@ import Testing
         var data = [UInt8](repeating: 0, count: 1316 + 16)
         data[15] = 99  // a data packet for socket id 99, which no session has
         raw.send(data)
-        let cookie = try Self.cookie(raw, socketID: 9)
+        let cookie = try await Self.cookie(raw, socketID: 9)
         raw.send(Self.conclusion(socketID: 9, cookie: cookie, streamID: nil).serialized())  // no Stream ID
-        let noSID = try SRTHandshake(parsing: try #require(raw.receive(timeout: .seconds(3))))
+        let noSIDBytes = try #require(await raw.receive(timeout: .seconds(3)))
+        let noSID = try SRTHandshake(parsing: noSIDBytes)
         #expect(noSID.kind == .rejection(SRTHandshake.RejectReason.badRequest), "refused with SRT_REJX_BAD_REQUEST")
         raw.send(Self.conclusion(socketID: 10, cookie: cookie, streamID: "live/" + String(repeating: "s", count: 600)).serialized())
-        let long = try SRTHandshake(parsing: try #require(raw.receive(timeout: .seconds(3))))
+        let longBytes = try #require(await raw.receive(timeout: .seconds(3)))
+        let long = try SRTHandshake(parsing: longBytes)
         #expect(long.kind == .rejection(SRTHandshake.RejectReason.badRequest))
         // A flood of inductions costs no state (cookies, not sessions).
         for i in 0..<2000 {
@@ -210,14 +213,16 @@ import Testing
         let origin = try await SRTLiveTransmit.start()
         try await Self.register(origin, as: "o", with: proxy)
         let raw = try RawUDPSocket(port: port)
-        let cookie = try Self.cookie(raw, socketID: 0x1234)
+        let cookie = try await Self.cookie(raw, socketID: 0x1234)
         let conclusion = Self.conclusion(socketID: 0x1234, cookie: cookie, streamID: "#!::r=live/retry,m=publish").serialized()
         for _ in 0..<3 { raw.send(conclusion) }  // retransmissions before the backend answered
-        let first = try SRTHandshake(parsing: try #require(raw.receive(timeout: .seconds(3))))
+        let firstBytes = try #require(await raw.receive(timeout: .seconds(3)))
+        let first = try SRTHandshake(parsing: firstBytes)
         #expect(first.kind == .conclusion && first.destinationSocketID == 0x1234)
         #expect(first.extensions.first?.type == SRTHandshake.ExtensionType.hsrsp, "the backend's HSRSP reaches the caller")
         raw.send(conclusion)  // after: answered from the stored response
-        let again = try SRTHandshake(parsing: try #require(raw.receive(timeout: .seconds(3))))
+        let againBytes = try #require(await raw.receive(timeout: .seconds(3)))
+        let again = try SRTHandshake(parsing: againBytes)
         #expect(again == first)
         try await Wait.until("the idle session to close", timeout: .seconds(10)) { proxy.log.contains("reason=idle for 2s") ? true : nil }
         #expect(origin.log.components(separatedBy: "Accepted SRT source connection").count == 2, "one association at the origin:\n\(origin.log)")

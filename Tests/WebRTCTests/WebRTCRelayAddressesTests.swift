@@ -33,7 +33,7 @@ import Testing
     }
 
     /// What the backend receives next (within 2 s), or nil.
-    static func atBackend(_ backend: RawUDPSocket) -> [UInt8]? { backend.receiveAndAnswerSender(timeout: .seconds(2))?.bytes }
+    static func atBackend(_ backend: RawUDPSocket) async -> [UInt8]? { await backend.receiveAndAnswerSender(timeout: .seconds(2))?.bytes }
 
     @Test func eachAddressIsRelayedAndBindingResponsesGoBackWhereTheirRequestCameFrom() async throws {
         let backend = try RawUDPSocket(port: 9, from: "127.0.0.1")
@@ -41,39 +41,39 @@ import Testing
         try await RunningWebRTCModule.with(registry: registry) { m in
             let a = try RawUDPSocket(port: m.udp, from: "127.0.0.1"), b = try RawUDPSocket(port: m.udp, from: "127.0.0.2")
             a.send(STUNMessage.bindingRequest(username: Self.username, transactionID: Self.transaction(1)))
-            let first = try #require(backend.receiveAndAnswerSender(timeout: .seconds(5)), "the first check reaches the backend")
+            let first = try #require(await backend.receiveAndAnswerSender(timeout: .seconds(5)), "the first check reaches the backend")
             b.send(STUNMessage.bindingRequest(username: Self.username, transactionID: Self.transaction(2)))
-            let second = try #require(backend.receiveAndAnswerSender(timeout: .seconds(2)), "the check from the second address too")
+            let second = try #require(await backend.receiveAndAnswerSender(timeout: .seconds(2)), "the check from the second address too")
             #expect(first.from == second.from, "both through the session's one backend socket")
             #expect(first.bytes[8..<20].elementsEqual(Self.transaction(1)) && second.bytes[8..<20].elementsEqual(Self.transaction(2)))
 
             // The responses go back to each request's address, whatever the order.
             backend.send(Self.response(2))
-            #expect(b.receive(timeout: .seconds(2)) == Self.response(2), "B's response reaches B")
+            #expect(await b.receive(timeout: .seconds(2)) == Self.response(2), "B's response reaches B")
             backend.send(Self.response(1))
-            #expect(a.receive(timeout: .seconds(2)) == Self.response(1), "A's response reaches A")
+            #expect(await a.receive(timeout: .seconds(2)) == Self.response(1), "A's response reaches A")
 
             // Media towards the client goes to the active address: the first one, A.
             backend.send(Self.media(1))
-            #expect(a.receive(timeout: .seconds(2)) == Self.media(1))
+            #expect(await a.receive(timeout: .seconds(2)) == Self.media(1))
             // Media from B is relayed and makes B active (the client's selected pair carries media).
             b.send(Self.media(2))
-            #expect(Self.atBackend(backend) == Self.media(2))
+            #expect(await Self.atBackend(backend) == Self.media(2))
             backend.send(Self.media(3))
-            #expect(b.receive(timeout: .seconds(2)) == Self.media(3))
+            #expect(await b.receive(timeout: .seconds(2)) == Self.media(3))
             // A stays bound: its datagrams still reach the backend (not dropped as an unknown address).
             a.send(STUNMessage.bindingRequest(username: Self.username, transactionID: Self.transaction(4)))
-            #expect(Self.atBackend(backend)?[8..<20].elementsEqual(Self.transaction(4)) == true)
+            #expect(await Self.atBackend(backend)?[8..<20].elementsEqual(Self.transaction(4)) == true)
             backend.send(Self.response(4))
-            #expect(a.receive(timeout: .seconds(2)) == Self.response(4), "a check from the inactive address is answered there")
+            #expect(await a.receive(timeout: .seconds(2)) == Self.response(4), "a check from the inactive address is answered there")
             backend.send(Self.media(5))
-            #expect(b.receive(timeout: .seconds(2)) == Self.media(5), "a plain check does not move the media")
+            #expect(await b.receive(timeout: .seconds(2)) == Self.media(5), "a plain check does not move the media")
             // A nominates (USE-CANDIDATE): A is active again.
             a.send(STUNMessage.bindingRequest(username: Self.username, transactionID: Self.transaction(6), nominate: true))
-            #expect(Self.atBackend(backend) != nil)
+            #expect(await Self.atBackend(backend) != nil)
             backend.send(Self.media(7))
-            #expect(a.receive(timeout: .seconds(2)) == Self.media(7), "the nominated address gets the media")
-            #expect(b.receive(timeout: .milliseconds(200)) == nil, "and B nothing of it")
+            #expect(await a.receive(timeout: .seconds(2)) == Self.media(7), "the nominated address gets the media")
+            #expect(await b.receive(timeout: .milliseconds(200)) == nil, "and B nothing of it")
         }
     }
 
@@ -85,13 +85,13 @@ import Testing
             let clients = try (1...9).map { try RawUDPSocket(port: m.udp, from: "127.0.0.\($0)") }
             for (i, client) in clients.enumerated() {
                 client.send(STUNMessage.bindingRequest(username: Self.username, transactionID: Self.transaction(UInt8(i + 1))))
-                #expect(backend.receiveAndAnswerSender(timeout: .seconds(5)) != nil, "check \(i + 1) relayed")
+                #expect(await backend.receiveAndAnswerSender(timeout: .seconds(5)) != nil, "check \(i + 1) relayed")
             }
             clients[1].send(Self.media(1))
-            #expect(backend.receiveAndAnswerSender(timeout: .milliseconds(300)) == nil, "the oldest other address (127.0.0.2) is unbound")
+            #expect(await backend.receiveAndAnswerSender(timeout: .milliseconds(300)) == nil, "the oldest other address (127.0.0.2) is unbound")
             for (i, client) in clients.enumerated() where i != 1 {
                 client.send(Self.media(UInt8(i + 10)))
-                #expect(Self.atBackend(backend) == Self.media(UInt8(i + 10)), "127.0.0.\(i + 1) is still bound")
+                #expect(await Self.atBackend(backend) == Self.media(UInt8(i + 10)), "127.0.0.\(i + 1) is still bound")
             }
         }
     }
