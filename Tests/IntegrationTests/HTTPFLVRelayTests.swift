@@ -47,6 +47,20 @@ import Testing
         response.components(separatedBy: "\r\n").first ?? ""
     }
 
+    /// `stream_proxy_http_flv_refused_requests_total` by reason, from `GET /metrics`; the reasons at 0 left out.
+    static func refusals(_ proxy: ProxyProcess) async throws -> [String: Double] {
+        let samples = try await MetricsTests.scrape(proxy).samples.filter { $0.name == "stream_proxy_http_flv_refused_requests_total" }
+        #expect(samples.count == 18, "every reason is reported, counted or not")
+        return Dictionary(uniqueKeysWithValues: samples.compactMap { s in s.value > 0 ? (s.labels["reason"] ?? "", s.value) : nil })
+    }
+
+    /// Waits until the refusal counters in `GET /metrics` are `expected` (and no other reason is counted).
+    static func waitForRefusals(_ proxy: ProxyProcess, _ expected: [String: Double], timeout: Duration = .seconds(10)) async throws {
+        _ = try await Wait.until("refusals \(expected) in /metrics", timeout: timeout) { () async throws -> Bool? in
+            try await Self.refusals(proxy) == expected ? true : nil
+        }
+    }
+
     // MARK: Live HTTP-FLV and HTTP-TS
 
     @Test(arguments: [FFmpegHTTPOrigin.Format.flv, .ts])
@@ -166,6 +180,7 @@ import Testing
         let segment = try await Self.exchange(port, "GET /live/x-1.ts?spsid=\(stale) HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         #expect(Self.statusLine(segment) == "HTTP/1.1 404 Not Found")
         #expect(nginx.httpRequests.isEmpty)
+        try await Self.waitForRefusals(proxy, ["unknown_hls_session": 1])
         try await proxy.stop()
     }
 
@@ -207,6 +222,7 @@ import Testing
     @Test func badRequestsGetTheirStatusAndTheProxyKeepsServing() async throws {
         let proxy = try await ProxyProcess.start(config: Self.config(", header_timeout: 1s"))
         let port = try await Self.port(proxy, "http-flv")
+        #expect(try await Self.refusals(proxy).isEmpty, "nothing refused yet")
 
         let longLine = try await Self.exchange(port, "GET /" + String(repeating: "a", count: 9000) + " HTTP/1.1\r\n\r\n")
         #expect(Self.statusLine(longLine) == "HTTP/1.1 414 URI Too Long")
@@ -230,6 +246,10 @@ import Testing
         try await Wait.until("log lines naming each cause", timeout: .seconds(5)) { () -> Bool? in
             ["request line too long", "request head too large", "malformed request", "header timeout"].allSatisfy(proxy.log.contains) ? true : nil
         }
+        try await Self.waitForRefusals(proxy, [
+            "request_line_too_long": 1, "head_too_large": 1, "malformed_request": 2, "not_a_stream": 1, "method_not_allowed": 1,
+            "no_backend": 1, "header_timeout": 1,
+        ])
         try await proxy.stop()
     }
 
@@ -263,6 +283,53 @@ import Testing
         try await Wait.until("the log line naming the early end", timeout: .seconds(5)) {
             proxy.log.contains("backend ended the response early") ? true : nil
         }
+        try await Self.waitForRefusals(proxy, ["backend_bad_response": 2], timeout: .seconds(5))
+        try await proxy.stop()
+    }
+
+    @Test func refusedRequestsAreCountedByReason() async throws {
+        // A backend that takes requests and never answers.
+        let script = """
+            import socket, time
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 0)); s.listen(8)
+            print(s.getsockname()[1], flush=True)
+            held = []
+            while True:
+                c, _ = s.accept(); held.append(c)
+            """
+        let silent = try PeerProcess("python3", ["-c", script])
+        defer { silent.stop() }
+        let silentPort = try await Wait.until("the silent backend's port", timeout: .seconds(10)) { () -> Int? in
+            Int(silent.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let proxy = try await ProxyProcess.start(config: Self.config(", backend_timeout: 1s"))
+        let port = try await Self.port(proxy, "http-flv")
+
+        // 20 pipelined requests while the first is being routed: past the queue of 16 the
+        // connection is closed without an answer.
+        let pipelined = try await Self.exchange(port, String(repeating: "GET /live/p.flv HTTP/1.1\r\nHost: h\r\n\r\n", count: 20))
+        #expect(!pipelined.contains("HTTP/1.1 200"), "\(pipelined)")
+        try await Wait.until("the pipelining in the log", timeout: .seconds(5)) { proxy.log.contains("too many pipelined requests") ? true : nil }
+        _ = try await Wait.until("too_many_pipelined in /metrics", timeout: .seconds(10)) { () async throws -> Bool? in
+            try await Self.refusals(proxy)["too_many_pipelined"] == 1 ? true : nil
+        }
+        let afterPipelining = try await Self.refusals(proxy)
+
+        let deadPort = try FreePort.tcp()
+        try await Self.register(#"{"ip":"127.0.0.1","server":"dead","service":"x","pid":"1","http":["\#(deadPort)"]}"#, with: proxy)
+        let unreachable = try await Self.exchange(port, "GET /live/u.flv HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        #expect(Self.statusLine(unreachable) == "HTTP/1.1 502 Bad Gateway", "\(unreachable)")
+        var expected = afterPipelining
+        expected["backend_unreachable", default: 0] += 1
+        try await Self.waitForRefusals(proxy, expected)
+
+        // The dead backend is avoided for a while after its failure: the next stream goes to the silent one.
+        try await Self.register(#"{"ip":"127.0.0.1","server":"silent","service":"py","pid":"1","http":["\#(silentPort)"]}"#, with: proxy)
+        let name = Self.unique("silent")
+        let timedOut = try await Self.exchange(port, "GET /live/\(name).flv HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        #expect(Self.statusLine(timedOut) == "HTTP/1.1 504 Gateway Timeout", "\(timedOut)")
+        expected["backend_timeout", default: 0] += 1
+        try await Self.waitForRefusals(proxy, expected)
         try await proxy.stop()
     }
 

@@ -32,6 +32,20 @@ import Testing
 
     static func unique(_ prefix: String) -> String { "\(prefix)-\(UInt32.random(in: 0...UInt32.max))" }
 
+    /// `stream_proxy_rtmp_refused_connections_total` by reason, from `GET /metrics`; the reasons at 0 left out.
+    static func refusals(_ proxy: ProxyProcess) async throws -> [String: Double] {
+        let samples = try await MetricsTests.scrape(proxy).samples.filter { $0.name == "stream_proxy_rtmp_refused_connections_total" }
+        #expect(samples.count == 14, "every reason is reported, counted or not")
+        return Dictionary(uniqueKeysWithValues: samples.compactMap { s in s.value > 0 ? (s.labels["reason"] ?? "", s.value) : nil })
+    }
+
+    /// Waits until the refusal counters in `GET /metrics` are `expected` (and no other reason is counted).
+    static func waitForRefusals(_ proxy: ProxyProcess, _ expected: [String: Double], timeout: Duration = .seconds(10)) async throws {
+        _ = try await Wait.until("refusals \(expected) in /metrics", timeout: timeout) { () async throws -> Bool? in
+            try await Self.refusals(proxy) == expected ? true : nil
+        }
+    }
+
     @Test func playersThroughTheProxyGetTheSameFramesAndTimestampsAsDirect() async throws {
         let a = try await NginxRTMP.start(), b = try await NginxRTMP.start()
         let proxy = try await ProxyProcess.start(config: Self.config())
@@ -132,6 +146,7 @@ import Testing
         #expect(status != 0, "the publisher gets an error")
         #expect(ContinuousClock.now - started < .seconds(5), "within 5 s, never a hang")
         #expect(proxy.log.contains("backend unreachable, route released"))
+        try await Self.waitForRefusals(proxy, ["backend_unreachable": 1])
 
         let nginx = try await NginxRTMP.start()
         try await Self.register(nginx, as: "live", with: proxy)
@@ -148,6 +163,7 @@ import Testing
         let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/live/\(Self.unique("none"))", seconds: 1)
         #expect(try await publisher.wait(timeout: .seconds(10)) != 0)
         #expect(proxy.log.contains("no alive backend with an rtmp endpoint"))
+        try await Self.waitForRefusals(proxy, ["no_backend": 1])
         #expect(proxy.process.isRunning)
         try await proxy.stop()
     }
@@ -157,6 +173,7 @@ import Testing
         let proxy = try await ProxyProcess.start(config: Self.config(", handshake_timeout: 2s"))
         let port = try await Self.rtmpPort(proxy)
 
+        #expect(try await Self.refusals(proxy).isEmpty, "nothing refused yet")
         let random = try await RawSocket(port: port)
         random.send((0..<3000).map { _ in UInt8.random(in: 0...255) | 0x80 })
         #expect(await random.waitForClose(timeout: .seconds(5)), "random bytes close that connection")
@@ -174,6 +191,7 @@ import Testing
         huge.send(bytes)
         #expect(await huge.waitForClose(timeout: .seconds(5)))
         try await Wait.until("the size limit in the log") { proxy.log.contains("exceeds the limit") ? true : nil }
+        try await Self.waitForRefusals(proxy, ["bad_handshake": 1, "handshake_timeout": 1, "message_too_large": 1])
 
         // Two rounds of 1,000 idle connections. The allocator keeps memory it got back for reuse, so
         // "back to baseline" means: after the second round the process is no larger than after the first.
@@ -199,6 +217,7 @@ import Testing
         print("RSS per round (KiB): \(rounds); first round: \(perConnection) bytes per idle connection")
         #expect(rounds[1].after <= rounds[0].after + 1024, "no growth from a second round: nothing leaked")
         #expect(perConnection <= 8192, "an idle connection costs a few KiB at most")
+        try await Self.waitForRefusals(proxy, ["bad_handshake": 1, "handshake_timeout": 2001, "message_too_large": 1])
 
         // Still serving: the API answers and a new client completes its handshake.
         #expect(try await HTTPTestClient.get(try proxy.systemAPI.appendingPathComponent("api/v1/versions")).status == 200)

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import ProxyCore
+import ProxyNet
 import ProxyTesting
 import Testing
 
@@ -14,10 +15,18 @@ import Testing
     static let settings = RTMPClientSession.Settings(
         handshakeTimeout: .seconds(10), backendTimeout: .seconds(5), limits: RTMPChunkDecoder.Limits(maxMessageSize: 8 << 20))
 
-    static func environment(hooks: any ProxyHooks = NoHooks()) -> RTMPClientSession.Environment {
+    static func environment(
+        hooks: any ProxyHooks = NoHooks(), refusals: ReasonCounters<RTMPRefusal> = .init()
+    ) -> RTMPClientSession.Environment {
         RTMPClientSession.Environment(
             router: Router(registry: MemoryRegistry(), strategy: RoundRobinStrategy()), hooks: hooks,
-            logger: Logger(label: "test.rtmp.session", factory: { _ in SwiftLogNoOpLogHandler() }), module: "rtmp")
+            logger: Logger(label: "test.rtmp.session", factory: { _ in SwiftLogNoOpLogHandler() }), module: "rtmp",
+            refusals: refusals)
+    }
+
+    /// The reasons counted so far, without those at zero.
+    static func counted(_ refusals: ReasonCounters<RTMPRefusal>) -> [RTMPRefusal: UInt64] {
+        Dictionary(uniqueKeysWithValues: RTMPRefusal.allCases.map { ($0, refusals[$0]) }.filter { $0.1 > 0 })
     }
 
     static let peer = try! SocketAddress(ipAddress: "127.0.0.1", port: 50_000)
@@ -81,13 +90,15 @@ import Testing
     final class Client {
         let loop = EmbeddedEventLoop()
         let channel: EmbeddedChannel
+        let refusals = ReasonCounters<RTMPRefusal>()
         /// Reads what the proxy sends after S0/S1/S2.
         private var decoder = RTMPChunkDecoder()
         private var pending = ByteBuffer()
         private var partial: [UInt32: (DecodedChunk, [UInt8])] = [:]
 
         init(settings: RTMPClientSession.Settings = RTMPClientSessionTests.settings) throws {
-            channel = EmbeddedChannel(handler: RTMPClientSession(settings: settings, environment: RTMPClientSessionTests.environment()), loop: loop)
+            channel = EmbeddedChannel(
+                handler: RTMPClientSession(settings: settings, environment: RTMPClientSessionTests.environment(refusals: refusals)), loop: loop)
             try channel.connect(to: RTMPClientSessionTests.peer).wait()
             #expect(channel.isActive)
         }
@@ -240,9 +251,12 @@ import Testing
 
     /// Runs a session on NIOAsyncTestingChannel: routing runs in a Task and completes on the
     /// channel's event loop from another thread, which EmbeddedEventLoop does not allow.
-    static func refusedWithoutBackend(_ commands: [RTMPCommand], hooks: any ProxyHooks = NoHooks()) async throws -> (sent: [Sent], closed: Bool) {
+    static func refusedWithoutBackend(
+        _ commands: [RTMPCommand], hooks: any ProxyHooks = NoHooks()
+    ) async throws -> (sent: [Sent], closed: Bool, refusals: [RTMPRefusal: UInt64]) {
         let loop = NIOAsyncTestingEventLoop()
-        let environment = Self.environment(hooks: hooks)
+        let refusals = ReasonCounters<RTMPRefusal>()
+        let environment = Self.environment(hooks: hooks, refusals: refusals)
         let channel = try await NIOAsyncTestingChannel(loop: loop) { channel in
             try channel.pipeline.syncOperations.addHandler(RTMPClientSession(settings: Self.settings, environment: environment))
         }
@@ -271,14 +285,15 @@ import Testing
         while let chunk = try decoder.next(&bytes) { chunks.append(DecodedChunk(chunk)) }
         #expect(bytes.readableBytes == 0)
         let sent = DecodedMessage.assemble(chunks).map { Sent(csid: $0.csid, type: $0.type, streamID: $0.streamID, payload: $0.payload) }
-        return (sent, closed)
+        return (sent, closed, Self.counted(refusals))
     }
 
     @Test(arguments: [("publish", "NetStream.Publish.BadName"), ("play", "NetStream.Play.StreamNotFound")])
     func withoutBackendTheClientGetsAnErrorStatusThenTheConnectionCloses(command: String, code: String) async throws {
         let start = command == "publish" ? Self.publish() : Self.play()
-        let (sent, closed) = try await Self.refusedWithoutBackend([Self.connect(), RTMPCommand(name: "createStream", transactionID: 4), start])
+        let (sent, closed, refusals) = try await Self.refusedWithoutBackend([Self.connect(), RTMPCommand(name: "createStream", transactionID: 4), start])
         #expect(closed)
+        #expect(refusals == [.noBackend: 1])
         let status = try #require(sent.last)
         #expect(status.command?.name == "onStatus")
         #expect(status.streamID == 1, "on the stream createStream gave")
@@ -293,8 +308,9 @@ import Testing
     }
 
     @Test func aRefusedPublishGetsBadName() async throws {
-        let (sent, closed) = try await Self.refusedWithoutBackend([Self.connect(), Self.publish()], hooks: Deny())
+        let (sent, closed, refusals) = try await Self.refusedWithoutBackend([Self.connect(), Self.publish()], hooks: Deny())
         #expect(closed)
+        #expect(refusals == [.publishDenied: 1])
         #expect(sent.last?.info?["code"] == .string("NetStream.Publish.BadName"))
         #expect(sent.last?.info?["description"]?.string?.contains("bad token") == true)
     }
@@ -310,6 +326,7 @@ import Testing
         #expect(!client.channel.isActive, "the first byte decides")
         #expect(try client.outbound().isEmpty)
         try client.send(Array(bytes.dropFirst()))
+        #expect(Self.counted(client.refusals) == [.badHandshake: 1], "counted once")
         try client.finish()
     }
 
@@ -321,6 +338,7 @@ import Testing
         client.loop.advanceTime(by: .seconds(2))
         #expect(!client.channel.isActive)
         #expect(try client.outbound().isEmpty)
+        #expect(Self.counted(client.refusals) == [.handshakeTimeout: 1])
         try client.finish()
     }
 
@@ -337,6 +355,7 @@ import Testing
         #expect(idle.channel.isActive)
         idle.loop.advanceTime(by: .seconds(2))
         #expect(!idle.channel.isActive, "the handshake timeout covers the commands up to publish/play")
+        #expect(Self.counted(idle.refusals) == [.handshakeTimeout: 1])
         try idle.finish()
     }
 
@@ -355,6 +374,18 @@ import Testing
         case abortBeforePublish, splitSetChunkSize, interruptedMessage
 
         var testDescription: String { rawValue }
+
+        /// The reason the closed connection is counted under.
+        var refusal: RTMPRefusal {
+            switch self {
+            case .hugeMessageHeader, .hugeCommand: .messageTooLarge
+            case .setChunkSizeZero, .setChunkSizeTooLarge, .tooManyChunkStreams, .continuationWithoutHeader, .interruptedMessage: .malformedChunk
+            case .truncatedAMFString, .nestedAMF100Deep, .notACommand: .malformedCommand
+            case .publishBeforeConnect, .playBeforeConnect, .createStreamBeforeConnect, .secondConnect: .commandOutOfOrder
+            case .publishWithoutName, .badTcUrl: .noStream
+            case .abortBeforePublish, .splitSetChunkSize: .ambiguousControl
+            }
+        }
 
         var bytes: [UInt8] {
             let T = RTMPClientSessionTests.self
@@ -404,6 +435,7 @@ import Testing
         _ = try client.messages()
         // Whatever follows is ignored.
         try client.send(Self.chunks(Self.connect()))
+        #expect(Self.counted(client.refusals) == [input.refusal: 1])
         try client.finish()
     }
 
@@ -423,6 +455,7 @@ import Testing
         try empty.send(Self.connect(tcUrl: ""))
         #expect(!empty.channel.isActive)
         #expect(try empty.messages().compactMap(\.command).map(\.name) == ["_error"])
+        #expect(Self.counted(client.refusals) == [.noStream: 1] && Self.counted(empty.refusals) == [.noStream: 1])
         try empty.finish()
     }
 
@@ -454,6 +487,7 @@ import Testing
         }
         #expect(!client.channel.isActive)
         #expect(held > Self.settings.maxPendingBytes && held < Self.settings.maxPendingBytes + 70_000)
+        #expect(Self.counted(client.refusals) == [.bufferLimit: 1])
         try client.finish()
     }
 
@@ -466,6 +500,7 @@ import Testing
         }
         try client.send(data)
         #expect(!client.channel.isActive)
+        #expect(Self.counted(client.refusals) == [.bufferLimit: 1])
         try client.finish()
     }
 }

@@ -14,7 +14,9 @@ import Testing
 /// the stream key, client address and query, and a hook can refuse a publish.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct RTMPModuleHooksTests {
     /// Runs the RTMP module on a free port with `hooks`, one nginx backend registered.
-    func withModule(hooks: RecordingHooks, _ body: @Sendable (_ port: Int, _ nginx: NginxRTMP) async throws -> Void) async throws {
+    func withModule(
+        hooks: RecordingHooks, _ body: @Sendable (_ port: Int, _ nginx: NginxRTMP, _ module: RTMPModule) async throws -> Void
+    ) async throws {
         let nginx = try await NginxRTMP.start()
         let registry = MemoryRegistry()
         try await registry.heartbeat(Backend(server: "n", service: "x", pid: "1", ip: "127.0.0.1", endpoints: [.rtmp: [ListenEndpoint(port: nginx.port)]]))
@@ -28,12 +30,12 @@ import Testing
         defer { task.cancel() }
         var it = ports.makeAsyncIterator()
         let port = try #require(await it.next())
-        try await body(port, nginx)
+        try await body(port, nginx, module)
     }
 
     @Test func publishAndPlayStartAndEndAreReported() async throws {
         let hooks = RecordingHooks()
-        try await withModule(hooks: hooks) { port, nginx in
+        try await withModule(hooks: hooks) { port, nginx, _ in
             // Long enough that the player starts while the publish is live on a loaded machine.
             let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/live/hooked?token=abc", seconds: 8)
             try await Wait.until("the publish at the origin", timeout: .seconds(10)) { nginx.published == ["hooked"] ? true : nil }
@@ -56,10 +58,12 @@ import Testing
 
     @Test func aHookCanRefuseAPublish() async throws {
         let hooks = RecordingHooks(refuse: "invalid token")
-        try await withModule(hooks: hooks) { port, nginx in
+        try await withModule(hooks: hooks) { port, nginx, module in
             let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/live/refused?token=bad", seconds: 2)
             #expect(try await publisher.wait(timeout: .seconds(10)) != 0, "the publisher gets an error")
             #expect(nginx.published.isEmpty, "nothing reached the origin")
+            let refused = await module.metricSamples().filter { $0.value > 0 }.map { $0.labels.first?.value }
+            #expect(refused == ["publish_denied"], "counted as a refused publish, nothing else")
         }
         #expect(hooks.kinds == [.publishStart], "asked once, then nothing started")
     }

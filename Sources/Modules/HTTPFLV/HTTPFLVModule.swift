@@ -16,6 +16,7 @@ public struct HTTPFLVModule: ProxyModule {
     public let config: HTTPFLVConfig
     private let context: ModuleContext
     private let staticRoot: StaticFileRoot?
+    private let refusals = ReasonCounters<HTTPRefusal>()
 
     public init(config: HTTPFLVConfig, context: ModuleContext) throws {
         self.config = config
@@ -35,7 +36,7 @@ public struct HTTPFLVModule: ProxyModule {
             maxPlaylistSize: config.maxPlaylistSize, cors: config.cors)
         let environment = HTTPFLVSession.Environment(
             router: context.router, hooks: context.hooks, logger: context.logger, module: Self.name, hls: hls,
-            staticRoot: staticRoot, fileIO: NonBlockingFileIO(threadPool: .singleton))
+            staticRoot: staticRoot, fileIO: NonBlockingFileIO(threadPool: .singleton), refusals: refusals)
         let headerTimeout = TimeAmount(config.headerTimeout.duration)
         let listener = TCPListener(name: Self.name, endpoint: config.listen, context: context) { channel in
             channel.eventLoop.makeCompletedFuture {
@@ -52,5 +53,14 @@ public struct HTTPFLVModule: ProxyModule {
             _ = try await group.next()
             group.cancelAll()
         }
+    }
+}
+
+extension HTTPFLVModule: MetricsReporting {
+    /// The refused requests by reason, every reason from the start.
+    public func metricSamples() async -> [MetricSample] {
+        refusals.samples(
+            name: "http_flv_refused_requests_total",
+            help: "Requests the http-flv module answered with an error of its own (or closed without an answer), by reason.")
     }
 }

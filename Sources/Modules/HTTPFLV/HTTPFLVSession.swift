@@ -39,6 +39,8 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         var hls: HLSSessionStore
         var staticRoot: StaticFileRoot?
         var fileIO: NonBlockingFileIO
+        /// The module's counters of refused requests (every connection adds to the same ones).
+        var refusals = ReasonCounters<HTTPRefusal>()
     }
 
     /// The request being answered.
@@ -119,6 +121,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         guard !closed else { return }
         guard queue.count < settings.maxQueuedRequests else {
             log(.notice, "too many pipelined requests; closing")
+            env.refusals.increment(.tooManyPipelined)
             close()
             return
         }
@@ -128,13 +131,15 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let rejection = event as? HTTPRequestReader.Rejection {
-            log(.notice, "request rejected: \(rejection.reason)", ["status": "\(rejection.status)"])
+            log(.notice, "request rejected: \(rejection.reason)", ["status": "\(rejection.refusal.status?.code ?? 0)"])
             if exchange == nil && queue.isEmpty && !closed {
                 closeAfterResponse = true
                 idleTimer?.cancel()
                 exchange = Exchange(head: ClientRequestHead(method: "GET", target: "/", minorVersion: 1, headers: []))
-                respond(status: HTTPResponseStatus(statusCode: rejection.status), error: rejection.reason)
+                respond(rejection.refusal, error: rejection.reason)
             } else {
+                // Busy with an earlier request: the rejected one is not answered, only counted.
+                if !closed { env.refusals.increment(rejection.refusal) }
                 close()
             }
             return
@@ -189,7 +194,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         if head.declaresBody {
             closeAfterResponse = true
             let allowed = head.method == "GET" || head.method == "HEAD"
-            return respond(status: allowed ? .badRequest : .methodNotAllowed, error: "request bodies are not accepted", extra: allowHeader)
+            return respond(allowed ? .requestBody : .methodNotAllowed, error: "request bodies are not accepted", extra: allowHeader)
         }
         switch head.method {
         case "GET", "HEAD": break
@@ -199,7 +204,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
             headers.add(name: "Allow", value: "GET, HEAD, OPTIONS")
             return respond(status: .ok, headers: headers, body: nil)
         default:
-            return respond(status: .methodNotAllowed, error: "method \(head.method) is not served", extra: allowHeader)
+            return respond(.methodNotAllowed, error: "method \(head.method) is not served", extra: allowHeader)
         }
 
         let path = head.path
@@ -216,7 +221,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         case "flv", "ts": startLiveStream(exchange)
         default:
             if let root = env.staticRoot { return serveStatic(exchange, root: root) }
-            respond(status: .notFound, error: "not a live stream (.flv, .ts, .m3u8) and no static_files root")
+            respond(.notAStream, error: "not a live stream (.flv, .ts, .m3u8) and no static_files root")
         }
     }
 
@@ -227,7 +232,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         do {
             return try StreamRequest.http(host: head.host, path: head.path, query: head.query)
         } catch {
-            respond(status: .badRequest, error: "no stream in the request: \(error)")
+            respond(.noStream, error: "no stream in the request: \(error)")
             return nil
         }
     }
@@ -292,10 +297,10 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
                         session.log(.info, "HLS session not usable (\(error)); starting a new one")
                         session.startHLSSession(exchange)
                     } else {
-                        session.respond(status: .notFound, error: "\(error)")
+                        session.respond(.unknownHLSSession, error: "\(error)")
                     }
                 default:
-                    session.respond(status: .serviceUnavailable, error: "\(error)")
+                    session.respond(.registryError, error: "\(error)")
                 }
             case .success(let hlsSession):
                 exchange.lease = hlsSession.lease
@@ -311,7 +316,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
 
     private func forward(_ exchange: Exchange, to address: BackendAddress?, target: String) {
         guard let context, let address else {
-            return respond(status: .badGateway, error: "the backend has no http endpoint")
+            return respond(.backendLacksProtocol, error: "the backend has no http endpoint")
         }
         var request = HTTPProxyHeaders.backendRequest(exchange.head, target: target, clientIP: clientIP)
         if exchange.rewriter != nil && Self.fileExtension(exchange.head.path) == "m3u8" {
@@ -351,7 +356,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
                     exchange.ownsLease = false
                     Task { await lease.reportUnreachable("\(error)") }
                 }
-                session.respond(status: .badGateway, error: "backend \(address) unreachable: \(error)")
+                session.respond(.backendUnreachable, error: "backend \(address) unreachable: \(error)")
             case .success(let channel):
                 guard session.exchange === exchange, !session.closed else {
                     channel.close(promise: nil)
@@ -375,7 +380,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
     private func backendTimedOut(_ exchange: Exchange) {
         guard self.exchange === exchange, !exchange.headSent, exchange.pendingHead == nil else { return }
         dropLink()
-        respond(status: .gatewayTimeout, error: "backend sent no response head within \(settings.backendTimeout.nanoseconds / 1_000_000) ms")
+        respond(.backendTimeout, error: "backend sent no response head within \(settings.backendTimeout.nanoseconds / 1_000_000) ms")
     }
 
     func backendResponseHead(_ head: HTTPResponseHead) {
@@ -401,7 +406,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         if exchange.playlist != nil {
             guard exchange.playlist!.readableBytes + body.readableBytes <= settings.maxPlaylistSize else {
                 dropLink()
-                return respond(status: .badGateway, error: "backend playlist larger than max_playlist_size (\(settings.maxPlaylistSize) bytes)")
+                return respond(.backendBadResponse, error: "backend playlist larger than max_playlist_size (\(settings.maxPlaylistSize) bytes)")
             }
             var body = body
             exchange.playlist!.writeBuffer(&body)
@@ -424,7 +429,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         if let head = exchange.pendingHead, let playlist = exchange.playlist, let rewriter = exchange.rewriter {
             let text = String(buffer: playlist)
             guard HLSPlaylistRewriter.isPlaylist(Substring(text)) else {
-                return respond(status: .badGateway, error: "backend answered a playlist request with something that is not a playlist")
+                return respond(.backendBadResponse, error: "backend answered a playlist request with something that is not a playlist")
             }
             var out = clientHead(from: head, exchange: exchange)
             let body = context.channel.allocator.buffer(string: rewriter.rewrite(text))
@@ -457,7 +462,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
             closeAfterResponse = true
             finish(exchange, reason: reason)
         } else {
-            respond(status: .badGateway, error: reason)
+            respond(.backendBadResponse, error: reason)
         }
     }
 
@@ -486,7 +491,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         let lookup = root.lookup(path)
         guard case .file(let file, let contentType) = lookup else {
             return lookup == .forbidden
-                ? respond(status: .forbidden, error: "path leaves the static root") : respond(status: .notFound, error: "no such file")
+                ? respond(.forbiddenPath, error: "path leaves the static root") : respond(.noSuchFile, error: "no such file")
         }
         let bound = NIOLoopBound((self, exchange), eventLoop: context.eventLoop)
         fileIO.openFile(_deprecatedPath: file, eventLoop: context.eventLoop).whenComplete { result in
@@ -497,7 +502,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
             }
             switch result {
             case .failure:
-                session.respond(status: .notFound, error: "no such file")
+                session.respond(.noSuchFile, error: "no such file")
             case .success(let (handle, region)):
                 var headers: HTTPHeaders = ["Content-Type": contentType, "Content-Length": "\(region.readableBytes)"]
                 HTTPProxyHeaders.addCORS(&headers, session.settings.cors)
@@ -520,17 +525,15 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
     // MARK: Answers made by the proxy
 
     private func respondRouting(_ error: any Error) {
-        let status: HTTPResponseStatus
-        switch error as? RoutingError {
-        case .backendLacksProtocol?: status = .badGateway
-        default: status = .serviceUnavailable
-        }
         log(.warning, "no backend: \(error)")
-        respond(status: status, error: "\(error)")
+        respond(HTTPRefusal(routing: error), error: "\(error)")
     }
 
-    /// An error answer in SRS's JSON form.
-    private func respond(status: HTTPResponseStatus, error: String, extra: HTTPHeaders = [:]) {
+    /// An error answer in SRS's JSON form, with the refusal's status, counted by its reason.
+    private func respond(_ refusal: HTTPRefusal, error: String, extra: HTTPHeaders = [:]) {
+        guard context != nil, exchange != nil else { return }  // the client left: nothing is refused
+        env.refusals.increment(refusal)
+        guard let status = refusal.status else { return close() }
         let json = "{\"code\":\(status.code),\"error\":\(Self.jsonString(error))}\n"
         log(.info, "answered \(status.code): \(error)", ["target": "\(exchange?.head.target.prefix(256) ?? "")"])
         var headers = extra

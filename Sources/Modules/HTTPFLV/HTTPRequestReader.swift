@@ -13,7 +13,7 @@ final class HTTPRequestReader: ChannelInboundHandler {
 
     /// Why no further heads come from this connection.
     struct Rejection: Sendable {
-        var status: Int
+        var refusal: HTTPRefusal
         var reason: String
     }
 
@@ -49,7 +49,7 @@ final class HTTPRequestReader: ChannelInboundHandler {
                     context.fireChannelRead(wrapInboundOut(head))
                 }
             } catch {
-                reject(context: context, status: error.status, reason: error.description)
+                reject(context: context, refusal: HTTPRefusal(error), reason: error.description)
                 return
             }
         }
@@ -73,16 +73,16 @@ final class HTTPRequestReader: ChannelInboundHandler {
         timer = context.eventLoop.scheduleTask(in: headerTimeout) {
             let (reader, context) = loop.value
             reader.timer = nil
-            reader.reject(context: context, status: 408, reason: "request head not complete within the header timeout")
+            reader.reject(context: context, refusal: .headerTimeout, reason: "request head not complete within the header timeout")
         }
     }
 
-    private func reject(context: ChannelHandlerContext, status: Int, reason: String) {
+    private func reject(context: ChannelHandlerContext, refusal: HTTPRefusal, reason: String) {
         done = true
         pending = nil
         timer?.cancel()
         timer = nil
-        context.fireUserInboundEventTriggered(Rejection(status: status, reason: reason))
+        context.fireUserInboundEventTriggered(Rejection(refusal: refusal, reason: reason))
     }
 }
 

@@ -30,6 +30,8 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         var hooks: any ProxyHooks
         var logger: Logger
         var module: String
+        /// The module's counters of refused connections (every session adds to the same ones).
+        var refusals = ReasonCounters<RTMPRefusal>()
     }
 
     private enum Stage {
@@ -177,7 +179,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
             guard tcUrl == nil else { throw .commandOutOfOrder("a second connect") }
             guard let object = command.commandObject.object, let url = object["tcUrl"]?.string, !url.isEmpty else {
                 RTMPReplies.connectRefused(transactionID: command.transactionID, description: "connect without tcUrl", into: &replies)
-                throw .badCommand("connect without tcUrl")
+                throw .noStream("connect without tcUrl")
             }
             tcUrl = url
             answered.insert(command.transactionID)
@@ -193,7 +195,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
             RTMPReplies.streamCreated(transactionID: command.transactionID, into: &replies)
         case "publish", "play":
             guard let tcUrl else { throw .commandOutOfOrder("\(command.name) before connect") }
-            guard let name = command.arguments.first?.string, !name.isEmpty else { throw .badCommand("\(command.name) without a stream name") }
+            guard let name = command.arguments.first?.string, !name.isEmpty else { throw .noStream("\(command.name) without a stream name") }
             let publishing = command.name == "publish"
             let request: StreamRequest
             do {
@@ -201,7 +203,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
             } catch {
                 RTMPReplies.streamError(
                     code: publishing ? "NetStream.Publish.BadName" : "NetStream.Play.StreamNotFound", description: "\(error)", into: &replies)
-                throw .badCommand("\(error)")
+                throw .noStream("\(error)")
             }
             stage = .routing
             route(request, publishing: publishing, context)
@@ -222,7 +224,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         let event = StreamEvent(kind: publishing ? .publishStart : .playStart, request: request, module: env.module, client: client)
         eventLoop.makeFutureWithTask { () async throws -> RouteLease in
             if publishing, case .deny(let reason) = await env.hooks.authorizePublish(event) {
-                throw RTMPError.backendRefused("publish refused: \(reason)")
+                throw RTMPError.publishDenied(reason)
             }
             return try await env.router.acquire(request, needs: .rtmp, role: publishing ? .publish : .play, client: client)
         }.hop(to: eventLoop).whenComplete { result in
@@ -328,6 +330,8 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
     private func refuse(_ context: ChannelHandlerContext, publishing: Bool, _ error: any Error) {
         guard stage != .closed else { return }
         logger.warning("cannot relay the stream", metadata: ["error": "\(error)"])
+        // What fails past the router is the dial or the backend's handshake.
+        environment.refusals.increment(RTMPRefusal(error) ?? .backendUnreachable)
         var out = context.channel.allocator.buffer(capacity: 256)
         let code = publishing ? "NetStream.Publish.BadName" : "NetStream.Play.StreamNotFound"
         RTMPReplies.streamError(code: code, description: "\(error)", into: &out)
@@ -341,6 +345,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
     private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
         guard stage != .closed else { return }
         logger.warning("closing connection", metadata: ["error": "\(error)"])
+        if let refusal = RTMPRefusal(error) { environment.refusals.increment(refusal) }
         stage = .closed
         timeout?.cancel()
         cleanUp(reason: "\(error)")

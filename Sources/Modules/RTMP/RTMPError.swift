@@ -10,9 +10,11 @@ enum RTMPError: Error, CustomStringConvertible, Equatable {
     case ambiguousControl(String)
     case badCommand(String)
     case commandOutOfOrder(String)
+    /// connect without tcUrl, publish/play without a name, or a tcUrl and name that make no stream key.
+    case noStream(String)
     case bufferLimit(Int)
+    case publishDenied(String)
     case backendHandshake(String)
-    case backendRefused(String)
     case streamIDMismatch(proxy: Double, backend: Double)
 
     var description: String {
@@ -27,9 +29,10 @@ enum RTMPError: Error, CustomStringConvertible, Equatable {
         case .ambiguousControl(let what): "\(what) before publish/play is not accepted (origins read it differently)"
         case .badCommand(let why): "malformed command: \(why)"
         case .commandOutOfOrder(let why): why
+        case .noStream(let why): "no stream: \(why)"
         case .bufferLimit(let n): "client sent more than \(n) bytes before its stream was relayed"
+        case .publishDenied(let why): "publish refused: \(why)"
         case .backendHandshake(let why): "backend handshake failed: \(why)"
-        case .backendRefused(let why): "backend refused: \(why)"
         case .streamIDMismatch(let p, let b): "backend gave stream id \(b), the proxy gave the client \(p)"
         }
     }

@@ -11,6 +11,7 @@ public struct RTMPModule: ProxyModule {
 
     public let config: RTMPConfig
     private let context: ModuleContext
+    private let refusals = ReasonCounters<RTMPRefusal>()
 
     public init(config: RTMPConfig, context: ModuleContext) throws {
         self.config = config
@@ -22,12 +23,21 @@ public struct RTMPModule: ProxyModule {
             handshakeTimeout: TimeAmount(config.handshakeTimeout.duration), backendTimeout: TimeAmount(config.backendTimeout.duration),
             limits: RTMPChunkDecoder.Limits(maxMessageSize: config.maxMessageSize))
         let environment = RTMPClientSession.Environment(
-            router: context.router, hooks: context.hooks, logger: context.logger, module: Self.name)
+            router: context.router, hooks: context.hooks, logger: context.logger, module: Self.name, refusals: refusals)
         let listener = TCPListener(name: Self.name, endpoint: config.listen, context: context) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(RTMPClientSession(settings: settings, environment: environment))
             }
         }
         try await listener.run()
+    }
+}
+
+extension RTMPModule: MetricsReporting {
+    /// The refused connections by reason, every reason from the start.
+    public func metricSamples() async -> [MetricSample] {
+        refusals.samples(
+            name: "rtmp_refused_connections_total",
+            help: "RTMP connections the rtmp module closed before relaying them (bad input, refused publish, no backend), by reason.")
     }
 }
