@@ -10,6 +10,8 @@ public final class ProxyProcess: Sendable {
 
     final class OutputBuffer: Sendable {
         let text = Mutex<String>("")
+        /// The pipe reported end of file: every line the process wrote is in `text`.
+        let ended = Atomic<Bool>(false)
     }
 
     /// Starts the proxy with `config` (proxy.yaml text) and extra environment, and waits until
@@ -40,6 +42,7 @@ public final class ProxyProcess: Sendable {
             let data = handle.availableData
             guard !data.isEmpty else {
                 handle.readabilityHandler = nil
+                output.ended.store(true, ordering: .releasing)
                 return
             }
             output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
@@ -47,8 +50,18 @@ public final class ProxyProcess: Sendable {
         try process.runWithDefaultSignalMask()
     }
 
-    /// Everything the process printed so far.
+    /// Everything the process printed so far. Lines reach it through a pipe, a moment after the
+    /// proxy wrote them (after the answer a client saw): use `logContains` for a line that an
+    /// action just caused, or read `log` after `stop()`, which waits for the last line.
     public var log: String { output.text.withLock { $0 } }
+
+    /// True once the log holds every one of `texts` (within `timeout`).
+    public func logContains(_ texts: String..., within timeout: Duration = .seconds(5)) async -> Bool {
+        (try? await Wait.until("the proxy to log \(texts)", timeout: timeout, interval: .milliseconds(20)) { () -> Bool? in
+            let log = self.log
+            return texts.allSatisfy(log.contains) ? true : nil
+        }) ?? false
+    }
 
     /// The `host:port` a named listener bound, from its `listening` log line.
     public func waitForListener(_ name: String, timeout: Duration = .seconds(20)) async throws -> String {
@@ -89,6 +102,10 @@ public final class ProxyProcess: Sendable {
     public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(40)) async throws -> Int32 {
         if process.isRunning { kill(process.processIdentifier, signal) }
         try await Wait.until("stream-proxy exit", timeout: timeout) { self.process.isRunning ? nil : true }
+        // The last lines are still in the pipe when the process has gone: read them too.
+        _ = try? await Wait.until("stream-proxy's output to end", timeout: .seconds(2), interval: .milliseconds(5)) {
+            self.output.ended.load(ordering: .acquiring) ? true : nil
+        }
         return process.terminationStatus
     }
 

@@ -74,7 +74,7 @@ import Testing
         #expect(try await Self.close(proxy, name) == 1)
         _ = try await publisher.wait(timeout: .seconds(10))
         try await origin.wait(timeout: .seconds(10))  // -a:no: the origin exits when its source shuts down
-        #expect(proxy.log.contains("session closed") && proxy.log.contains("reason=closed: commands API close request"), "\(proxy.log.suffix(1500))")
+        #expect(await proxy.logContains("session closed", "reason=closed: commands API close request"), "\(proxy.log.suffix(1500))")
         #expect(try await Self.sessions(proxy, name).publishers == 0)
         try await proxy.stop()
     }

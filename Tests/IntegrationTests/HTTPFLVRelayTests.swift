@@ -84,7 +84,7 @@ import Testing
         #expect(b.count >= 95, "the direct player got the stream (\(b.count) frames)")
         #expect(a == b, "same frames, same timestamps: \(a.count) via proxy, \(b.count) direct")
         #expect(try await routed.process.wait(timeout: .seconds(10)) == 0, "the origin finished its stream: \(routed.process.output)")
-        #expect(proxy.log.contains("relay closed"))
+        #expect(await proxy.logContains("relay closed"))
         try await proxy.stop()
     }
 

@@ -42,6 +42,6 @@ import Testing
         let took = ContinuousClock.now - signalled
         #expect(took >= .seconds(2) && took < .seconds(8), "closed at quit.grace (took \(took))")
         #expect(try await publisher.wait(timeout: .seconds(10)) != 0, "the publisher saw its session closed")
-        #expect(proxy.log.contains("relay closed"))
+        #expect(await proxy.logContains("relay closed"))
     }
 }

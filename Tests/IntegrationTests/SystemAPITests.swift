@@ -174,7 +174,7 @@ import Testing
             let started = ContinuousClock.now
             #expect(try await proxy.stop(signal: signal) == 0)
             #expect(ContinuousClock.now - started < .seconds(5), "an idle proxy stops at once")
-            #expect(proxy.log.contains("shutdown requested"))
+            #expect(await proxy.logContains("shutdown requested"))
         }
     }
 }

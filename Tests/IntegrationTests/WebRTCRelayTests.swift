@@ -94,7 +94,7 @@ import Testing
         #expect(try await publisher.wait(timeout: .seconds(30)) == 0, "publisher: \(publisher.output)")
         Self.expectThroughProxy(WebRTCPeers.result(publisher), udp: s.udp, "the SRS-API publisher")
         Self.expectThroughProxy(WebRTCPeers.result(player), udp: s.udp, "the SRS-API player")
-        #expect(s.proxy.log.contains("mode=play") && s.proxy.log.contains("media session started"))
+        #expect(await s.proxy.logContains("mode=play", "media session started"))
         try await s.proxy.stop()
     }
 
