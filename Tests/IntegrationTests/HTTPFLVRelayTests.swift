@@ -47,18 +47,16 @@ import Testing
         response.components(separatedBy: "\r\n").first ?? ""
     }
 
-    /// `stream_proxy_http_flv_refused_requests_total` by reason, from `GET /metrics`; the reasons at 0 left out.
+    static let refusalMetric = "stream_proxy_http_flv_refused_requests_total"
+
+    /// The refusal counters by reason (MetricsTests.counts), the reasons at 0 left out.
     static func refusals(_ proxy: ProxyProcess) async throws -> [String: Double] {
-        let samples = try await MetricsTests.scrape(proxy).samples.filter { $0.name == "stream_proxy_http_flv_refused_requests_total" }
-        #expect(samples.count == 18, "every reason is reported, counted or not")
-        return Dictionary(uniqueKeysWithValues: samples.compactMap { s in s.value > 0 ? (s.labels["reason"] ?? "", s.value) : nil })
+        try await MetricsTests.counts(proxy, refusalMetric, reasons: 18)
     }
 
-    /// Waits until the refusal counters in `GET /metrics` are `expected` (and no other reason is counted).
+    /// Waits until the refusal counters are `expected` (and no other reason is counted).
     static func waitForRefusals(_ proxy: ProxyProcess, _ expected: [String: Double], timeout: Duration = .seconds(10)) async throws {
-        _ = try await Wait.until("refusals \(expected) in /metrics", timeout: timeout) { () async throws -> Bool? in
-            try await Self.refusals(proxy) == expected ? true : nil
-        }
+        try await MetricsTests.waitForCounts(proxy, refusalMetric, reasons: 18, expected, timeout: timeout)
     }
 
     // MARK: Live HTTP-FLV and HTTP-TS

@@ -72,6 +72,23 @@ import Testing
         return try parse(r.text)
     }
 
+    /// A counter family by its `reason` label, from `GET /metrics`, the reasons at 0 left out;
+    /// `reasons` is how many series it must have (every reason is reported, counted or not).
+    static func counts(_ proxy: ProxyProcess, _ name: String, reasons: Int) async throws -> [String: Double] {
+        let samples = try await scrape(proxy).samples.filter { $0.name == name }
+        #expect(samples.count == reasons, "every reason of \(name) is reported, counted or not")
+        return Dictionary(uniqueKeysWithValues: samples.compactMap { s in s.value > 0 ? (s.labels["reason"] ?? "", s.value) : nil })
+    }
+
+    /// Waits until `counts` is `expected` (and no other reason is counted).
+    static func waitForCounts(
+        _ proxy: ProxyProcess, _ name: String, reasons: Int, _ expected: [String: Double], timeout: Duration
+    ) async throws {
+        _ = try await Wait.until("\(name) \(expected) in /metrics", timeout: timeout) { () async throws -> Bool? in
+            try await counts(proxy, name, reasons: reasons) == expected ? true : nil
+        }
+    }
+
     static func value(_ samples: [Sample], _ name: String, _ labels: [String: String] = [:]) -> Double? {
         samples.first { s in s.name == name && labels.allSatisfy { s.labels[$0.key] == $0.value } }?.value
     }

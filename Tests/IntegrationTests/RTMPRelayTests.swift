@@ -32,18 +32,16 @@ import Testing
 
     static func unique(_ prefix: String) -> String { "\(prefix)-\(UInt32.random(in: 0...UInt32.max))" }
 
-    /// `stream_proxy_rtmp_refused_connections_total` by reason, from `GET /metrics`; the reasons at 0 left out.
+    static let refusalMetric = "stream_proxy_rtmp_refused_connections_total"
+
+    /// The refusal counters by reason (MetricsTests.counts), the reasons at 0 left out.
     static func refusals(_ proxy: ProxyProcess) async throws -> [String: Double] {
-        let samples = try await MetricsTests.scrape(proxy).samples.filter { $0.name == "stream_proxy_rtmp_refused_connections_total" }
-        #expect(samples.count == 14, "every reason is reported, counted or not")
-        return Dictionary(uniqueKeysWithValues: samples.compactMap { s in s.value > 0 ? (s.labels["reason"] ?? "", s.value) : nil })
+        try await MetricsTests.counts(proxy, refusalMetric, reasons: 14)
     }
 
-    /// Waits until the refusal counters in `GET /metrics` are `expected` (and no other reason is counted).
+    /// Waits until the refusal counters are `expected` (and no other reason is counted).
     static func waitForRefusals(_ proxy: ProxyProcess, _ expected: [String: Double], timeout: Duration = .seconds(10)) async throws {
-        _ = try await Wait.until("refusals \(expected) in /metrics", timeout: timeout) { () async throws -> Bool? in
-            try await Self.refusals(proxy) == expected ? true : nil
-        }
+        try await MetricsTests.waitForCounts(proxy, refusalMetric, reasons: 14, expected, timeout: timeout)
     }
 
     @Test func playersThroughTheProxyGetTheSameFramesAndTimestampsAsDirect() async throws {
