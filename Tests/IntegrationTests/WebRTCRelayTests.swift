@@ -87,10 +87,12 @@ import Testing
         let s = try await Self.start()
         let name = Self.unique("j")
         let url = "webrtc://127.0.0.1/live/\(name)"
-        let publisher = try WebRTCPeers.client("publish", "\(s.base)/rtc/v1/publish/", seconds: 5, extra: ["--srs-json", "--stream-url", url])
+        // It publishes until the player is done (SIGTERM), however late the player starts on a loaded machine.
+        let publisher = try WebRTCPeers.client("publish", "\(s.base)/rtc/v1/publish/", seconds: 300, extra: ["--srs-json", "--stream-url", url])
         try await Wait.until("frames at the origin", timeout: .seconds(20)) { try await s.origin.videoFrames(name) > 20 ? true : nil }
         let player = try WebRTCPeers.client("play", "\(s.base)/rtc/v1/play/", seconds: 2, extra: ["--srs-json", "--stream-url", url, "--min-frames", "10"])
         #expect(try await player.wait(timeout: .seconds(30)) == 0, "player: \(player.output)")
+        publisher.stop()
         #expect(try await publisher.wait(timeout: .seconds(30)) == 0, "publisher: \(publisher.output)")
         Self.expectThroughProxy(WebRTCPeers.result(publisher), udp: s.udp, "the SRS-API publisher")
         Self.expectThroughProxy(WebRTCPeers.result(player), udp: s.udp, "the SRS-API player")
