@@ -92,8 +92,9 @@ import WebRTC
         let origin = try await WebRTCPeers.Origin.start()
         let hooks = RecordingHooks(refuse: "players are not asked")
         let name = Self.unique("p")
-        // The publisher goes straight to the origin: only the player crosses the module.
-        let publisher = try WebRTCPeers.client("publish", "http://127.0.0.1:\(origin.port)/whip/\(name)", seconds: 8)
+        // The publisher goes straight to the origin: only the player crosses the module. It
+        // publishes until the player is done (SIGTERM), however late the player starts.
+        let publisher = try WebRTCPeers.client("publish", "http://127.0.0.1:\(origin.port)/whip/\(name)", seconds: 300)
         try await Wait.until("frames at the origin", timeout: .seconds(20)) { try await origin.videoFrames(name) > 10 ? true : nil }
         let result = Mutex<[String: Any]>([:])
         try await withModule(hooks: hooks, origin: origin) { m in
@@ -103,6 +104,7 @@ import WebRTC
             result.withLock { $0 = WebRTCPeers.result(player) }
             try await Wait.until("the play end (DELETE)", timeout: .seconds(10)) { hooks.calls.count >= 2 ? true : nil }
         }
+        publisher.stop()
         #expect(try await publisher.wait(timeout: .seconds(30)) == 0, "publisher: \(publisher.output)")
         let played = result.withLock { $0 }
         #expect(played["video_frames"] as? Int ?? 0 >= 10, "the player decoded frames through the module: \(played)")
