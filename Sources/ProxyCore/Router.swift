@@ -57,20 +57,23 @@ public actor Router {
         let t = now()
         suspects = suspects.filter { $0.value > t }
 
-        let alive: [Backend]
-        let existing: Route?
+        let snapshot: RoutingSnapshot
         do {
-            alive = try await registry.aliveBackends()
-            existing = try await registry.route(for: key)
+            snapshot = try await registry.routingSnapshot(for: key)
         } catch {
             throw .registry(String(describing: error))
         }
+        let alive = snapshot.alive, existing = snapshot.route
 
         var replacing: Backend.ID?
         if let route = existing {
             if let backend = alive.first(where: { $0.id == route.backendID }), suspects[backend.id] == nil {
                 guard backend.exposes(kind) else { throw .backendLacksProtocol(key, backend.id, kind) }
-                _ = try? await registry.refresh(key, backend: backend.id, ttl: configuration.routeTTL)
+                // A route refreshed within the last refresh interval needs no refresh now: the
+                // slot's own refresh comes before it could lapse (one registry round trip less).
+                if route.expiresAt.timeIntervalSince(t) < (configuration.routeTTL - configuration.refreshInterval).timeInterval {
+                    _ = try? await registry.refresh(key, backend: backend.id, ttl: configuration.routeTTL)
+                }
                 return lease(request, backend, kind, role, client)
             }
             replacing = route.backendID

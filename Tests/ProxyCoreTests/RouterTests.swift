@@ -398,6 +398,35 @@ private struct GatedRegistry: Registry {
         #expect(await router.localRoutes().isEmpty)
     }
 
+    @Test func aSessionOfARecentlyRefreshedRouteSkipsTheRefreshAndTheRouteNeverLapses() async throws {
+        try await heartbeat(a, b)
+        // ttl 60 s, refreshed every 20 s: a session refreshes the route only when the last
+        // refresh is more than 20 s old (less than 40 s of it left).
+        let router = makeRouter(configuration: .init(routeLinger: .seconds(60)))
+        let key = liveKey("busy")
+        let start = clock.now
+        let first = try await router.acquire(StreamRequest(key: key), needs: .rtmp)
+        clock.advance(.seconds(10))
+        let second = try await router.acquire(StreamRequest(key: key), needs: .rtmp)
+        #expect(try await registry.route(for: key)?.expiresAt == start.addingTimeInterval(60), "10 s after the claim: not refreshed")
+        clock.advance(.seconds(15))
+        let third = try await router.acquire(StreamRequest(key: key), needs: .rtmp)
+        #expect(try await registry.route(for: key)?.expiresAt == start.addingTimeInterval(85), "25 s after the claim: refreshed")
+        #expect(Set([first, second, third].map(\.backend.id)).count == 1)
+
+        // With sessions live, the slot's own refreshes keep the route for ten lifetimes.
+        for second in 0..<600 {
+            if second % 10 == 0 { try await heartbeat(a, b) }
+            clock.advance(.seconds(1))
+            await router.tick()
+            guard try await registry.route(for: key)?.backendID == first.backend.id else {
+                Issue.record("the route lapsed at +\(clock.now.timeIntervalSince(start)) s while sessions were live")
+                break
+            }
+        }
+        for lease in [first, second, third] { await lease.release() }
+    }
+
     @Test func reacquiringDuringLingerKeepsTheRoute() async throws {
         try await heartbeat(a, b)
         let router = makeRouter(configuration: .init(routeLinger: .seconds(60)))

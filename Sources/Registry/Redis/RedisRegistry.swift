@@ -43,20 +43,36 @@ public struct RedisRegistry: Registry {
 
     public func backends() async throws -> [BackendRecord] {
         let reply = try await eval(Scripts.backends, keys: [backendsIndex], [String(aliveMS), "\(prefix):backend:"]).array
+        return try backendRecords(reply[...])
+    }
+
+    public func aliveBackends() async throws -> [Backend] {
+        try await backends().filter(\.alive).map(\.backend)
+    }
+
+    /// One script for both reads, so a new session costs one round trip less.
+    public func routingSnapshot(for key: StreamKey) async throws -> RoutingSnapshot {
+        let reply = try await eval(
+            Scripts.routing, keys: [backendsIndex, routeKey(key)], [String(aliveMS), "\(prefix):backend:"]
+        ).array
+        guard reply.count >= 3 else { throw RedisError.unexpected("routing: \(reply.prefix(3))") }
+        let route = reply[0] == .null ? nil : try Self.route(reply[0], reply[1])
+        let alive = try backendRecords(reply[2...]).filter(\.alive).map(\.backend)
+        return RoutingSnapshot(alive: alive, route: route)
+    }
+
+    /// Backends from a script's `{now, json, seen, json, seen, ...}`.
+    private func backendRecords(_ reply: ArraySlice<RedisReply>) throws -> [BackendRecord] {
         guard let now = reply.first?.integer else { throw RedisError.unexpected("backends: \(reply.prefix(1))") }
         var records: [BackendRecord] = []
-        var i = 1
-        while i + 1 < reply.count {
+        var i = reply.startIndex + 1
+        while i + 1 < reply.endIndex {
             defer { i += 2 }
             guard let json = reply[i].string, let seen = reply[i + 1].integer,
                   let backend = try? JSONDecoder().decode(Backend.self, from: Data(json.utf8)) else { continue }
             records.append(BackendRecord(backend: backend, lastSeen: Self.date(ms: seen), alive: now - seen <= aliveMS))
         }
         return records.sorted { $0.backend.id < $1.backend.id }
-    }
-
-    public func aliveBackends() async throws -> [Backend] {
-        try await backends().filter(\.alive).map(\.backend)
     }
 
     // MARK: Routes

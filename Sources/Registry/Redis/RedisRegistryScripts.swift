@@ -16,12 +16,12 @@ extension RedisRegistry {
             return now
             """
 
-        /// KEYS: backends index. ARGV: alive (ms), backend key prefix. Returns {now, json, seen, json, seen, ...}.
-        static let backends = now + """
+        /// Appends `json, seen` of every backend heard from within 2 x alive to `out` and returns
+        /// it. KEYS[1]: backends index. ARGV: alive (ms), backend key prefix.
+        private static let appendBackends = """
             local alive = tonumber(ARGV[1])
             redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 2 * alive)
             local ids = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-            local out = {now}
             for i = 1, #ids, 2 do
               local v = redis.call('GET', ARGV[2] .. ids[i])
               if v then
@@ -31,6 +31,20 @@ extension RedisRegistry {
             end
             return out
             """
+
+        /// KEYS: backends index. ARGV: alive (ms), backend key prefix. Returns {now, json, seen, json, seen, ...}.
+        static let backends = now + "local out = {now}\n" + appendBackends
+
+        /// The backends and a route in one call. KEYS: backends index, route key. ARGV: as `backends`.
+        /// Returns {route value, route pttl, now, json, seen, ...}, the first two nil without a route.
+        static let routing = now + """
+            local out = {false, false, now}
+            local r = redis.call('GET', KEYS[2])
+            if r then
+              out[1] = r
+              out[2] = redis.call('PTTL', KEYS[2])
+            end
+            """ + "\n" + appendBackends
 
         /// KEYS: route key. Returns {value, pttl} or an empty list.
         static let route = """
