@@ -48,7 +48,9 @@ import Testing
         let (a, b) = try await Self.pair(redis)
         let nginx = try await NginxRTMP.start()
         try await Self.register(nginx.registration(server: "n"), with: a)
-        let origins = try await Self.get(b, "api/v1/origins").json["origins"] as? [[String: Any]] ?? []
+        let listing = try await Self.get(b, "api/v1/origins").json
+        #expect(listing["registry"] as? String == "redis", "B says where its list comes from: \(listing)")
+        let origins = listing["origins"] as? [[String: Any]] ?? []
         #expect(origins.count == 1 && origins.first?["alive"] as? Bool == true, "B sees the origin A was told of: \(origins)")
 
         let name = Self.unique("shared")

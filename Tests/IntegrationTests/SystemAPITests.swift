@@ -31,6 +31,7 @@ import Testing
     static func origins(_ proxy: ProxyProcess) async throws -> [[String: Any]] {
         let r = try await HTTPTestClient.get(try proxy.systemAPI.appendingPathComponent("api/v1/origins"))
         #expect(r.status == 200)
+        #expect(r.json["registry"] as? String == "memory", "the default registry is named: \(r.json)")
         return r.json["origins"] as? [[String: Any]] ?? []
     }
 
