@@ -1,0 +1,67 @@
+import Glibc
+import ProxyTesting
+import RedisRegistry
+import Testing
+
+/// The hiredis client against a real redis-server: AUTH and SELECT, the errors a wrong or missing
+/// password gives, and a server that accepts but never answers.
+@Suite(.timeLimit(.minutes(1))) struct RedisClientTests {
+    static func client(_ port: Int, password: String = "", database: Int = 0, commandTimeout: Duration = .seconds(1)) -> RedisClient {
+        RedisClient(configuration: RedisConfiguration(
+            port: port, password: password, database: database, connectTimeout: .milliseconds(500),
+            commandTimeout: commandTimeout, connections: 1))
+    }
+
+    static func message(of body: () async throws -> Void) async -> String? {
+        do {
+            try await body()
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func authAndSelectReachTheConfiguredDatabase() async throws {
+        let server = try await RedisServer.start(arguments: ["--requirepass", "s3cret"])
+        defer { server.stop() }
+        let five = Self.client(server.port, password: "s3cret", database: 5)
+        #expect(try await five.send(["SET", "client-test", "in-five"]) == .status("OK"))
+        #expect(try await five.send(["GET", "client-test"]) == .string("in-five"))
+        let zero = Self.client(server.port, password: "s3cret")
+        #expect(try await zero.send(["GET", "client-test"]) == .null, "database 0 does not hold database 5's key")
+        #expect(try await Self.client(server.port, password: "s3cret", database: 5).send(["GET", "client-test"]) == .string("in-five"))
+    }
+
+    @Test func aMissingOrWrongPasswordIsAnErrorNamingIt() async throws {
+        let server = try await RedisServer.start(arguments: ["--requirepass", "s3cret"])
+        defer { server.stop() }
+        let missing = await Self.message { _ = try await Self.client(server.port).send(["GET", "k"]) }
+        #expect(missing?.contains("NOAUTH") == true, "without a password: \(missing ?? "no error")")
+        let wrong = await Self.message { _ = try await Self.client(server.port, password: "guess").send(["GET", "k"]) }
+        #expect(wrong?.contains("AUTH:") == true && wrong?.contains("WRONGPASS") == true, "with a wrong one: \(wrong ?? "no error")")
+        let selectTooFar = await Self.message { _ = try await Self.client(server.port, password: "s3cret", database: 99).send(["GET", "k"]) }
+        #expect(selectTooFar?.contains("SELECT:") == true, "a database the server does not have: \(selectTooFar ?? "no error")")
+    }
+
+    @Test func aServerThatNeverAnswersFailsAtTheCommandTimeoutAndTheClientBacksOff() async throws {
+        // A listener that never accepts: the kernel completes the connect, nobody reads the command.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 4) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+
+        let client = Self.client(port, commandTimeout: .milliseconds(300))
+        let first = await Self.message { _ = try await client.send(["PING"]) }
+        #expect(first?.contains("redis unavailable") == true, "the unanswered command fails: \(first ?? "no error")")
+        let next = await Self.message { _ = try await client.send(["PING"]) }
+        #expect(next?.contains("backoff") == true, "the next one waits out the reconnect backoff: \(next ?? "no error")")
+    }
+}
