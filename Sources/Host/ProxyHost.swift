@@ -116,7 +116,7 @@ struct ProxyHost {
         let routing = makeRouting()
         var api = SystemAPI(
             config: proxy.systemAPI, registry: routing.registry, routers: routing.all, group: group,
-            logger: Logger(label: "proxy.system-api"), onListening: { _, _ in }, registryType: proxy.registry.type.rawValue)
+            logger: Logger(label: "proxy.system-api"), onListening: { _, _ in }, registryType: proxy.registry.type)
         let hooks = HooksService(
             config: proxy.hooks, queue: (routing.registry as? any EventQueue) ?? MemoryEventQueue(), server: api.identity.server,
             service: api.identity.service, group: group, logger: Logger(label: "proxy.hooks"))

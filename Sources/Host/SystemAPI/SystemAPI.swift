@@ -18,8 +18,8 @@ struct SystemAPI {
     var group: any EventLoopGroup
     var logger: Logger
     var onListening: @Sendable (String, SocketAddress) -> Void
-    /// `registry.type` (`memory` or `redis`), shown by `/api/v1/origins`.
-    var registryType = "memory"
+    /// `registry.type`, shown by `/api/v1/origins`.
+    var registryType = RegistryConfig.Kind.memory
     /// What `GET /metrics` reports; set by the host once the modules are built.
     var metrics: ProxyMetrics?
     let identity = ProxyIdentity()
@@ -87,7 +87,7 @@ struct SystemAPI {
             if let s = r.backend.summaries, let obj = try? JSONSerialization.jsonObject(with: Data(s.utf8)) { o["summaries"] = obj }
             return o
         }
-        return JSONResponse.ok(["origins": list, "backend_alive_s": registry.backendAlive.seconds, "registry": registryType])
+        return JSONResponse.ok(["origins": list, "backend_alive_s": registry.backendAlive.seconds, "registry": registryType.rawValue])
     }
 
     /// Prometheus text (version 0.0.4), computed now (SystemAPI doc: docs/operations.md, Metrics).
