@@ -26,18 +26,27 @@ public enum FreePort {
     }
 
     private static func probe(type: __socket_type = SOCK_STREAM) throws -> Int {
+        let (fd, port) = try boundSocket(type: type)
+        close(fd)
+        return port
+    }
+
+    /// A socket bound to 127.0.0.1 on a port the kernel picked, and that port; the caller closes it.
+    static func boundSocket(type: __socket_type = SOCK_STREAM) throws -> (fd: CInt, port: Int) {
         let fd = socket(AF_INET, Int32(type.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed") }
-        defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        guard bound == 0 else { throw TestFailure("bind() failed") }
+        guard bound == 0 else {
+            close(fd)
+            throw TestFailure("bind() failed")
+        }
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
     }
 
     final class LockedSet: @unchecked Sendable {

@@ -415,8 +415,8 @@ private struct GatedRegistry: Registry {
         #expect(Set([first, second, third].map(\.backend.id)).count == 1)
 
         // With sessions live, the slot's own refreshes keep the route for ten lifetimes.
-        for second in 0..<600 {
-            if second % 10 == 0 { try await heartbeat(a, b) }
+        for elapsed in 0..<600 {
+            if elapsed % 10 == 0 { try await heartbeat(a, b) }
             clock.advance(.seconds(1))
             await router.tick()
             guard try await registry.route(for: key)?.backendID == first.backend.id else {
