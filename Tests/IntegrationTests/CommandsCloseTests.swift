@@ -68,13 +68,49 @@ import Testing
             SRTTools.url(port: port, streamID: "#!::r=live/\(name),m=publish"),
         ])
         defer { publisher.stop(SIGKILL) }
-        try await Wait.until("the SRT publisher in the report", timeout: .seconds(10)) { () async throws -> Bool? in
-            try await Self.sessions(proxy, name).publishers == 1 ? true : nil
-        }
+        // Relayed, not only routed: a close during the backend handshake is the next test's case.
+        #expect(await proxy.logContains("session relayed", "stream=__defaultVhost__/live/\(name)", within: .seconds(15)), "\(proxy.log.suffix(1500))")
+        #expect(try await Self.sessions(proxy, name).publishers == 1)
         #expect(try await Self.close(proxy, name) == 1)
         _ = try await publisher.wait(timeout: .seconds(10))
         try await origin.wait(timeout: .seconds(10))  // -a:no: the origin exits when its source shuts down
         #expect(await proxy.logContains("session closed", "reason=closed: commands API close request"), "\(proxy.log.suffix(1500))")
+        #expect(try await Self.sessions(proxy, name).publishers == 0)
+        try await proxy.stop()
+    }
+
+    /// A close that comes while the backend has not answered the handshake yet (an origin that
+    /// never answers): the caller's conclusion is rejected at once, and its retransmissions do
+    /// not start the session again.
+    @Test func closingAnSRTStreamDuringItsBackendHandshakeRejectsTheCaller() async throws {
+        let origin = try RawUDPSocket(port: 9, from: "127.0.0.1")  // bound, never answers
+        let proxy = try await ProxyProcess.start(config: Self.config().replacingOccurrences(
+            of: "srt: { listen: 127.0.0.1:0 }", with: "srt: { listen: 127.0.0.1:0, backend_timeout: 30s }"))
+        try await Self.register(#"{"ip":"127.0.0.1","server":"silent","service":"udp","pid":"1","srt":["\#(origin.localPort)"]}"#, with: proxy)
+        let port = try await CommandsAPITests.port(proxy, "srt")
+        let name = CommandsAPITests.unique("srt")
+        // libsrt's own connect timeout (3 s by default) must not end the caller before the close does.
+        let publisher = try PeerProcess("ffmpeg", [
+            "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "60",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-f", "mpegts",
+            SRTTools.url(port: port, streamID: "#!::r=live/\(name),m=publish") + "&connect_timeout=30000",
+        ])
+        defer { publisher.stop(SIGKILL) }
+        let first = try #require(await origin.receiveAndAnswerSender(timeout: .seconds(15)), "the proxy's handshake reached the origin")
+        #expect(try await Self.sessions(proxy, name).publishers == 1)
+        let closedAt = ContinuousClock.now
+        #expect(try await Self.close(proxy, name) == 1)
+        let status = try await publisher.wait(timeout: .seconds(10))
+        #expect(status != 0, "the caller was refused")
+        #expect(ContinuousClock.now - closedAt < .seconds(5), "refused at the close, not at a timeout")
+        #expect(publisher.output.lowercased().contains("reject"), "\(publisher.output)")
+        #expect(await proxy.logContains("session closed before it was relayed", "reason=closed: commands API close request"), "\(proxy.log.suffix(1500))")
+        // A second session (the caller's retransmitted conclusion taken for a new caller) would
+        // handshake with the origin from a new backend socket.
+        var senders = Set<String>()
+        while let datagram = await origin.receiveAndAnswerSender(timeout: .seconds(1)) { senders.insert(datagram.from) }
+        #expect(senders.isSubset(of: [first.from]), "one backend socket, not one per retransmitted conclusion: \(senders)")
+        #expect(!proxy.log.contains("no backend handshake"))
         #expect(try await Self.sessions(proxy, name).publishers == 0)
         try await proxy.stop()
     }

@@ -99,7 +99,7 @@ public struct SRTHandshake: Equatable, Sendable {
     /// Rejection reasons a listener sends in the handshake type (as 1000 + reason): libsrt's
     /// SRT_REJ_* (0-17) and the access-control SRT_REJX_* codes (1000 and up).
     public enum RejectReason {
-        public static let peer: UInt32 = 2, resource: UInt32 = 3, rogue: UInt32 = 4, version: UInt32 = 8, timeout: UInt32 = 16
+        public static let peer: UInt32 = 2, resource: UInt32 = 3, rogue: UInt32 = 4, close: UInt32 = 7, version: UInt32 = 8, timeout: UInt32 = 16
         public static let badRequest: UInt32 = 1400, forbidden: UInt32 = 1403, notFound: UInt32 = 1404
         public static let overload: UInt32 = 1402, badGateway: UInt32 = 1502, serviceUnavailable: UInt32 = 1503
     }

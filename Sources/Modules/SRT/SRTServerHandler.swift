@@ -520,7 +520,10 @@ extension SRTServerHandler {
 
 extension SRTServerHandler {
     /// Ends a session: out of the table, backend socket closed, hooks told, lease released.
-    /// `notify` sends SHUTDOWN to both ends first (idle timeout, replacement, forced stop).
+    /// `notify` sends SHUTDOWN to both ends first (idle timeout, replacement, forced stop, close
+    /// request). A session still being set up has no SRT connection to shut down: its caller gets
+    /// a rejection of its conclusion instead, or it would go on retransmitting the conclusion and
+    /// start the session again once this one is out of the table.
     func teardown(_ session: SRTSession, reason: String, notify: Bool) {
         guard session.state != .closed else { return }
         let wasConnected = session.state == .connected
@@ -534,6 +537,8 @@ extension SRTServerHandler {
             send(SRTPacket.shutdown(destination: session.clientSocketID), to: session.client)
             _ = session.backend?.forward(ByteBuffer(bytes: SRTPacket.shutdown(destination: session.backendSocketID)))
             session.backend?.flush()
+        } else if notify {
+            reject(session.conclusion, from: session.client, reason: SRTHandshake.RejectReason.close)
         }
         if let route = session.route {
             session.route = nil
@@ -555,6 +560,8 @@ extension SRTServerHandler {
                 "reason": "\(reason)", "bytes_from_client": "\(session.counters?.bytesFromClient ?? 0)",
                 "bytes_to_client": "\(session.counters?.bytesToClient ?? 0)",
             ])
+        } else if notify {
+            session.logger.info("session closed before it was relayed; the caller's conclusion is rejected", metadata: ["reason": "\(reason)"])
         }
         if !accepting, table.count == 0, let drained {
             self.drained = nil
