@@ -31,6 +31,10 @@ public final class ChromiumPeer: Sendable {
         if geteuid() == 0 { arguments.append("--no-sandbox") }
         do {
             let process = try PeerProcess("chromium", arguments + [page])
+            // A failure report shows the page's console whole, apart from chromium's own lines.
+            _ = PeerDiagnostics.register("chromium's page console (\(tag))", lines: 60) { [weak process] in
+                process.map { consoleLines(in: $0.output, tag: tag).joined(separator: "\n") } ?? ""
+            }
             return ChromiumPeer(process: process, tag: tag, profile: profile)
         } catch {
             try? FileManager.default.removeItem(at: profile)
@@ -45,10 +49,13 @@ public final class ChromiumPeer: Sendable {
     }
 
     /// The page's console lines so far, without the tag ("state connected", "done", ...).
-    public var lines: [String] {
+    public var lines: [String] { Self.consoleLines(in: process.output, tag: tag) }
+
+    /// The console lines of the page tagged `tag` in chromium's output.
+    static func consoleLines(in output: String, tag: String) -> [String] {
         // [1202/043000.123456:INFO:CONSOLE(12)] "WHIP state connected", source: http://... (12)
         let prefix = "\"\(tag) "
-        return process.output.split(separator: "\n").compactMap { line -> String? in
+        return output.split(separator: "\n").compactMap { line -> String? in
             guard line.contains(":CONSOLE"), let start = line.range(of: prefix) else { return nil }
             let rest = line[start.upperBound...]
             let end = rest.range(of: "\", source:")?.lowerBound ?? rest.endIndex

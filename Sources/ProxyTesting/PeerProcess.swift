@@ -7,10 +7,11 @@ public final class PeerProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var collected = ""
     private var outputEnded = false
+    private var diagnostics = PeerDiagnostics.Registration(source: nil)
 
-    /// Starts `executable` (looked up on PATH) with `arguments`.
+    /// Starts `executable` (a path, or a name looked up on PATH) with `arguments`.
     public init(_ executable: String, _ arguments: [String], directory: URL? = nil) throws {
-        name = executable
+        name = URL(fileURLWithPath: executable).lastPathComponent
         guard let path = Self.which(executable) else {
             throw TestFailure("\(executable) is not installed; scripts/test installs it (scripts/install-deps --test)")
         }
@@ -32,6 +33,8 @@ public final class PeerProcess: @unchecked Sendable {
             self.lock.withLock { self.collected += String(decoding: data, as: UTF8.self) }
         }
         try process.runWithDefaultSignalMask()
+        let title = "\(name) \(arguments.first { !$0.hasPrefix("-") }.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "") (pid \(process.processIdentifier))"
+        diagnostics = PeerDiagnostics.register(title) { [weak self] in self?.output ?? "" }
     }
 
     public var output: String { lock.withLock { collected } }
@@ -59,9 +62,11 @@ public final class PeerProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        diagnostics.retire(output)
     }
 
     static func which(_ name: String) -> String? {
+        if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
         for dir in paths.split(separator: ":") {
             let candidate = "\(dir)/\(name)"

@@ -48,6 +48,7 @@ public final class ProxyProcess: Sendable {
             output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
         }
         try process.runWithDefaultSignalMask()
+        _ = PeerDiagnostics.register("stream-proxy (pid \(process.processIdentifier))", lines: 40) { output.text.withLock { $0 } }
     }
 
     /// Everything the process printed so far. Lines reach it through a pipe, a moment after the

@@ -10,7 +10,7 @@ import Testing
 
 /// The module's hooks with a real origin: a live play and an HLS play session report start and
 /// end to ModuleContext.hooks with the stream key, client, query and backend.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct HTTPFLVModuleHooksTests {
+@Suite(.serialized, .timeLimit(.minutes(2)), .peerDiagnostics) struct HTTPFLVModuleHooksTests {
     /// Runs the module on a free port with `hooks` and one registered origin.
     func withModule(
         hooks: RecordingHooks, origin: FFmpegHTTPOrigin, configure: (inout HTTPFLVConfig) -> Void = { _ in },

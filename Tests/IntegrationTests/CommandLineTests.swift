@@ -3,7 +3,7 @@ import ProxyTesting
 import Testing
 
 /// `stream-proxy` flags and configuration failures, run as a user would.
-@Suite struct CommandLineTests {
+@Suite(.peerDiagnostics) struct CommandLineTests {
     @Test func checkConfigValidatesTheShippedFile() async throws {
         let shipped = PackagePaths.root.appendingPathComponent("proxy.yaml").path
         let r = try await ProxyCommand.run(["--config", shipped, "--check-config"])

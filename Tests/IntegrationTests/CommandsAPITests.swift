@@ -4,7 +4,7 @@ import Testing
 
 /// The commands API of the built proxy with real peers: nginx-rtmp origins, ffmpeg publishers,
 /// ffprobe players, redis-server for two proxies, curl and openssl for TLS.
-@Suite(.serialized, .timeLimit(.minutes(4))) struct CommandsAPITests {
+@Suite(.serialized, .timeLimit(.minutes(4)), .peerDiagnostics) struct CommandsAPITests {
     static let basic = "Basic " + Data("ops:s3cret".utf8).base64EncodedString()
     static let bearer = "Bearer tok-123"
 

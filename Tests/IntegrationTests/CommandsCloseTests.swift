@@ -5,7 +5,7 @@ import Testing
 /// `POST /commands/close` on the other three modules, with real peers: each ends its sessions
 /// the protocol's way (HTTP-FLV: the player's connection; SRT: SHUTDOWN to both ends; WebRTC:
 /// the UDP session, and a DELETE of the backend's resource).
-@Suite(.serialized, .timeLimit(.minutes(3))) struct CommandsCloseTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .peerDiagnostics) struct CommandsCloseTests {
     static func config(webrtc: Bool = false) -> String {
         """
         system_api: { listen: 127.0.0.1:0 }

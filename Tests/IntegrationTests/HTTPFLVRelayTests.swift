@@ -7,7 +7,7 @@ import Testing
 
 /// HTTP-FLV, HTTP-TS and HLS through the built proxy with real peers: ffmpeg HTTP origins,
 /// nginx-rtmp writing HLS behind nginx http, ffprobe/ffmpeg players.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct HTTPFLVRelayTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .peerDiagnostics) struct HTTPFLVRelayTests {
     static func config(_ httpExtra: String = "") -> String {
         """
         system_api: { listen: 127.0.0.1:0 }

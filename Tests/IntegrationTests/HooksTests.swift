@@ -5,7 +5,7 @@ import Testing
 
 /// `hooks:` through the built proxy with real peers: a real HTTP hook server (HookServer),
 /// ffmpeg publishers, nginx-rtmp and srt-live-transmit origins, redis-server for the shared queue.
-@Suite(.serialized, .timeLimit(.minutes(4))) struct HooksTests {
+@Suite(.serialized, .timeLimit(.minutes(4)), .peerDiagnostics) struct HooksTests {
     static func config(hooks: String, registry: String = "", modules: String = "", quit: String = "", srt: String = "") -> String {
         """
         system_api: { listen: 127.0.0.1:0 }

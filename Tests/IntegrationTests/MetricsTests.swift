@@ -3,7 +3,7 @@ import ProxyTesting
 import Testing
 
 /// `GET /metrics` on the built proxy, with an nginx-rtmp origin and an ffmpeg publisher.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct MetricsTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .peerDiagnostics) struct MetricsTests {
     /// One sample line of the Prometheus text format.
     struct Sample: Equatable {
         var name: String

@@ -4,7 +4,7 @@ import Testing
 
 /// RTMP through the built proxy with real peers: nginx-rtmp origins, ffmpeg publishers,
 /// ffprobe players.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct RTMPRelayTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .peerDiagnostics) struct RTMPRelayTests {
     static func config(_ rtmpExtra: String = "") -> String {
         """
         system_api: { listen: 127.0.0.1:0 }

@@ -8,7 +8,7 @@ import Testing
 /// SRT through the built proxy with real peers: ffmpeg (libsrt) callers, srt-live-transmit origins.
 /// The MPEG-TS an origin receives through the proxy must equal, byte for byte, what a direct
 /// connection delivers for the same input file.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct SRTRelayTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .peerDiagnostics) struct SRTRelayTests {
     static func config(_ srtExtra: String = "") -> String {
         """
         system_api: { listen: 127.0.0.1:0 }

@@ -4,7 +4,7 @@ import Testing
 
 /// Two proxy processes sharing one real redis-server (`registry.type: redis`): one view of
 /// origins, routes and HLS sessions, whichever proxy a client reaches.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct SharedRegistryTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .peerDiagnostics) struct SharedRegistryTests {
     static func config(redis: RedisServer, prefix: String, webrtc: Bool = false) -> String {
         """
         system_api: { listen: 127.0.0.1:0 }

@@ -4,7 +4,7 @@ import Testing
 
 /// SIGTERM with live RTMP sessions: stop accepting, let sessions finish within quit.grace, close
 /// what is left at quit.grace, exit 0.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct ShutdownTests {
+@Suite(.serialized, .timeLimit(.minutes(2)), .peerDiagnostics) struct ShutdownTests {
     static func start(grace: String, force: String) async throws -> (ProxyProcess, NginxRTMP, Int) {
         let nginx = try await NginxRTMP.start()
         let proxy = try await ProxyProcess.start(config: """

@@ -3,7 +3,7 @@ import ProxyTesting
 import Testing
 
 /// The built `stream-proxy` binary with its system API, driven over HTTP.
-@Suite(.serialized) struct SystemAPITests {
+@Suite(.serialized, .peerDiagnostics) struct SystemAPITests {
     static let baseConfig = """
         modules:
           rtmp: { listen: 127.0.0.1:0 }

@@ -6,7 +6,7 @@ import Testing
 /// publisher / WHEP player of Tests/Peers/webrtc. Every ICE check, DTLS record and SRTP packet
 /// must cross the proxy's UDP port: the clients' nominated pair names it, and the proxy counts
 /// the bytes both ways.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct WebRTCRelayTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .peerDiagnostics) struct WebRTCRelayTests {
     static let config = """
         system_api: { listen: 127.0.0.1:0 }
         modules:

@@ -12,7 +12,7 @@ import Testing
 
 /// The module's hooks with real peers: publish and play start/end reach ModuleContext.hooks with
 /// the stream key, client address and query, and a hook can refuse a publish.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct RTMPModuleHooksTests {
+@Suite(.serialized, .timeLimit(.minutes(2)), .peerDiagnostics) struct RTMPModuleHooksTests {
     /// Runs the RTMP module on a free port with `hooks`, one nginx backend registered.
     func withModule(
         hooks: RecordingHooks, _ body: @Sendable (_ port: Int, _ nginx: NginxRTMP, _ module: RTMPModule) async throws -> Void

@@ -4,7 +4,7 @@ import Testing
 
 /// The hiredis client against a real redis-server: AUTH and SELECT, the errors a wrong or missing
 /// password gives, and a server that accepts but never answers.
-@Suite(.timeLimit(.minutes(1))) struct RedisClientTests {
+@Suite(.timeLimit(.minutes(1)), .peerDiagnostics) struct RedisClientTests {
     static func client(_ port: Int, password: String = "", database: Int = 0, commandTimeout: Duration = .seconds(1)) -> RedisClient {
         RedisClient(configuration: RedisConfiguration(
             port: port, password: password, database: database, connectTimeout: .milliseconds(500),

@@ -14,7 +14,7 @@ import Testing
 /// play start/end reach ModuleContext.hooks with the stream key, the Stream ID's query keys, the
 /// client address and the backend, and a hook can refuse a publish (an SRT rejection for the
 /// caller, nothing at the origin).
-@Suite(.serialized, .timeLimit(.minutes(2))) struct SRTModuleHooksTests {
+@Suite(.serialized, .timeLimit(.minutes(2)), .peerDiagnostics) struct SRTModuleHooksTests {
     /// Runs the SRT module on a free port with `hooks`, with one backend whose srt endpoint is `backendPort`.
     func withModule(hooks: RecordingHooks, backendPort: Int, _ body: @Sendable (_ port: Int) async throws -> Void) async throws {
         let registry = MemoryRegistry()

@@ -13,7 +13,7 @@ import WebRTC
 /// Tests/Peers/webrtc): publish and play start when the session's first Binding Request reaches
 /// the relay and end with it, reported to ModuleContext.hooks with the stream key, the query, the
 /// client's address and the backend; a publish the hook refuses is a 403 and reaches nothing.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct WebRTCModuleHooksTests {
+@Suite(.serialized, .timeLimit(.minutes(2)), .peerDiagnostics) struct WebRTCModuleHooksTests {
     /// Every hook call in order: `asked` for authorizePublish, `reported` for report.
     /// The registry the module gets, noting every record it stores (a signalled session is one).
     final class RecordingRegistry: Registry {
