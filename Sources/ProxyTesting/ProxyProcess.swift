@@ -64,6 +64,21 @@ public final class ProxyProcess: Sendable {
         }) ?? false
     }
 
+    /// The log lines holding every one of `texts`, each as its `key=value` metadata fields.
+    public func logEntries(_ texts: String...) -> [[String: String]] {
+        log.split(separator: "\n").filter { line in texts.allSatisfy { line.contains($0) } }.map(Self.fields)
+    }
+
+    /// The `key=value` words of a log line (swift-log's metadata; values hold no spaces).
+    static func fields(_ line: Substring) -> [String: String] {
+        var fields: [String: String] = [:]
+        for word in line.split(separator: " ") {
+            guard let equals = word.firstIndex(of: "="), equals != word.startIndex else { continue }
+            fields[String(word[..<equals])] = String(word[word.index(after: equals)...])
+        }
+        return fields
+    }
+
     /// The `host:port` a named listener bound, from its `listening` log line.
     public func waitForListener(_ name: String, timeout: Duration = .seconds(20)) async throws -> String {
         try await Wait.until("\(name) listening", timeout: timeout) { () throws -> String? in

@@ -9,7 +9,7 @@ import Testing
 /// Access-Control-Expose-Headers). Chromium runs in the machine's network namespace, so it also
 /// checks from its other local addresses (192.0.2.2 here), with the same USERNAME; the proxy
 /// strips its candidates from the offer and relays whichever address it uses.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct WebRTCBrowserTests {
+@Suite(.serialized, .timeLimit(.minutes(3)), .peerDiagnostics) struct WebRTCBrowserTests {
     /// The proxy's /api/v1/streams entry of `name` once `condition` holds for it.
     static func stream(_ s: WebRTCRelayTests.Setup, _ name: String, _ what: String, _ condition: @escaping ([String: Any]) -> Bool) async throws -> [String: Any] {
         try await Wait.until(what, timeout: .seconds(30)) { () async throws -> [String: Any]? in
@@ -60,6 +60,15 @@ import Testing
         try await s.proxy.stop()
     }
 
+    /// The proxy's `media session ended` fields of the `mode` session of `stream`, once logged.
+    static func endedSession(_ s: WebRTCRelayTests.Setup, _ stream: String, mode: String) async throws -> [String: String] {
+        try await Wait.until("the proxy's end of the \(mode) session of \(stream)", timeout: .seconds(10)) { () -> [String: String]? in
+            let started = s.proxy.logEntries("media session started", "stream=__defaultVhost__/live/\(stream) ", "mode=\(mode) ")
+            guard let session = started.first?["session"] else { return nil }
+            return s.proxy.logEntries("media session ended", "session=\(session) ").first
+        }
+    }
+
     @Test func chromiumPlaysOverWHEPCrossOriginThroughTheProxy() async throws {
         let s = try await WebRTCRelayTests.start(servePages: true)
         let name = WebRTCRelayTests.unique("w")
@@ -69,13 +78,17 @@ import Testing
         let whep = "\(s.base)/rtc/v1/whep/?app=live&stream=\(name)"
         let chromium = try ChromiumPeer.start(s.origin.page("whep_play.html", ["url": whep, "frames": "30", "timeout": "20"]), tag: "WHEP")
         do {
-            try await chromium.wait(for: "state connected", timeout: .seconds(60))
-            _ = try await Self.stream(s, name, "the player's session with bytes to it in /api/v1/streams") {
-                $0["sessions"] as? Int == 2 && ($0["bytes_to_clients"] as? Int ?? 0) > 20_000
-            }
-            try await chromium.wait(for: "done", timeout: .seconds(40))
+            // The page plays until it decoded 30 frames, then deletes its session at once: what
+            // the proxy relayed to it is read from the session's end, not raced while it is live.
+            try await chromium.wait(for: "done", timeout: .seconds(60))
             Self.expectProxyAnswered(chromium, s)
             #expect(Self.number("frames_decoded", in: chromium.lines.first { $0.hasPrefix("frames_decoded=") }) >= 30, "\(chromium.lines)")
+            let received = Self.number("bytes", in: chromium.line("received "))
+            let ended = try await Self.endedSession(s, name, mode: "play")
+            let relayed = Int(ended["bytes_to_client"] ?? "") ?? -1
+            #expect(ended["reason"] == "deleted", "the player's session ended by its DELETE: \(ended)")
+            #expect(received > 0 && relayed >= received, "the proxy relayed at least what chromium's transport received: \(relayed) >= \(received) bytes")
+            #expect(s.proxy.logEntries("media session started", "stream=__defaultVhost__/live/\(name) ").count == 2, "the publisher's and the player's sessions")
         } catch {
             await chromium.stop()
             publisher.stop()
