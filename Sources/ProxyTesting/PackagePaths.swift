@@ -26,6 +26,21 @@ public enum PackagePaths {
         }
     }
 
+    /// The Python of the test peers' virtual environment (`$STREAMPROXY_PEERS_VENV`, else
+    /// .venv-peers/), which holds exactly Tests/Peers/requirements.txt; scripts/install-deps
+    /// --test makes it.
+    public static var peerPython: String {
+        get throws {
+            let environment = ProcessInfo.processInfo.environment["STREAMPROXY_PEERS_VENV"].flatMap { $0.isEmpty ? nil : $0 }
+            let venv = environment ?? root.appendingPathComponent(".venv-peers").path
+            let python = venv + "/bin/python3"
+            guard FileManager.default.isExecutableFile(atPath: python) else {
+                throw TestFailure("the test peers' Python (\(python)) is missing; scripts/test makes it (scripts/install-deps --test)")
+            }
+            return python
+        }
+    }
+
     /// A new empty temporary directory.
     public static func temporaryDirectory(_ prefix: String = "stream-proxy-test") throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")

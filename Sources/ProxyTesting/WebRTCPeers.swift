@@ -1,7 +1,8 @@
 import Foundation
 
-/// The aiortc WebRTC peers in Tests/Peers/webrtc (python3 with `aiortc aiohttp`, which
-/// scripts/install-deps --test installs): a WHIP/WHEP origin and a WHIP publisher / WHEP player.
+/// The aiortc WebRTC peers in Tests/Peers/webrtc, run by the peers' venv Python
+/// (`PackagePaths.peerPython`: aiortc and aiohttp as Tests/Peers/requirements.txt pins them):
+/// a WHIP/WHEP origin and a WHIP publisher / WHEP player.
 public enum WebRTCPeers {
     public static var directory: URL { PackagePaths.root.appendingPathComponent("Tests/Peers/webrtc") }
 
@@ -13,7 +14,7 @@ public enum WebRTCPeers {
         /// `servePages`: also serve Tests/Peers/webrtc under /static/ (the browser pages; see `page`).
         public static func start(servePages: Bool = false) async throws -> Origin {
             let pages = servePages ? ["--static", directory.path] : []
-            let process = try PeerProcess("python3", [directory.appendingPathComponent("whip_server.py").path, "--port", "0"] + pages)
+            let process = try PeerProcess(try PackagePaths.peerPython, [directory.appendingPathComponent("whip_server.py").path, "--port", "0"] + pages)
             let port = try await Wait.until("whip_server's ready line", timeout: .seconds(20)) { () throws -> Int? in
                 if let range = process.output.range(of: #"whip_server listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                     return Int(process.output[range].split(separator: ":").last ?? "")
@@ -68,7 +69,7 @@ public enum WebRTCPeers {
 
     /// `whip_client.py publish|play URL --seconds N --audio [extra...]`; its result is one JSON line.
     public static func client(_ mode: String, _ url: String, seconds: Double, extra: [String] = []) throws -> PeerProcess {
-        try PeerProcess("python3", [directory.appendingPathComponent("whip_client.py").path, mode, url, "--seconds", String(seconds), "--audio"] + extra)
+        try PeerProcess(try PackagePaths.peerPython, [directory.appendingPathComponent("whip_client.py").path, mode, url, "--seconds", String(seconds), "--audio"] + extra)
     }
 
     /// The client's JSON result line.

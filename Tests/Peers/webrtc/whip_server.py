@@ -14,7 +14,7 @@ Usage: python3 whip_server.py [--host 127.0.0.1] [--port 18090] [--ice-ip 127.0.
                                   "offers": O (offers received), "patches": [{"path", "content_type", "body", "status"}]}
   GET    /static/...           -> files from --static DIR (e.g. an HTML page for a browser publisher)
 Ready when: stdout prints "whip_server listening on http://HOST:PORT" (--port 0: a free port, read it there).
-Needs: pip install aiortc aiohttp  (pure PyPI wheels; no system ffmpeg needed).
+Needs: the packages Tests/Peers/requirements.txt pins (scripts/install-deps --test puts them in .venv-peers/).
 """
 import argparse, asyncio, logging, signal, uuid
 
