@@ -11,6 +11,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "stream-proxy", targets: ["Host"]),
+        // The building blocks, for the fuzz build (fuzz/Package.swift) and for embedding.
+        .library(name: "ProxyCore", targets: ["ProxyCore"]),
+        .library(name: "ProxyHTTP", targets: ["ProxyHTTP"]),
+        .library(name: "ProxyNet", targets: ["ProxyNet"]),
+        .library(name: "RTMP", targets: ["RTMP"]),
+        .library(name: "HTTPFLV", targets: ["HTTPFLV"]),
+        .library(name: "SRT", targets: ["SRT"]),
+        .library(name: "WebRTC", targets: ["WebRTC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -31,6 +39,12 @@ let package = Package(
         ),
         // Shared network mechanisms on SwiftNIO: listener, dialer, glue relay, UDP session table,
         // and the module contract.
+        // HTTP pieces the modules share: the client request head parser, CORS, the proxy's header rules.
+        .target(
+            name: "ProxyHTTP",
+            dependencies: ["ProxyCore", .product(name: "NIOHTTP1", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         // Batched UDP I/O (recvmmsg, sendmmsg with UDP GSO, epoll) for ProxyNet's UDPFastPath (Linux).
         .target(name: "CUDPBatch", path: "Sources/CUDPBatch"),
         .target(
@@ -57,7 +71,7 @@ let package = Package(
         .target(
             name: "HTTPFLV",
             dependencies: [
-                "ProxyNet",
+                "ProxyNet", "ProxyHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -74,13 +88,19 @@ let package = Package(
         .target(
             name: "WebRTC",
             dependencies: [
-                "ProxyNet",
+                "ProxyNet", "ProxyHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Modules/WebRTC", swiftSettings: swiftSettings),
+        // The module guide's example (docs/adding-a-module.md): built for the tests only, which
+        // register it in a host beside the real modules.
+        .target(
+            name: "LineRelay",
+            dependencies: ["ProxyNet", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")],
+            path: "Examples/LineRelay", swiftSettings: swiftSettings),
         // The executable: CLI, config, catalog, system API, lifecycle.
         .executableTarget(
             name: "Host",
@@ -104,15 +124,20 @@ let package = Package(
         // Helpers shared by test targets: free ports, process launcher, readiness probes, a hook server.
         .target(
             name: "ProxyTesting",
-            dependencies: ["ProxyCore", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "ProxyCore", "ProxyNet", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "ProxyTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProxyHTTPTests", dependencies: ["ProxyHTTP", "ProxyCore"], swiftSettings: swiftSettings),
         .testTarget(name: "RedisRegistryTests", dependencies: ["RedisRegistry", "ProxyCore", "ProxyTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ProxyNetTests",
             dependencies: [
-                "ProxyNet",
+                "ProxyNet", "ProxyTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -123,7 +148,11 @@ let package = Package(
         ),
         .testTarget(
             name: "HostTests",
-            dependencies: ["Host", "ProxyCore", "ProxyTesting", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "Host", "ProxyCore", "ProxyNet", "ProxyTesting", "LineRelay", .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -134,14 +163,14 @@ let package = Package(
         .testTarget(
             name: "HTTPFLVTests",
             dependencies: [
-                "HTTPFLV", "ProxyCore", "ProxyNet", "ProxyTesting",
+                "HTTPFLV", "ProxyCore", "ProxyHTTP", "ProxyNet", "ProxyTesting",
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/HTTPFLVTests", swiftSettings: swiftSettings),
         .testTarget(
             name: "WebRTCTests",
             dependencies: [
-                "WebRTC", "ProxyCore", "ProxyNet", "ProxyTesting",
+                "WebRTC", "ProxyCore", "ProxyHTTP", "ProxyNet", "ProxyTesting",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

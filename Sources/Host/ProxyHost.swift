@@ -74,14 +74,19 @@ struct ProxyHost {
     }
 
     /// Builds every enabled module (validation only, no I/O), each with the router of its balancer.
+    /// `onListening` hears every address a module binds (tests bind port 0).
     @discardableResult
-    func buildModules(_ routing: Routing? = nil, hooks: any ProxyHooks = NoHooks()) throws -> [(name: String, service: any Service)] {
+    func buildModules(
+        _ routing: Routing? = nil, hooks: any ProxyHooks = NoHooks(),
+        onListening: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }
+    ) throws -> [BuiltModule] {
         let routing = routing ?? makeRouting()
         return try config.modules.filter(\.enabled).map { module in
+            let background = BackgroundWork()
             let context = ModuleContext(
                 router: routing.router(for: module.balancer ?? config.proxy.balancer), eventLoopGroup: group,
-                logger: Logger(label: "proxy.\(module.name)"), hooks: hooks)
-            return (module.name, try module.build(context))
+                logger: Logger(label: "proxy.\(module.name)"), hooks: hooks, background: background, onListening: onListening)
+            return BuiltModule(name: module.name, service: try module.build(context), background: background)
         }
     }
 
@@ -89,14 +94,14 @@ struct ProxyHost {
     /// requests (always, so another proxy's commands API sees and reaches this one), and the API
     /// itself when `commands_api.enabled`.
     func commandsServices(
-        _ routing: Routing, modules: [(name: String, service: any Service)], proxyID: String
+        _ routing: Routing, modules: [BuiltModule], proxyID: String,
+        onListening: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }
     ) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         guard let store = routing.registry as? any SessionCountStore & StreamCloseBroadcast else { return [] }
         let sessions = LocalSessions(
             proxy: proxyID, routers: routing.all,
             modules: modules.map { m in
-                LocalSessions.Module(
-                    name: m.name, kind: LocalSessions.moduleKinds[m.name] ?? .rtmp, maxSessions: (m.service as? any SessionLimitedModule)?.maxSessions)
+                LocalSessions.Module(name: m.name, maxSessions: (m.service as? any SessionLimitedModule)?.maxSessions)
             })
         let logger = Logger(label: "proxy.commands-api")
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -105,7 +110,7 @@ struct ProxyHost {
         if config.proxy.commandsAPI.enabled {
             let commands = CommandsAPI(
                 config: config.proxy.commandsAPI, sessions: sessions, registry: routing.registry, counts: store, closes: store,
-                shared: config.proxy.registry.type == .redis, group: group, logger: logger, onListening: { _, _ in })
+                shared: config.proxy.registry.type == .redis, group: group, logger: logger, onListening: onListening)
             services.append(.init(service: try commands.makeApplication(), serviceName: "commands-api"))
         }
         return services

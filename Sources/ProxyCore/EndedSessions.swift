@@ -1,12 +1,12 @@
-/// What the sessions that ended on one router carried, by protocol and role: added once per
+/// What the sessions that ended on one router carried, by module and role: added once per
 /// session as its lease is removed, so `GET /metrics` can report cumulative byte counters
 /// (ended sessions plus the open ones) without touching the relay path.
 public struct EndedSessions: Sendable, Equatable {
     public struct Key: Sendable, Hashable {
-        public var kind: EndpointKind
+        public var module: String
         public var role: SessionRole
-        public init(kind: EndpointKind, role: SessionRole) {
-            self.kind = kind
+        public init(module: String, role: SessionRole) {
+            self.module = module
             self.role = role
         }
     }

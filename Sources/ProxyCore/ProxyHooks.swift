@@ -15,13 +15,21 @@ public struct StreamEvent: Sendable {
     public var request: StreamRequest
     /// The module that saw it: `rtmp`, `http-flv`, `srt`, `webrtc`.
     public var module: String
+    /// The URL scheme of the module's clients (`rtmp`, `http`, `srt`, `webrtc`): a hook's tcUrl.
+    public var scheme: String
     public var client: String
     public var backend: Backend.ID?
 
-    public init(kind: Kind, request: StreamRequest, module: String, client: String, backend: Backend.ID? = nil) {
+    public init(kind: Kind, request: StreamRequest, module: ModuleIdentity, client: String, backend: Backend.ID? = nil) {
+        self.init(kind: kind, request: request, module: module.name, scheme: module.scheme, client: client, backend: backend)
+    }
+
+    /// `scheme` defaults to the module's name.
+    public init(kind: Kind, request: StreamRequest, module: String, scheme: String? = nil, client: String, backend: Backend.ID? = nil) {
         self.kind = kind
         self.request = request
         self.module = module
+        self.scheme = scheme ?? module
         self.client = client
         self.backend = backend
     }

@@ -1,9 +1,11 @@
 import Foundation
 import Synchronization
 
-/// One session's hold on a route. The module keeps it for the session's lifetime and calls
-/// `release()` when the session ends (idempotent); while any lease of a route is held the
-/// Router keeps the route refreshed.
+/// One session's hold on a route. The session keeps it for its lifetime and ends it once
+/// (`end()`, or `endUnreachable` when the backend could not be reached; both synchronous and
+/// idempotent: the router takes the end in on its own loop). While any lease of a route is held
+/// the Router keeps the route refreshed. Modules hold leases through `StreamSession` (ProxyNet),
+/// which ends them on every exit path.
 public final class RouteLease: Sendable {
     public let id: UInt64
     public let request: StreamRequest
@@ -14,9 +16,12 @@ public final class RouteLease: Sendable {
     public let since: Date
     /// Whether the session publishes the stream or plays it (the commands API counts both).
     public let role: SessionRole
+    /// The module whose session holds it (the commands API counts sessions per module).
+    public let module: String
     public let counters = SessionCounters()
     private let router: Router
     private let closing = Mutex(CloseState())
+    private let ended = Atomic<Bool>(false)
 
     private struct CloseState {
         var handler: (@Sendable (String) -> Void)?
@@ -24,13 +29,17 @@ public final class RouteLease: Sendable {
         var requested: String?
     }
 
-    init(id: UInt64, request: StreamRequest, backend: Backend, kind: EndpointKind, role: SessionRole, client: String, since: Date, router: Router) {
+    init(
+        id: UInt64, request: StreamRequest, backend: Backend, kind: EndpointKind, role: SessionRole, client: String, module: String,
+        since: Date, router: Router
+    ) {
         self.id = id
         self.request = request
         self.backend = backend
         self.kind = kind
         self.role = role
         self.client = client
+        self.module = module
         self.since = since
         self.router = router
     }
@@ -40,12 +49,31 @@ public final class RouteLease: Sendable {
     /// Where to dial for this session's protocol.
     public var address: BackendAddress? { backend.address(for: kind) }
 
-    /// Ends this session's hold on the route.
-    public func release() async { await router.end(self) }
+    /// Ends this session's hold on the route, from any thread, without waiting: the router takes
+    /// it in (the route lingers after its last session). Only the first end of a lease counts.
+    public func end() {
+        guard !ended.exchange(true, ordering: .relaxed) else { return }
+        router.endings.add(.init(lease: self, unreachable: nil))
+    }
 
-    /// Reports that the backend refused or dropped the connection: the route fails over
-    /// and the backend is left out of picks for a while. Also releases this lease.
-    public func reportUnreachable(_ reason: String) async { await router.reportUnreachable(self, reason: reason) }
+    /// Ends this lease because the backend refused or dropped the connection: the route fails
+    /// over and the backend is left out of picks for a while.
+    public func endUnreachable(_ reason: String) {
+        guard !ended.exchange(true, ordering: .relaxed) else { return }
+        router.endings.add(.init(lease: self, unreachable: reason))
+    }
+
+    /// `end()`, and waits until the router took it in and wrote the registry.
+    public func release() async {
+        end()
+        await router.drainEndings()
+    }
+
+    /// `endUnreachable(_:)`, and waits until the router took it in and wrote the registry.
+    public func reportUnreachable(_ reason: String) async {
+        endUnreachable(reason)
+        await router.drainEndings()
+    }
 
     /// How the module ends this session when asked to (`Router.close`, the commands API): the
     /// protocol's natural end (close the TCP connection, send SRT SHUTDOWN, drop the UDP session).
@@ -76,11 +104,6 @@ public final class RouteLease: Sendable {
         }
         handler?(reason)
     }
-}
-
-/// What a session does with its stream.
-public enum SessionRole: String, Sendable, Codable, CaseIterable {
-    case publish, play
 }
 
 /// Byte counters of one session, updated by the relay and read by the APIs (relaxed atomics: no lock).

@@ -20,6 +20,18 @@ public actor Router {
     private var suspects: [Backend.ID: Date] = [:]
     private var nextLeaseID: UInt64 = 1
     private var ended: [EndedSessions.Key: EndedSessions] = [:]
+    /// Leases ended synchronously, not yet taken in (see `applyEndings`).
+    nonisolated let endings = LeaseEndings()
+    /// Registry writes the endings taken in still owe, made by `drainEndings`.
+    private var owed: [Owed] = []
+
+    /// A registry write an ended lease leaves to do.
+    enum Owed {
+        /// The proxy's last session of the route ended: the route lingers.
+        case linger(StreamKey, Backend.ID)
+        /// The backend could not be reached: the route is released (failover).
+        case release(StreamKey, Backend.ID)
+    }
 
     /// The sessions of this proxy on one route.
     struct Slot {
@@ -51,8 +63,9 @@ public actor Router {
     /// Finds (or picks and claims) the backend of `request`'s stream for a session that needs
     /// `kind`, and returns the session's lease on that route.
     public func acquire(
-        _ request: StreamRequest, needs kind: EndpointKind, role: SessionRole = .play, client: String = ""
+        _ request: StreamRequest, needs kind: EndpointKind, role: SessionRole = .play, client: String = "", module: String = ""
     ) async throws(RoutingError) -> RouteLease {
+        applyEndings()
         let key = request.key
         let t = now()
         suspects = suspects.filter { $0.value > t }
@@ -74,7 +87,7 @@ public actor Router {
                 if route.expiresAt.timeIntervalSince(t) < (configuration.routeTTL - configuration.refreshInterval).timeInterval {
                     _ = try? await registry.refresh(key, backend: backend.id, ttl: configuration.routeTTL)
                 }
-                return lease(request, backend, kind, role, client)
+                return lease(request, backend, kind, role, client, module)
             }
             replacing = route.backendID
         }
@@ -100,7 +113,7 @@ public actor Router {
         } else if existing == nil {
             logger.debug("route claimed", metadata: ["stream": "\(key)", "backend": "\(backend.id)", "strategy": "\(type(of: strategy).name)"])
         }
-        return lease(request, backend, kind, role, client)
+        return lease(request, backend, kind, role, client, module)
     }
 
     /// A lease on a backend chosen earlier for this stream (an HLS play session, maybe made by
@@ -108,21 +121,25 @@ public actor Router {
     /// stream's route has moved elsewhere the lease is detached (it never refreshes or reclaims
     /// the route); when the route lapsed, this proxy's refresh claims it back for `backend`.
     public func attach(
-        _ request: StreamRequest, to backend: Backend, kind: EndpointKind, role: SessionRole = .play, client: String = ""
+        _ request: StreamRequest, to backend: Backend, kind: EndpointKind, role: SessionRole = .play, client: String = "", module: String = ""
     ) async -> RouteLease {
+        applyEndings()
         let route = try? await registry.route(for: request.key)
-        let lease = lease(request, backend, kind, role, client)
+        let lease = lease(request, backend, kind, role, client, module)
         if let route, route.backendID != backend.id {
             slots[Slot.ID(key: request.key, backend: backend.id)]?.detached = true
         }
         return lease
     }
 
-    private func lease(_ request: StreamRequest, _ backend: Backend, _ kind: EndpointKind, _ role: SessionRole, _ client: String) -> RouteLease {
+    private func lease(
+        _ request: StreamRequest, _ backend: Backend, _ kind: EndpointKind, _ role: SessionRole, _ client: String, _ module: String
+    ) -> RouteLease {
         let t = now()
         let id = nextLeaseID
         nextLeaseID += 1
-        let lease = RouteLease(id: id, request: request, backend: backend, kind: kind, role: role, client: client, since: t, router: self)
+        let lease = RouteLease(
+            id: id, request: request, backend: backend, kind: kind, role: role, client: client, module: module, since: t, router: self)
         let slotID = Slot.ID(key: request.key, backend: backend.id)
         slots[slotID, default: Slot(backend: backend, since: t, lastRefresh: t)].leases[id] = lease
         slots[slotID]!.idleSince = nil
@@ -130,36 +147,59 @@ public actor Router {
         return lease
     }
 
-    /// Ends a session. When it was this proxy's last on the route, the route is set to live
-    /// `routeLinger` more (refresh never shortens, so another proxy's sessions keep it longer).
-    func end(_ lease: RouteLease) async {
-        guard removeLease(lease) else { return }
-        _ = try? await registry.refresh(lease.key, backend: lease.backend.id, ttl: configuration.routeLinger)
+    /// Takes in the leases ended since the last call: each leaves its slot at once (the session
+    /// counts and the streams API are exact after it), and what it owes the registry is noted
+    /// for `drainEndings`. A lease ended as unreachable makes its backend a suspect (left out of
+    /// picks for `suspectTime`) and the route fail over.
+    private func applyEndings() {
+        for ending in endings.take() {
+            let lease = ending.lease
+            let slotID = Slot.ID(key: lease.key, backend: lease.backend.id)
+            if let reason = ending.unreachable {
+                suspects[lease.backend.id] = now().addingTimeInterval(configuration.suspectTime.timeInterval)
+                logger.warning("backend unreachable, route released", metadata: [
+                    "stream": "\(lease.key)", "backend": "\(lease.backend.id)", "reason": "\(reason)",
+                ])
+                if removeLease(lease) { slots[slotID] = nil } else { slots[slotID]?.detached = true }
+                owed.append(.release(lease.key, lease.backend.id))
+            } else if removeLease(lease) {
+                owed.append(.linger(lease.key, lease.backend.id))
+            }
+        }
+    }
+
+    /// Takes in the ended leases and makes the registry writes they owe: a route whose last
+    /// session on this proxy ended lives `routeLinger` more (refresh never shortens, so another
+    /// proxy's sessions keep it longer); an unreachable backend's route is released.
+    public func drainEndings() async {
+        applyEndings()
+        while !owed.isEmpty {
+            let batch = owed
+            owed = []
+            for write in batch {
+                switch write {
+                case .linger(let key, let backend): _ = try? await registry.refresh(key, backend: backend, ttl: configuration.routeLinger)
+                case .release(let key, let backend): try? await registry.release(key, backend: backend)
+                }
+            }
+            applyEndings()
+        }
     }
 
     /// Removes a lease; true when that left its slot without sessions.
     private func removeLease(_ lease: RouteLease) -> Bool {
         let slotID = Slot.ID(key: lease.key, backend: lease.backend.id)
         guard slots[slotID]?.leases.removeValue(forKey: lease.id) != nil else { return false }
-        ended[EndedSessions.Key(kind: lease.kind, role: lease.role), default: EndedSessions()].add(lease.counters)
+        ended[EndedSessions.Key(module: lease.module, role: lease.role), default: EndedSessions()].add(lease.counters)
         guard slots[slotID]!.leases.isEmpty else { return false }
         slots[slotID]!.idleSince = now()
         return true
     }
 
-    func reportUnreachable(_ lease: RouteLease, reason: String) async {
-        suspects[lease.backend.id] = now().addingTimeInterval(configuration.suspectTime.timeInterval)
-        logger.warning("backend unreachable, route released", metadata: [
-            "stream": "\(lease.key)", "backend": "\(lease.backend.id)", "reason": "\(reason)",
-        ])
-        let slotID = Slot.ID(key: lease.key, backend: lease.backend.id)
-        if removeLease(lease) { slots[slotID] = nil } else { slots[slotID]?.detached = true }
-        try? await registry.release(lease.key, backend: lease.backend.id)
-    }
-
     /// Housekeeping: refreshes routes in use, forgets local routes idle past the linger time
     /// (their registry routes expire by themselves).
     public func tick() async {
+        await drainEndings()
         let t = now()
         suspects = suspects.filter { $0.value > t }
         for slotID in Array(slots.keys) {
@@ -192,13 +232,23 @@ public actor Router {
         }
     }
 
-    /// Runs `tick()` until the task is cancelled.
+    /// Runs `tick()` every tick interval and takes in ended leases as they come, until the task
+    /// is cancelled; then takes in the last ones, so every session that ended before the
+    /// cancellation reaches the registry. A second `run` of the same router only ticks.
     public func run() async {
-        let interval = configuration.tickInterval
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            await tick()
+        await withDiscardingTaskGroup { group in
+            if endings.claimRings() {
+                group.addTask { [endings] in
+                    for await _ in endings.rings { await self.drainEndings() }
+                }
+            }
+            let interval = configuration.tickInterval
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                await tick()
+            }
         }
+        await drainEndings()
     }
 
     /// Asks every session of `key` on this router to end (each module's `onClose` handler: the
@@ -206,6 +256,7 @@ public actor Router {
     /// the modules as the sessions close; the route lingers as after any last session.
     @discardableResult
     public func close(_ key: StreamKey, reason: String) -> Int {
+        applyEndings()
         let leases = slots.filter { $0.key.key == key }.flatMap { $0.value.leases.values }
         for lease in leases { lease.requestClose(reason) }
         if !leases.isEmpty {
@@ -216,13 +267,16 @@ public actor Router {
 
     /// This proxy's sessions per route, for the streams API.
     public func localRoutes() -> [LocalRoute] {
-        slots.map { id, slot in
+        applyEndings()
+        return slots.map { id, slot in
             LocalRoute(
                 key: id.key, backendID: id.backend, since: slot.since, sessions: slot.leases.count,
                 bytesFromClients: slot.leases.values.reduce(0) { $0 + $1.counters.bytesFromClient },
                 bytesToClients: slot.leases.values.reduce(0) { $0 + $1.counters.bytesToClient },
                 clients: slot.leases.values.sorted { $0.id < $1.id }.map {
-                    LocalRoute.Client(address: $0.client, kind: $0.kind, role: $0.role, since: $0.since, bytesFromClient: $0.counters.bytesFromClient, bytesToClient: $0.counters.bytesToClient)
+                    LocalRoute.Client(
+                    address: $0.client, kind: $0.kind, role: $0.role, module: $0.module, since: $0.since,
+                    bytesFromClient: $0.counters.bytesFromClient, bytesToClient: $0.counters.bytesToClient)
                 })
         }.sorted { $0.key < $1.key }
     }
@@ -234,7 +288,10 @@ public actor Router {
     }
 
     /// Number of sessions this proxy holds, over all routes.
-    public var sessionCount: Int { slots.values.reduce(0) { $0 + $1.leases.count } }
+    public var sessionCount: Int {
+        applyEndings()
+        return slots.values.reduce(0) { $0 + $1.leases.count }
+    }
 }
 
 /// A route as this proxy uses it.
@@ -243,6 +300,8 @@ public struct LocalRoute: Sendable {
         public var address: String
         public var kind: EndpointKind
         public var role: SessionRole
+        /// The module whose session it is (`rtmp`, `http-flv`, ...).
+        public var module: String
         public var since: Date
         public var bytesFromClient: UInt64
         public var bytesToClient: UInt64

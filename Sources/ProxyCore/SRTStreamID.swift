@@ -6,16 +6,13 @@ import Foundation
 /// - `app/stream[?query]`, or a bare `stream` (app `live`).
 /// Keys other than r, h and m are kept as the query (`k=v&...`) for the backend.
 public struct SRTStreamID: Hashable, Sendable {
-    public enum Mode: String, Sendable, Hashable {
-        case publish, request
-    }
-
     /// The Stream ID is at most 512 bytes (SRT's limit).
     public static let maxLength = 512
     public static let defaultApp = "live"
 
     public var request: StreamRequest
-    public var mode: Mode
+    /// `m=publish` publishes, `m=request` (the default) plays.
+    public var role: SessionRole
 
     public init(parsing sid: String) throws(StreamKeyError) {
         guard sid.utf8.count <= Self.maxLength else { throw .invalidStreamID("longer than \(Self.maxLength) bytes") }
@@ -24,13 +21,13 @@ public struct SRTStreamID: Hashable, Sendable {
             let p = String(path).trimmingSlashes()
             let full = p.contains("/") ? p : "\(Self.defaultApp)/\(p)"
             self.request = try Self.request(path: full, vhost: nil, query: String(query))
-            self.mode = .request
+            self.role = .play
             return
         }
 
         var path: String?
         var vhost: String?
-        var mode = Mode.request
+        var role = SessionRole.play
         var params: [String] = []
         for item in sid.dropFirst(4).split(separator: ",", maxSplits: 64) {
             let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -51,10 +48,11 @@ public struct SRTStreamID: Hashable, Sendable {
                     path = path ?? String(value[value.index(after: first)...])
                 }
             case "m":
-                guard let m = Mode(rawValue: value.lowercased()) else {
-                    throw .invalidStreamID("unknown mode m=\(value.prefix(32)) (allowed: publish, request)")
+                switch value.lowercased() {
+                case "publish": role = .publish
+                case "request": role = .play
+                default: throw .invalidStreamID("unknown mode m=\(value.prefix(32)) (allowed: publish, request)")
                 }
-                mode = m
             case "":
                 continue
             default:
@@ -67,7 +65,7 @@ public struct SRTStreamID: Hashable, Sendable {
         if let vhost, StreamKey.vhost(fromHost: vhost) != StreamKey.defaultVhost { params.insert("vhost=\(vhost)", at: 0) }
         let query = QueryString.join(String(inlineQuery), params.joined(separator: "&"))
         self.request = try Self.request(path: String(p), vhost: vhost, query: query)
-        self.mode = mode
+        self.role = role
     }
 
     private static func request(path: String, vhost: String?, query: String) throws(StreamKeyError) -> StreamRequest {

@@ -3,20 +3,26 @@ import Foundation
 /// One proxy's sessions, as it publishes them for the others (the commands API's report and
 /// capacity read every live proxy's figures from here).
 public struct SessionCounts: Codable, Sendable, Equatable {
-    /// Sessions of one stream on one backend through one protocol.
+    /// Sessions of one stream on one backend through one module.
     public struct Entry: Codable, Sendable, Equatable {
         public var key: StreamKey
         public var backend: Backend.ID
         public var kind: EndpointKind
+        /// The module the sessions came through (`rtmp`, `http-flv`, ...).
+        public var module: String
         public var publishers: Int
         public var players: Int
         public var bytesFromClients: UInt64
         public var bytesToClients: UInt64
 
-        public init(key: StreamKey, backend: Backend.ID, kind: EndpointKind, publishers: Int, players: Int, bytesFromClients: UInt64, bytesToClients: UInt64) {
+        public init(
+            key: StreamKey, backend: Backend.ID, kind: EndpointKind, module: String, publishers: Int, players: Int, bytesFromClients: UInt64,
+            bytesToClients: UInt64
+        ) {
             self.key = key
             self.backend = backend
             self.kind = kind
+            self.module = module
             self.publishers = publishers
             self.players = players
             self.bytesFromClients = bytesFromClients
@@ -24,6 +30,23 @@ public struct SessionCounts: Codable, Sendable, Equatable {
         }
 
         public var sessions: Int { publishers + players }
+
+        enum CodingKeys: String, CodingKey {
+            case key, backend, kind, module, publishers, players, bytesFromClients, bytesToClients
+        }
+
+        /// A proxy of an earlier version publishes no module: its endpoint kind stands in.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            key = try c.decode(StreamKey.self, forKey: .key)
+            backend = try c.decode(Backend.ID.self, forKey: .backend)
+            kind = try c.decode(EndpointKind.self, forKey: .kind)
+            module = try c.decodeIfPresent(String.self, forKey: .module) ?? kind.rawValue
+            publishers = try c.decode(Int.self, forKey: .publishers)
+            players = try c.decode(Int.self, forKey: .players)
+            bytesFromClients = try c.decode(UInt64.self, forKey: .bytesFromClients)
+            bytesToClients = try c.decode(UInt64.self, forKey: .bytesToClients)
+        }
     }
 
     /// The proxy's id (its system API `server` id).

@@ -43,6 +43,19 @@ extension KeyedDecodingContainer {
         return value
     }
 
+    /// A listen endpoint served over one transport: an endpoint naming the other (`udp://` for
+    /// a TCP listener, `tcp://` for a UDP one) is an error saying `what` is served over `transport`.
+    public func decodeListen(
+        _ key: Key, default defaultValue: ListenEndpoint, over transport: ListenEndpoint.Transport, _ what: String
+    ) throws -> ListenEndpoint {
+        let value = try decode(ListenEndpoint.self, forKey: key, default: defaultValue)
+        let other: ListenEndpoint.Transport = transport == .tcp ? .udp : .tcp
+        guard value.transport != other else {
+            throw invalid(key, "\(what) is served over \(transport == .tcp ? "TCP" : "UDP"); remove \(other.rawValue)://")
+        }
+        return value
+    }
+
     /// An error for `key` with a message, for checks after decoding (ranges, choices).
     public func invalid(_ key: Key, _ message: String) -> DecodingError {
         DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: message)

@@ -1,4 +1,5 @@
 import Foundation
+import ProxyCore
 
 /// `modules.<name>.cors` of the modules browsers reach across origins (HTTP-FLV/HLS players,
 /// WebRTC's WHIP/WHEP clients): CORS headers as SRS adds them, on by default.

@@ -1,11 +1,10 @@
 import Foundation
 import NIOHTTP1
-import ProxyCore
 
-/// Header rules of the HTTP relay: which fields cross the proxy and which it sets itself.
-enum HTTPProxyHeaders {
+/// Header rules of the HTTP relays: which fields cross the proxy and which it sets itself.
+public enum ProxyHeaders {
     /// Hop-by-hop fields (RFC 9110 §7.6.1) plus framing, which the proxy sets per hop.
-    static let hopByHop: Set<String> = [
+    public static let hopByHop: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
         "te", "trailer", "transfer-encoding", "upgrade",
     ]
@@ -13,7 +12,7 @@ enum HTTPProxyHeaders {
     /// The request head sent to the backend: the client's method, target (minus the proxy's
     /// session parameter) and end-to-end headers, its Host kept (origins route vhosts by it),
     /// and X-Forwarded-For / X-Real-IP naming the client.
-    static func backendRequest(_ head: ClientRequestHead, target: String, clientIP: String?) -> HTTPRequestHead {
+    public static func backendRequest(_ head: ClientRequestHead, target: String, clientIP: String?) -> HTTPRequestHead {
         var headers = HTTPHeaders()
         let named = connectionTokens(head.headers)
         var forwardedFor: String?
@@ -35,7 +34,7 @@ enum HTTPProxyHeaders {
 
     /// The backend's response headers without hop-by-hop fields (and without CORS fields when
     /// the proxy sets its own).
-    static func clientResponseHeaders(_ headers: HTTPHeaders, dropCORS: Bool) -> HTTPHeaders {
+    public static func clientResponseHeaders(_ headers: HTTPHeaders, dropCORS: Bool) -> HTTPHeaders {
         let named = connectionTokens(headers.map { ($0.name, $0.value) })
         var out = HTTPHeaders()
         for (name, value) in headers {
@@ -51,15 +50,5 @@ enum HTTPProxyHeaders {
         Set(headers.filter { $0.name.lowercased() == "connection" }.flatMap {
             $0.value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         })
-    }
-
-    /// The headers SRS puts on its HTTP responses for browser players.
-    static func addCORS(_ headers: inout HTTPHeaders, _ cors: CORSConfig) {
-        guard cors.enabled else { return }
-        headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: cors.allowOrigin)
-        headers.replaceOrAdd(name: "Access-Control-Allow-Methods", value: "GET, HEAD, OPTIONS")
-        headers.replaceOrAdd(name: "Access-Control-Allow-Headers", value: "origin, range, accept-encoding, referer, cache-control, x-proxy-authorization, x-requested-with, content-type")
-        headers.replaceOrAdd(name: "Access-Control-Expose-Headers", value: "Server, range, Content-Length, Content-Range")
-        headers.replaceOrAdd(name: "Access-Control-Max-Age", value: "600")
     }
 }

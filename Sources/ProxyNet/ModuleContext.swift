@@ -3,24 +3,34 @@ import NIOCore
 import ProxyCore
 
 /// What the host hands every module: the shared router (and through it the registry and the
-/// balancing strategy), the event loops, a logger labelled `proxy.<name>`, the hooks, and a
-/// callback to report bound addresses (tests bind port 0 and learn the real port from it).
+/// balancing strategy), the event loops, a logger labelled `proxy.<name>`, the hooks, the queue
+/// of the module's background work, and a callback to report bound addresses (tests bind port 0
+/// and learn the real port from it).
 public struct ModuleContext: Sendable {
     public var router: Router
     public var eventLoopGroup: any EventLoopGroup
     public var logger: Logger
     public var hooks: any ProxyHooks
+    /// Registry writes and other awaited work an event loop starts and does not wait for; the
+    /// host runs it beside the module (ModuleGroup), and the test harness does the same.
+    public var background: BackgroundWork
     /// Called once per bound socket with a listener name (`rtmp`, `webrtc-udp`, ...) and its address.
     public var onListening: @Sendable (_ listener: String, _ address: SocketAddress) -> Void
 
     public init(
         router: Router, eventLoopGroup: any EventLoopGroup, logger: Logger, hooks: any ProxyHooks = NoHooks(),
-        onListening: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }
+        background: BackgroundWork = BackgroundWork(), onListening: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }
     ) {
         self.router = router
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.hooks = hooks
+        self.background = background
         self.onListening = onListening
+    }
+
+    /// What the sessions of `module` share (StreamSession).
+    public func sessions(of module: ModuleIdentity) -> StreamSession.Context {
+        StreamSession.Context(router: router, hooks: hooks, module: module)
     }
 }

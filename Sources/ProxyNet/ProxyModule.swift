@@ -10,12 +10,20 @@ import ServiceLifecycle
 /// drain; task cancellation (the host's force-quit) closes what is left.
 public protocol ProxyModule: Service {
     associatedtype Config: Decodable & Sendable
-    /// The key under `modules:` in proxy.yaml, and the logger suffix (`proxy.<name>`).
-    static var name: String { get }
+    /// Who the module is: its name (the key under `modules:` in proxy.yaml, the logger suffix
+    /// `proxy.<name>`, the hooks' `protocol`, its name in the commands API), its clients' URL
+    /// scheme and the endpoint kinds its sessions dial. The host reads everything it needs to
+    /// know about a module from here and keeps no table of module names.
+    static var identity: ModuleIdentity { get }
     /// Whether the module runs when proxy.yaml does not say `enabled:`.
     static var enabledByDefault: Bool { get }
     /// Validates and stores; no I/O.
     init(config: Config, context: ModuleContext) throws
+}
+
+extension ProxyModule {
+    /// `identity.name`.
+    public static var name: String { identity.name }
 }
 
 /// Errors a module's `init` throws for configurations it cannot serve.

@@ -45,18 +45,6 @@ public struct UDPListener: Sendable {
         self.initializer = initializer
     }
 
-    /// A module's UDP socket: named `name`, on one of the module's event loops, with its logger,
-    /// reporting its address through `context.onListening`.
-    public init(
-        name: String, endpoint: ListenEndpoint, context: ModuleContext, options: UDPSocketOptions = .listener,
-        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
-    ) {
-        let onListening = context.onListening
-        self.init(
-            name: name, endpoint: endpoint, eventLoop: context.eventLoopGroup.next(), logger: context.logger,
-            options: options, onListening: { onListening(name, $0) }, initializer: initializer)
-    }
-
     /// Binds and serves until graceful shutdown, then waits for the handler to close the
     /// channel (its sessions drained); cancellation closes it.
     public func run() async throws {

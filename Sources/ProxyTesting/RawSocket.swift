@@ -32,6 +32,11 @@ public final class RawSocket: @unchecked Sendable {
         return fd
     }
 
+    /// Ends the connection both ways (the descriptor is closed when the object goes).
+    public func disconnect() {
+        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
     public func send(_ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }

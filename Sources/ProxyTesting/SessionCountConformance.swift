@@ -106,7 +106,7 @@ public enum SessionCountConformance {
 
     static func entry(_ stream: String, kind: EndpointKind = .rtmp, publishers: Int = 0, players: Int = 0) -> SessionCounts.Entry {
         SessionCounts.Entry(
-            key: key(stream), backend: Backend.ID("origin-\(runID)"), kind: kind, publishers: publishers, players: players,
+            key: key(stream), backend: Backend.ID("origin-\(runID)"), kind: kind, module: kind.rawValue, publishers: publishers, players: players,
             bytesFromClients: UInt64(publishers * 1000), bytesToClients: UInt64(players * 2000))
     }
 

@@ -18,18 +18,12 @@ import Testing
     ) async throws {
         let registry = MemoryRegistry()
         try await registry.heartbeat(Backend(server: "o", service: "ffmpeg", pid: "1", ip: "127.0.0.1", endpoints: [.http: [ListenEndpoint(port: origin.port)]]))
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var config = HTTPFLVConfig()
         config.listen = ListenEndpoint(host: "127.0.0.1", port: 0)
         configure(&config)
-        let module = try HTTPFLVModule(config: config, context: ModuleContext(
-            router: Router(registry: registry, strategy: RoundRobinStrategy()), eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: Logger(label: "test.http-flv"), hooks: hooks, onListening: { _, address in continuation.yield(address.port!) }))
-        let task = Task { try await module.run() }
-        defer { task.cancel() }
-        var it = ports.makeAsyncIterator()
-        let port = try #require(await it.next())
-        try await body(port)
+        try await ModuleHarness.run(HTTPFLVModule.self, config: config, router: Router(registry: registry, strategy: RoundRobinStrategy()), hooks: hooks) {
+            listeners, _ in try await body(listeners.port())
+        }
     }
 
     @Test func aLivePlayReportsStartAndEnd() async throws {

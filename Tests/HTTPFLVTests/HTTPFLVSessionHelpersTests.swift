@@ -1,4 +1,5 @@
 import ProxyCore
+import ProxyHTTP
 import Testing
 
 @testable import HTTPFLV

@@ -1,6 +1,7 @@
 import Logging
 import NIOPosix
 import ProxyCore
+import ProxyHTTP
 import ProxyNet
 import Testing
 

@@ -161,8 +161,8 @@ import Testing
             router: Router(registry: MemoryRegistry(), strategy: RoundRobinStrategy()), eventLoopGroup: EmbeddedEventLoop(),
             logger: .init(label: "test"))
         _ = try webrtc.build(context)
-        #expect(failure("modules:\n  webrtc: { udp_listen: tcp://:18000 }").contains("modules.webrtc.udp_listen: WebRTC media is UDP"))
-        #expect(failure("modules:\n  webrtc: { api_listen: udp://:11985 }").contains("modules.webrtc.api_listen: the RTC API is HTTP over TCP"))
+        #expect(failure("modules:\n  webrtc: { udp_listen: tcp://:18000 }").contains("modules.webrtc.udp_listen: WebRTC media is served over UDP; remove tcp://"))
+        #expect(failure("modules:\n  webrtc: { api_listen: udp://:11985 }").contains("modules.webrtc.api_listen: the RTC API (HTTP) is served over TCP; remove udp://"))
         #expect(failure("modules:\n  webrtc: { max_sessions: 0 }").contains("modules.webrtc.max_sessions: must be from 1 to 1000000"))
         #expect(failure("modules:\n  webrtc: { idle_timeout: 0s }").contains("modules.webrtc.idle_timeout: must be greater than 0"))
         #expect(failure("modules:\n  webrtc: { candidate: \"a b\" }").contains("modules.webrtc.candidate"))

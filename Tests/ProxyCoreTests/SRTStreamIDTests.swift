@@ -4,9 +4,9 @@ import Testing
 @Suite struct SRTStreamIDTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var sid: String
-        var mode: SRTStreamID.Mode
+        var mode: SessionRole
         var expected: ExpectedRequest
-        init(_ sid: String, _ mode: SRTStreamID.Mode, _ vhost: String, _ app: String, _ stream: String, query: String = "") {
+        init(_ sid: String, _ mode: SessionRole, _ vhost: String, _ app: String, _ stream: String, query: String = "") {
             self.sid = sid
             self.mode = mode
             expected = ExpectedRequest(input: sid, vhost: vhost, app: app, stream: stream, query: query)
@@ -18,42 +18,42 @@ import Testing
 
     static let cases: [Case] = [
         Case("#!::r=live/s,m=publish", .publish, dv, "live", "s"),
-        Case("#!::r=live/s,m=request", .request, dv, "live", "s"),
+        Case("#!::r=live/s,m=request", .play, dv, "live", "s"),
         Case("#!::m=publish,r=live/s", .publish, dv, "live", "s"),
         Case("#!::r=live/s,m=PUBLISH", .publish, dv, "live", "s"),
-        Case("#!::r=live/s", .request, dv, "live", "s"),
-        Case("#!::h=host.example.com,r=app/s", .request, "host.example.com", "app", "s", query: "vhost=host.example.com"),
+        Case("#!::r=live/s", .play, dv, "live", "s"),
+        Case("#!::h=host.example.com,r=app/s", .play, "host.example.com", "app", "s", query: "vhost=host.example.com"),
         Case("#!::r=app/s,h=host.example.com,m=publish", .publish, "host.example.com", "app", "s", query: "vhost=host.example.com"),
-        Case("#!::h=live/s", .request, dv, "live", "s"),
+        Case("#!::h=live/s", .play, dv, "live", "s"),
         Case("#!::h=live/s,m=publish", .publish, dv, "live", "s"),
-        Case("#!::h=v.example.com/live/s", .request, "v.example.com", "live", "s", query: "vhost=v.example.com"),
-        Case("#!::h=v.example.com/live/sub/s", .request, "v.example.com", "live/sub", "s", query: "vhost=v.example.com"),
+        Case("#!::h=v.example.com/live/s", .play, "v.example.com", "live", "s", query: "vhost=v.example.com"),
+        Case("#!::h=v.example.com/live/sub/s", .play, "v.example.com", "live/sub", "s", query: "vhost=v.example.com"),
         Case("#!::r=live/s,m=publish,token=abc", .publish, dv, "live", "s", query: "token=abc"),
-        Case("#!::r=live/s,token=abc,u=me,flag", .request, dv, "live", "s", query: "token=abc&u=me&flag"),
-        Case("#!::r=live/s?secret=x,token=abc", .request, dv, "live", "s", query: "secret=x&token=abc"),
-        Case("#!::r=/live/s/", .request, dv, "live", "s"),
-        Case("#!::r=live/sub/s", .request, dv, "live/sub", "s"),
+        Case("#!::r=live/s,token=abc,u=me,flag", .play, dv, "live", "s", query: "token=abc&u=me&flag"),
+        Case("#!::r=live/s?secret=x,token=abc", .play, dv, "live", "s", query: "secret=x&token=abc"),
+        Case("#!::r=/live/s/", .play, dv, "live", "s"),
+        Case("#!::r=live/sub/s", .play, dv, "live/sub", "s"),
         Case("#!:: r=live/s, m=publish", .publish, dv, "live", "s"),
-        Case("live/s", .request, dv, "live", "s"),
-        Case("/live/s", .request, dv, "live", "s"),
-        Case("live/s?secret=x", .request, dv, "live", "s", query: "secret=x"),
-        Case("live/s?vhost=v.example.com", .request, "v.example.com", "live", "s", query: "vhost=v.example.com"),
-        Case("s", .request, dv, "live", "s"),
-        Case("s?secret=x", .request, dv, "live", "s", query: "secret=x"),
-        Case("app/sub/s", .request, dv, "app/sub", "s"),
+        Case("live/s", .play, dv, "live", "s"),
+        Case("/live/s", .play, dv, "live", "s"),
+        Case("live/s?secret=x", .play, dv, "live", "s", query: "secret=x"),
+        Case("live/s?vhost=v.example.com", .play, "v.example.com", "live", "s", query: "vhost=v.example.com"),
+        Case("s", .play, dv, "live", "s"),
+        Case("s?secret=x", .play, dv, "live", "s", query: "secret=x"),
+        Case("app/sub/s", .play, dv, "app/sub", "s"),
     ]
 
     @Test(arguments: cases)
     func parses(_ c: Case) throws {
         let id = try SRTStreamID(parsing: c.sid)
-        #expect(id.mode == c.mode)
+        #expect(id.role == c.mode)
         c.expected.check(id.request)
     }
 
     @Test func modeDefaultsToRequest() throws {
-        #expect(try SRTStreamID(parsing: "#!::r=live/s").mode == .request)
-        #expect(try SRTStreamID(parsing: "live/s").mode == .request)
-        #expect(try SRTStreamID(parsing: "#!::r=live/s,m=publish").mode == .publish)
+        #expect(try SRTStreamID(parsing: "#!::r=live/s").role == .play)
+        #expect(try SRTStreamID(parsing: "live/s").role == .play)
+        #expect(try SRTStreamID(parsing: "#!::r=live/s,m=publish").role == .publish)
     }
 
     @Test(arguments: ["#!::r=live/s,m=play", "#!::r=live/s,m=", "#!::r=live/s,m=publisher"])

@@ -171,7 +171,7 @@ private let dv = StreamKey.defaultVhost
             #expect(key == expected)
         }
         #expect(rtmp.query == "k=1")
-        #expect(srt.mode == .publish)
+        #expect(srt.role == .publish)
     }
 
     @Test func dottedHostIsTheVhostOnEveryProtocol() throws {

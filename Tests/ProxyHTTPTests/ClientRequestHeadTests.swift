@@ -1,4 +1,4 @@
-import ProxyCore
+import ProxyHTTP
 import Testing
 
 @Suite struct ClientRequestHeadTests {

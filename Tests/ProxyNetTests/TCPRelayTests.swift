@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ProxyCore
+import ProxyTesting
 import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Synchronization
@@ -14,19 +15,6 @@ import Testing
 /// half-close end to end, counters, and the listener's two-step shutdown.
 @Suite struct TCPRelayTests {
     let group = MultiThreadedEventLoopGroup.singleton
-
-    /// Echoes what it reads; answers end-of-input by ending its own output.
-    final class EchoHandler: ChannelInboundHandler, Sendable {
-        typealias InboundIn = ByteBuffer
-        typealias OutboundOut = ByteBuffer
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            context.write(data, promise: nil)
-        }
-        func channelReadComplete(context: ChannelHandlerContext) { context.flush() }
-        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-            if case .inputClosed = event as? ChannelEvent { context.close(mode: .output, promise: nil) }
-        }
-    }
 
     /// Collects what a client receives; completes when the peer ends its output.
     final class Collector: ChannelInboundHandler, Sendable {
@@ -44,12 +32,7 @@ import Testing
         func channelInactive(context: ChannelHandlerContext) { ended.succeed() }
     }
 
-    func startEcho() async throws -> any Channel {
-        try await ServerBootstrap(group: group)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { $0.pipeline.addHandler(EchoHandler()) }
-            .bind(host: "127.0.0.1", port: 0).get()
-    }
+    func startEcho() async throws -> any Channel { try await TCPEcho.start(group: group) }
 
     func relayListener(to backend: SocketAddress, counters: SessionCounters, reports: NIOLockedValueBox<[RelayCloseReport]>? = nil,
                        onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) -> TCPListener {

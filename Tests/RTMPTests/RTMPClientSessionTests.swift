@@ -19,9 +19,9 @@ import Testing
         hooks: any ProxyHooks = NoHooks(), refusals: ReasonCounters<RTMPRefusal> = .init()
     ) -> RTMPClientSession.Environment {
         RTMPClientSession.Environment(
-            router: Router(registry: MemoryRegistry(), strategy: RoundRobinStrategy()), hooks: hooks,
-            logger: Logger(label: "test.rtmp.session", factory: { _ in SwiftLogNoOpLogHandler() }), module: "rtmp",
-            refusals: refusals)
+            sessions: StreamSession.Context(
+                router: Router(registry: MemoryRegistry(), strategy: RoundRobinStrategy()), hooks: hooks, module: RTMPModule.identity),
+            logger: Logger(label: "test.rtmp.session", factory: { _ in SwiftLogNoOpLogHandler() }), refusals: refusals)
     }
 
     /// The reasons counted so far, without those at zero.

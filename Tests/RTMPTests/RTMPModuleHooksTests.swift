@@ -20,17 +20,11 @@ import Testing
         let nginx = try await NginxRTMP.start()
         let registry = MemoryRegistry()
         try await registry.heartbeat(Backend(server: "n", service: "x", pid: "1", ip: "127.0.0.1", endpoints: [.rtmp: [ListenEndpoint(port: nginx.port)]]))
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var config = RTMPConfig()
         config.listen = ListenEndpoint(host: "127.0.0.1", port: 0)
-        let module = try RTMPModule(config: config, context: ModuleContext(
-            router: Router(registry: registry, strategy: RoundRobinStrategy()), eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: Logger(label: "test.rtmp"), hooks: hooks, onListening: { _, address in continuation.yield(address.port!) }))
-        let task = Task { try await module.run() }
-        defer { task.cancel() }
-        var it = ports.makeAsyncIterator()
-        let port = try #require(await it.next())
-        try await body(port, nginx, module)
+        try await ModuleHarness.run(RTMPModule.self, config: config, router: Router(registry: registry, strategy: RoundRobinStrategy()), hooks: hooks) {
+            listeners, module in try await body(listeners.port(), nginx, module)
+        }
     }
 
     @Test func publishAndPlayStartAndEndAreReported() async throws {

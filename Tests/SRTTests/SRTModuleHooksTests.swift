@@ -19,15 +19,10 @@ import Testing
     func withModule(hooks: RecordingHooks, backendPort: Int, _ body: @Sendable (_ port: Int) async throws -> Void) async throws {
         let registry = MemoryRegistry()
         try await registry.heartbeat(Backend(server: "o", service: "slt", pid: "1", ip: "127.0.0.1", endpoints: [.srt: [ListenEndpoint(port: backendPort)]]))
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let module = try SRTModule(config: SRTConfig(listen: ListenEndpoint(host: "127.0.0.1", port: 0)), context: ModuleContext(
-            router: Router(registry: registry, strategy: RoundRobinStrategy()), eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: Logger(label: "test.srt"), hooks: hooks, onListening: { _, address in continuation.yield(address.port!) }))
-        let task = Task { try await module.run() }
-        defer { task.cancel() }
-        var it = ports.makeAsyncIterator()
-        let port = try #require(await it.next())
-        try await body(port)
+        try await ModuleHarness.run(
+            SRTModule.self, config: SRTConfig(listen: ListenEndpoint(host: "127.0.0.1", port: 0)),
+            router: Router(registry: registry, strategy: RoundRobinStrategy()), hooks: hooks
+        ) { listeners, _ in try await body(listeners.port()) }
     }
 
     @Test func publishStartAndEndAreReportedWithKeyQueryClientAndBackend() async throws {

@@ -13,8 +13,9 @@ struct RunningWebRTCModule: Sendable {
     var udp: Int
     var base: String { "http://127.0.0.1:\(api)" }
 
-    /// Runs the module with `registry` and `hooks` while `body` runs, then stops it and waits
-    /// until it stopped (a session still alive then would report its end).
+    /// Runs the module with `registry` and `hooks` while `body` runs (ProxyTesting's
+    /// ModuleHarness), then stops it and waits until it stopped (a session still alive then
+    /// reports its end).
     static func with(
         registry: any Registry, hooks: any ProxyHooks = RecordingHooks(), configure: (inout WebRTCConfig) -> Void = { _ in },
         _ body: @Sendable (RunningWebRTCModule) async throws -> Void
@@ -25,22 +26,11 @@ struct RunningWebRTCModule: Sendable {
         config.candidate = "127.0.0.1"
         config.idleTimeout = .seconds(5)
         configure(&config)
-        let ports = Mutex<[String: Int]>([:])
-        let module = try WebRTCModule(config: config, context: ModuleContext(
-            router: Router(registry: registry, strategy: RoundRobinStrategy()), eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: Logger(label: "test.webrtc"), hooks: hooks, onListening: { name, address in ports.withLock { $0[name] = address.port } }))
-        let task = Task { try await module.run() }
-        do {
-            let running = try await Wait.until("the module's listeners") { () -> RunningWebRTCModule? in
-                ports.withLock { p in p["webrtc-api"].flatMap { api in p["webrtc-udp"].map { RunningWebRTCModule(api: api, udp: $0) } } }
-            }
-            try await body(running)
-        } catch {
-            task.cancel()
-            _ = await task.result
-            throw error
+        try await ModuleHarness.run(
+            WebRTCModule.self, config: config, router: Router(registry: registry, strategy: RoundRobinStrategy()), hooks: hooks,
+            listeners: ["webrtc-api", "webrtc-udp"]
+        ) { listeners, _ in
+            try await body(RunningWebRTCModule(api: listeners.port("webrtc-api"), udp: listeners.port("webrtc-udp")))
         }
-        task.cancel()
-        _ = await task.result
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import ProxyCore
+import ProxyHTTP
 import ProxyTesting
 import Testing
 
@@ -9,12 +10,12 @@ import Testing
 /// CORS on the signalling endpoints (browser WHIP/WHEP clients on another origin): the header
 /// rules, and the running module's answers to preflights and real requests.
 @Suite struct SignallingCORSTests {
-    static func headers(_ cors: SignallingCORS, _ request: [(String, String)], preflight: Bool = false) -> [String: String] {
+    static func headers(_ cors: CORSPolicy, _ request: [(String, String)], preflight: Bool = false) -> [String: String] {
         Dictionary(cors.headers(for: HTTPHeaders(request), preflight: preflight), uniquingKeysWith: { a, _ in a })
     }
 
     @Test func theRequestsOriginIsAnsweredWithVaryElseTheWildcard() {
-        let cors = SignallingCORS(config: CORSConfig())
+        let cors = CORSPolicy(config: CORSConfig(), profile: .signalling)
         let echoed = Self.headers(cors, [("Origin", "https://app.example:8443")])
         #expect(echoed["Access-Control-Allow-Origin"] == "https://app.example:8443" && echoed["Vary"] == "Origin")
         #expect(echoed["Access-Control-Expose-Headers"] == "Location, Link, ETag, Accept-Patch")
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func aPreflightGetsMaxAgeAndPrivateNetworkOnlyWhenAsked() {
-        let cors = SignallingCORS(config: CORSConfig())
+        let cors = CORSPolicy(config: CORSConfig(), profile: .signalling)
         let plain = Self.headers(cors, [("Origin", "http://127.0.0.1:8080")], preflight: true)
         #expect(plain["Access-Control-Max-Age"] == "600" && plain["Access-Control-Allow-Private-Network"] == nil)
         let pna = Self.headers(cors, [("Origin", "https://public.example"), ("Access-Control-Request-Private-Network", "true")], preflight: true)
@@ -44,10 +45,10 @@ import Testing
     @Test func aConfiguredOriginIsSentAsItIsAndOffAddsNothing() {
         var config = CORSConfig()
         config.allowOrigin = "https://studio.example"
-        let fixed = Self.headers(SignallingCORS(config: config), [("Origin", "https://other.example")])
+        let fixed = Self.headers(CORSPolicy(config: config, profile: .signalling), [("Origin", "https://other.example")])
         #expect(fixed["Access-Control-Allow-Origin"] == "https://studio.example" && fixed["Vary"] == nil)
         config.enabled = false
-        #expect(SignallingCORS(config: config).headers(for: HTTPHeaders([("Origin", "https://x.example")]), preflight: true).isEmpty)
+        #expect(CORSPolicy(config: config, profile: .signalling).headers(for: HTTPHeaders([("Origin", "https://x.example")]), preflight: true).isEmpty)
     }
 
     @Test func signallingPathsNameTheirEndpoint() {

@@ -27,7 +27,7 @@ import Testing
         try await registry.heartbeat(server)
         let record = WebRTCSessionRecord(
             backend: server.id.rawValue, ip: "127.0.0.1", port: backend.localPort, stream: try StreamKey(vhost: nil, app: "live", stream: "m"),
-            query: "", mode: .publish, resource: nil)
+            query: "", role: .publish, resource: nil)
         try await registry.putRecord(record.json, namespace: WebRTCSessionRecord.namespace, id: username, ttl: .seconds(60))
         return registry
     }

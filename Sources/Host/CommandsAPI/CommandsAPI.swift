@@ -76,8 +76,7 @@ struct CommandsAPI {
             var out: [String: Any] = [:]
             let names = Set(sessions.modules.map(\.name)).union(c.limits.keys)
             for name in names.sorted() {
-                let kind = LocalSessions.moduleKinds[name]
-                let open = c.entries.filter { $0.kind == kind }.reduce(0) { $0 + $1.sessions }
+                let open = c.entries.filter { $0.module == name }.reduce(0) { $0 + $1.sessions }
                 var m: [String: Any] = ["sessions": open]
                 if let max = c.limits[name] {
                     m["max_sessions"] = max
@@ -102,8 +101,7 @@ struct CommandsAPI {
         // The verdict for new sessions through this proxy: no backend, a module at its cap, a module
         // at 80% of its cap, or ok.
         let fractions = mine.limits.map { name, max -> Double in
-            let kind = LocalSessions.moduleKinds[name]
-            let open = mine.entries.filter { $0.kind == kind }.reduce(0) { $0 + $1.sessions }
+            let open = mine.entries.filter { $0.module == name }.reduce(0) { $0 + $1.sessions }
             return Double(open) / Double(Swift.max(1, max))
         }
         let verdict: String
@@ -159,7 +157,7 @@ struct CommandsAPI {
         for c in all {
             perProxy[c.proxy] = perProxy[c.proxy] ?? Totals()
             for e in c.entries {
-                let module = sessions.moduleName(for: e.kind)
+                let module = e.module
                 var s = perStream[e.key] ?? (Totals(), [], [:], [:])
                 s.totals.add(e)
                 s.backends.insert(e.backend)

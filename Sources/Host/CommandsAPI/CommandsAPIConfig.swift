@@ -20,8 +20,7 @@ struct CommandsAPIConfig: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = CommandsAPIConfig()
         enabled = try c.decode(Bool.self, forKey: .enabled, default: d.enabled)
-        listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
-        guard listen.transport != .udp else { throw c.invalid(.listen, "the commands API is served over TCP; remove udp://") }
+        listen = try c.decodeListen(.listen, default: d.listen, over: .tcp, "the commands API")
         auth = try c.decode(CommandsAuthConfig.self, forKey: .auth, default: d.auth)
         tls = try c.decodeIfPresent(APITLSConfig.self, forKey: .tls)
         if enabled && !auth.isConfigured {

@@ -2,17 +2,13 @@ import Foundation
 import ProxyCore
 
 /// This proxy's sessions as the commands API sees them: counted per stream, backend and
-/// protocol from every router's leases, and closed through the routers.
+/// module from every router's leases (each lease names its module), and closed through the routers.
 struct LocalSessions: Sendable {
-    /// An enabled module: its name, the endpoint kind its sessions lease, and its session cap.
+    /// An enabled module: its name and its session cap.
     struct Module: Sendable {
         var name: String
-        var kind: EndpointKind
         var maxSessions: Int?
     }
-
-    /// The endpoint kind each module's sessions lease (how a lease is attributed to a module).
-    static let moduleKinds: [String: EndpointKind] = ["rtmp": .rtmp, "http-flv": .http, "srt": .srt, "webrtc": .rtc]
 
     var proxy: String
     var routers: [Router]
@@ -23,14 +19,16 @@ struct LocalSessions: Sendable {
             var key: StreamKey
             var backend: Backend.ID
             var kind: EndpointKind
+            var module: String
         }
         var entries: [ID: SessionCounts.Entry] = [:]
         for router in routers {
             for route in await router.localRoutes() {
                 for client in route.clients {
-                    let id = ID(key: route.key, backend: route.backendID, kind: client.kind)
+                    let id = ID(key: route.key, backend: route.backendID, kind: client.kind, module: client.module)
                     var e = entries[id] ?? SessionCounts.Entry(
-                        key: route.key, backend: route.backendID, kind: client.kind, publishers: 0, players: 0, bytesFromClients: 0, bytesToClients: 0)
+                        key: route.key, backend: route.backendID, kind: client.kind, module: client.module, publishers: 0, players: 0,
+                        bytesFromClients: 0, bytesToClients: 0)
                     if client.role == .publish { e.publishers += 1 } else { e.players += 1 }
                     e.bytesFromClients &+= client.bytesFromClient
                     e.bytesToClients &+= client.bytesToClient
@@ -38,7 +36,7 @@ struct LocalSessions: Sendable {
                 }
             }
         }
-        let sorted = entries.values.sorted { ($0.key, $0.backend, $0.kind.rawValue) < ($1.key, $1.backend, $1.kind.rawValue) }
+        let sorted = entries.values.sorted { ($0.key, $0.backend, $0.module) < ($1.key, $1.backend, $1.module) }
         var limits: [String: Int] = [:]
         for m in modules { if let max = m.maxSessions { limits[m.name] = max } }
         return SessionCounts(proxy: proxy, entries: sorted, limits: limits)
@@ -49,10 +47,5 @@ struct LocalSessions: Sendable {
         var n = 0
         for router in routers { n += await router.close(key, reason: reason) }
         return n
-    }
-
-    /// The module a session of `kind` belongs to.
-    func moduleName(for kind: EndpointKind) -> String {
-        modules.first { $0.kind == kind }?.name ?? Self.moduleKinds.first { $0.value == kind }?.key ?? kind.rawValue
     }
 }

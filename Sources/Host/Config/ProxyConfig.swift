@@ -139,8 +139,7 @@ struct SystemAPIConfig: Decodable, Sendable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = SystemAPIConfig()
-        listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
-        guard listen.transport != .udp else { throw c.invalid(.listen, "the system API is served over TCP; remove udp://") }
+        listen = try c.decodeListen(.listen, default: d.listen, over: .tcp, "the system API")
         registerToken = try c.decode(String.self, forKey: .registerToken, default: d.registerToken)
         tls = try c.decodeIfPresent(APITLSConfig.self, forKey: .tls)
     }

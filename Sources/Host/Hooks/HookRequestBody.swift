@@ -63,12 +63,7 @@ struct HookRequestBody: Encodable, Sendable {
         stream = key.stream
         param = event.request.query.isEmpty ? "" : "?" + event.request.query
         streamURL = "/\(key.app)/\(key.stream)"
-        let scheme = switch event.module {
-        case "http-flv": "http"
-        case "webrtc": "webrtc"
-        case let other: other
-        }
-        tcUrl = "\(scheme)://\(key.vhost)/\(key.app)"
+        tcUrl = "\(event.scheme)://\(key.vhost)/\(key.app)"
         self.protocol = event.module
         self.event = eventID == nil ? nil : event.kind.rawValue
         self.eventID = eventID

@@ -37,20 +37,15 @@ struct ProxyMetrics: Sendable {
         return out
     }
 
-    private func moduleName(_ kind: EndpointKind) -> String {
-        LocalSessions.moduleKinds.first { $0.value == kind }?.key ?? kind.rawValue
-    }
-
     /// Open sessions, ended sessions and client bytes per module (and role), summed over routers.
     private func sessionSamples() async -> [MetricSample] {
         var open: [EndedSessions.Key: Int] = [:]
-        var bytes: [EndpointKind: (from: UInt64, to: UInt64)] = [:]
+        var bytes: [String: (from: UInt64, to: UInt64)] = [:]
         var ended: [EndedSessions.Key: UInt64] = [:]
         // Every enabled module shows up with zeros before its first session.
         for m in modules {
-            guard let kind = LocalSessions.moduleKinds[m.name] else { continue }
-            for role in SessionRole.allCases { open[.init(kind: kind, role: role)] = 0 }
-            bytes[kind] = (0, 0)
+            for role in SessionRole.allCases { open[.init(module: m.name, role: role)] = 0 }
+            bytes[m.name] = (0, 0)
         }
         var localRoutes = 0
         for router in routers {
@@ -58,39 +53,39 @@ struct ProxyMetrics: Sendable {
             localRoutes += snapshot.routes.count
             for (key, e) in snapshot.ended {
                 ended[key, default: 0] += e.sessions
-                bytes[key.kind, default: (0, 0)].from &+= e.bytesFromClients
-                bytes[key.kind, default: (0, 0)].to &+= e.bytesToClients
+                bytes[key.module, default: (0, 0)].from &+= e.bytesFromClients
+                bytes[key.module, default: (0, 0)].to &+= e.bytesToClients
                 open[key, default: 0] += 0
             }
             for route in snapshot.routes {
                 for c in route.clients {
-                    open[.init(kind: c.kind, role: c.role), default: 0] += 1
-                    bytes[c.kind, default: (0, 0)].from &+= c.bytesFromClient
-                    bytes[c.kind, default: (0, 0)].to &+= c.bytesToClient
+                    open[.init(module: c.module, role: c.role), default: 0] += 1
+                    bytes[c.module, default: (0, 0)].from &+= c.bytesFromClient
+                    bytes[c.module, default: (0, 0)].to &+= c.bytesToClient
                 }
             }
         }
-        let keys = open.keys.sorted { (moduleName($0.kind), $0.role.rawValue) < (moduleName($1.kind), $1.role.rawValue) }
+        let keys = open.keys.sorted { ($0.module, $0.role.rawValue) < ($1.module, $1.role.rawValue) }
         var out: [MetricSample] = keys.map { key in
             MetricSample(
                 name: "sessions", help: "Sessions open on this proxy, by module and role.", kind: .gauge,
-                labels: [.init("module", moduleName(key.kind)), .init("role", key.role.rawValue)], value: Double(open[key]!))
+                labels: [.init("module", key.module), .init("role", key.role.rawValue)], value: Double(open[key]!))
         }
         out += keys.map { key in
             MetricSample(
                 name: "sessions_ended_total", help: "Sessions that ended on this proxy, by module and role.", kind: .counter,
-                labels: [.init("module", moduleName(key.kind)), .init("role", key.role.rawValue)], value: Double(ended[key] ?? 0))
+                labels: [.init("module", key.module), .init("role", key.role.rawValue)], value: Double(ended[key] ?? 0))
         }
-        let kinds = bytes.keys.sorted { moduleName($0) < moduleName($1) }
-        out += kinds.map { kind in
+        let names = bytes.keys.sorted()
+        out += names.map { name in
             MetricSample(
                 name: "client_received_bytes_total", help: "Bytes received from clients (ended and open sessions), by module.",
-                kind: .counter, labels: [.init("module", moduleName(kind))], value: Double(bytes[kind]!.from))
+                kind: .counter, labels: [.init("module", name)], value: Double(bytes[name]!.from))
         }
-        out += kinds.map { kind in
+        out += names.map { name in
             MetricSample(
                 name: "client_sent_bytes_total", help: "Bytes sent to clients (ended and open sessions), by module.",
-                kind: .counter, labels: [.init("module", moduleName(kind))], value: Double(bytes[kind]!.to))
+                kind: .counter, labels: [.init("module", name)], value: Double(bytes[name]!.to))
         }
         out.append(MetricSample(
             name: "local_routes", help: "Routes this proxy holds sessions on, or lingers on after its last session.",

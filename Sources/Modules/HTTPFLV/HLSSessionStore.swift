@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ProxyCore
+import ProxyNet
 
 /// HLS play sessions: which backend a player's playlist came from, so every later playlist,
 /// segment, key and map request of that player goes to the same backend, through any proxy.
@@ -23,6 +24,8 @@ actor HLSSessionStore {
         var id: String
         var backend: Backend
         var lease: RouteLease
+        /// Its life cycle on this proxy: the lease, and the play events of a session made here.
+        var stream: StreamSession
     }
 
     enum LookupError: Error, CustomStringConvertible {
@@ -51,17 +54,16 @@ actor HLSSessionStore {
         var lastRefresh: Date
     }
 
-    private let router: Router
-    private let hooks: any ProxyHooks
-    private let module: String
+    private let sessions: StreamSession.Context
+    private let background: BackgroundWork
     private let ttl: Duration
     private let logger: Logger
     private var entries: [String: Entry] = [:]
+    private var router: Router { sessions.router }
 
-    init(router: Router, hooks: any ProxyHooks, module: String, ttl: Duration, logger: Logger) {
-        self.router = router
-        self.hooks = hooks
-        self.module = module
+    init(sessions: StreamSession.Context, background: BackgroundWork, ttl: Duration, logger: Logger) {
+        self.sessions = sessions
+        self.background = background
         self.ttl = ttl
         self.logger = logger
     }
@@ -69,20 +71,27 @@ actor HLSSessionStore {
     /// Routes a new player of `request`'s stream and records its session.
     func create(for request: StreamRequest, client: String) async throws -> Session {
         guard entries.count < Self.capacity else { throw RoutingError.registry("HLS session table full (\(Self.capacity))") }
-        let lease = try await router.acquire(request, needs: .http, client: client)
+        let stream = StreamSession(request, role: .play, client: client, needs: .http, context: sessions)
+        let lease: RouteLease
+        do {
+            lease = try await stream.open()
+        } catch {
+            if case .routing(let error) = error { throw error }
+            throw error
+        }
         let id = Self.newID()
         let record = Record(backend: lease.backend.id.rawValue, stream: request.key, query: request.query)
         do {
             try await router.registry.putRecord(String(decoding: try JSONEncoder().encode(record), as: UTF8.self), namespace: Self.namespace, id: id, ttl: ttl)
         } catch {
-            await lease.release()
+            stream.end(reason: "HLS session record not written: \(error)")
             throw RoutingError.registry(String(describing: error))
         }
         let now = Date()
-        let session = Session(id: id, backend: lease.backend, lease: lease)
+        let session = Session(id: id, backend: lease.backend, lease: lease, stream: stream)
         entries[id] = Entry(session: session, lastUse: now, lastRefresh: now)
-        watchClose(id, lease)
-        hooks.report(StreamEvent(kind: .playStart, request: request, module: module, client: client, backend: lease.backend.id))
+        watchClose(session)
+        stream.started()
         logger.debug("HLS session created", metadata: ["session": "\(id)", "stream": "\(request.key)", "backend": "\(lease.backend.id)"])
         return session
     }
@@ -112,49 +121,50 @@ actor HLSSessionStore {
         guard let backend = alive.first(where: { $0.id.rawValue == record.backend }) else { throw LookupError.backendGone(record.backend) }
         if let existing = entries[id] { return existing.session }  // made by a concurrent lookup meanwhile
         let request = StreamRequest(key: record.stream, query: record.query)
-        let lease = await router.attach(request, to: backend, kind: .http, client: client)
-        let session = Session(id: id, backend: backend, lease: lease)
+        // Made by another proxy, which reports its play events: here it only holds a lease.
+        let stream = StreamSession(request, role: .play, client: client, needs: .http, context: sessions)
+        guard let lease = try? await stream.attach(to: backend) else { throw LookupError.unknown }
+        let session = Session(id: id, backend: backend, lease: lease, stream: stream)
         entries[id] = Entry(session: session, lastUse: now, lastRefresh: now)
-        watchClose(id, lease)
+        watchClose(session)
         try? await router.registry.putRecord(text, namespace: Self.namespace, id: id, ttl: ttl)
         return session
     }
 
     /// A closed stream (the commands API) ends its HLS sessions here and in the registry: the
     /// player's next segment is a 404, its next playlist request starts a new session.
-    private func watchClose(_ id: String, _ lease: RouteLease) {
-        lease.onClose { [self] reason in Task { await self.end(id, lease: lease, reason: reason) } }
+    private func watchClose(_ session: Session) {
+        let id = session.id, stream = session.stream, background = self.background
+        stream.onClose { [self] reason in background.submit { await self.close(id, stream: stream, reason: reason) } }
     }
 
-    private func end(_ id: String, lease: RouteLease, reason: String) async {
-        guard let entry = entries[id], entry.session.lease === lease else { return }
+    private func close(_ id: String, stream: StreamSession, reason: String) async {
+        guard let entry = entries[id], entry.session.stream === stream else { return }
         entries[id] = nil
-        await lease.release()
+        stream.end(reason: reason)
         try? await router.registry.deleteRecord(namespace: Self.namespace, id: id)
-        hooks.report(StreamEvent(kind: .playEnd, request: lease.request, module: module, client: lease.client, backend: lease.backend.id))
-        logger.info("HLS session closed", metadata: ["session": "\(id)", "stream": "\(lease.key)", "reason": "\(reason)"])
+        logger.info("HLS session closed", metadata: ["session": "\(id)", "stream": "\(stream.request.key)", "reason": "\(reason)"])
     }
 
     /// Ends local entries unused for `ttl` (their registry records expire by themselves).
-    func sweep() async {
+    func sweep() {
         let now = Date()
         let stale = entries.filter { now.timeIntervalSince($0.value.lastUse) >= ttl.timeInterval }
         for (id, entry) in stale {
             entries[id] = nil
-            await entry.session.lease.release()
-            hooks.report(StreamEvent(kind: .playEnd, request: entry.session.lease.request, module: module, client: entry.session.lease.client, backend: entry.session.backend.id))
-            logger.debug("HLS session ended", metadata: ["session": "\(id)", "stream": "\(entry.session.lease.key)"])
+            entry.session.stream.end(reason: "unused for \(ttl)")
+            logger.debug("HLS session ended", metadata: ["session": "\(id)", "stream": "\(entry.session.stream.request.key)"])
         }
     }
 
-    /// Sweeps every few seconds until cancelled; releases every lease on the way out.
+    /// Sweeps every few seconds until cancelled; ends every session on the way out.
     func run() async {
         let interval = min(Duration.seconds(5), ttl / 4)
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
-            await sweep()
+            sweep()
         }
-        for entry in entries.values { await entry.session.lease.release() }
+        for entry in entries.values { entry.session.stream.end(reason: "module stopped") }
         entries = [:]
     }
 

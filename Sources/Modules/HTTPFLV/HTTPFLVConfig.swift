@@ -1,4 +1,5 @@
 import ProxyCore
+import ProxyHTTP
 
 /// `modules.http-flv` in proxy.yaml.
 public struct HTTPFLVConfig: Decodable, Sendable {
@@ -36,8 +37,7 @@ public struct HTTPFLVConfig: Decodable, Sendable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = HTTPFLVConfig()
-        listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
-        guard listen.transport != .udp else { throw c.invalid(.listen, "HTTP is served over TCP; remove udp://") }
+        listen = try c.decodeListen(.listen, default: d.listen, over: .tcp, "HTTP")
         staticFiles = try c.decode(String.self, forKey: .staticFiles, default: d.staticFiles)
         headerTimeout = try c.decodePositive(.headerTimeout, default: d.headerTimeout)
         idleTimeout = try c.decodePositive(.idleTimeout, default: d.idleTimeout)

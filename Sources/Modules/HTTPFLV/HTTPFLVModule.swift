@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ProxyCore
+import ProxyHTTP
 import ProxyNet
 
 /// The HTTP-FLV, HTTP-TS and HLS module: live HTTP playback through the proxy. Each
@@ -10,7 +11,7 @@ import ProxyNet
 /// sessions live in one HLSSessionStore shared by all connections (and, through the Registry,
 /// by every proxy).
 public struct HTTPFLVModule: ProxyModule {
-    public static let name = "http-flv"
+    public static let identity = ModuleIdentity(name: "http-flv", scheme: "http", dials: [.http])
     public static let enabledByDefault = true
 
     public let config: HTTPFLVConfig
@@ -30,12 +31,13 @@ public struct HTTPFLVModule: ProxyModule {
 
     public func run() async throws {
         let hls = HLSSessionStore(
-            router: context.router, hooks: context.hooks, module: Self.name, ttl: config.hlsSessionTTL.duration, logger: context.logger)
+            sessions: context.sessions(of: Self.identity), background: context.background, ttl: config.hlsSessionTTL.duration,
+            logger: context.logger)
         let settings = HTTPFLVSession.Settings(
             idleTimeout: TimeAmount(config.idleTimeout.duration), backendTimeout: TimeAmount(config.backendTimeout.duration),
-            maxPlaylistSize: config.maxPlaylistSize, cors: config.cors)
+            maxPlaylistSize: config.maxPlaylistSize, cors: CORSPolicy(config: config.cors, profile: .playback))
         let environment = HTTPFLVSession.Environment(
-            router: context.router, hooks: context.hooks, logger: context.logger, module: Self.name, hls: hls,
+            sessions: context.sessions(of: Self.identity), logger: context.logger, hls: hls,
             staticRoot: staticRoot, fileIO: NonBlockingFileIO(threadPool: .singleton), refusals: refusals)
         let headerTimeout = TimeAmount(config.headerTimeout.duration)
         let listener = TCPListener(name: Self.name, endpoint: config.listen, context: context) { channel in
@@ -46,13 +48,10 @@ public struct HTTPFLVModule: ProxyModule {
                 try sync.addHandler(HTTPFLVSession(settings: settings, environment: environment))
             }
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await hls.run() }
-            group.addTask { try await listener.run() }
-            // The listener returns when the module stops; then the session sweeper stops too.
-            _ = try await group.next()
-            group.cancelAll()
-        }
+        // The HLS session sweeper runs beside the listener; leaving this scope when the listener
+        // has stopped cancels it (structured: it ends before run() returns).
+        async let _ = hls.run()
+        try await listener.run()
     }
 }
 

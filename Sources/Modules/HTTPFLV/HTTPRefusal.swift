@@ -1,5 +1,6 @@
 import NIOHTTP1
 import ProxyCore
+import ProxyHTTP
 import ProxyNet
 
 /// Why the module answered a request with an error of its own (or, for a flood of pipelined

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import ProxyCore
+import ProxyHTTP
 
 /// The first handler of an HTTP client connection: gathers bytes into request heads within
 /// `ClientRequestHead.Limits` and passes each head on. Gives up with a `Rejection` event (the

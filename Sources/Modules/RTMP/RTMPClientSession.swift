@@ -26,10 +26,9 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     struct Environment: Sendable {
-        var router: Router
-        var hooks: any ProxyHooks
+        /// What every session's StreamSession shares (router, hooks, the module's identity).
+        var sessions: StreamSession.Context
         var logger: Logger
-        var module: String
         /// The module's counters of refused connections (every session adds to the same ones).
         var refusals = ReasonCounters<RTMPRefusal>()
     }
@@ -54,7 +53,8 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
     private var timeout: Scheduled<Void>?
     private var client = ""
     private var backendChannel: (any Channel)?
-    private var lease: RouteLease?
+    /// The session's life cycle (hook, lease, events), once its stream is known.
+    private var session: StreamSession?
 
     init(settings: Settings, environment: Environment) {
         self.settings = settings
@@ -217,31 +217,33 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
     private func route(_ request: StreamRequest, publishing: Bool, _ context: ChannelHandlerContext) {
         logger[metadataKey: "stream"] = "\(request.key)"
         logger.debug("routing", metadata: ["mode": "\(publishing ? "publish" : "play")"])
-        let env = environment
-        let client = self.client
+        let session = StreamSession(request, role: publishing ? .publish : .play, client: client, needs: .rtmp, context: environment.sessions)
+        self.session = session
+        // Closed on request (the commands API): the client connection goes, and with it the
+        // backend connection (the relay closes its partner; before the relay, cleanUp does).
+        let clientChannel = context.channel
+        session.onClose { _ in clientChannel.close(promise: nil) }
         let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        let event = StreamEvent(kind: publishing ? .publishStart : .playStart, request: request, module: env.module, client: client)
-        eventLoop.makeFutureWithTask { () async throws -> RouteLease in
-            if publishing, case .deny(let reason) = await env.hooks.authorizePublish(event) {
-                throw RTMPError.publishDenied(reason)
-            }
-            return try await env.router.acquire(request, needs: .rtmp, role: publishing ? .publish : .play, client: client)
-        }.hop(to: eventLoop).whenComplete { result in
-            let (session, context) = loop.value
+        session.open(on: eventLoop).whenComplete { result in
+            let (handler, context) = loop.value
             switch result {
-            case .success(let lease): session.dial(lease, event: event, context)
-            case .failure(let error): session.refuse(context, publishing: publishing, error)
+            case .success(let lease): handler.dial(lease, publishing: publishing, context)
+            case .failure(let error): handler.refuse(context, publishing: publishing, Self.cause(error))
             }
         }
     }
 
-    private func dial(_ lease: RouteLease, event: StreamEvent, _ context: ChannelHandlerContext) {
-        self.lease = lease
-        // Closed on request (the commands API): the client connection goes, and with it the
-        // backend connection (the relay closes its partner; before the relay, cleanUp does).
-        let clientChannel = context.channel
-        lease.onClose { _ in clientChannel.close(promise: nil) }
+    /// What refused the session, in the terms RTMPRefusal counts.
+    static func cause(_ error: any Error) -> any Error {
+        switch error as? StreamSession.Refusal {
+        case .denied(let why)?: RTMPError.publishDenied(why)
+        case .routing(let error)?: error
+        default: error
+        }
+    }
+
+    private func dial(_ lease: RouteLease, publishing: Bool, _ context: ChannelHandlerContext) {
         guard stage == .routing, let address = lease.address else {
             cleanUp(reason: "client left while routing")
             return
@@ -254,34 +256,33 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         }
         let backendTimeout = settings.backendTimeout
         connect.whenSuccess { channel in
-            loop.value.0.backendChannel = channel
+            let handler = loop.value.0
+            // The client may have left during the dial: nothing is left to relay for.
+            guard handler.stage == .routing else { return channel.close(promise: nil) }
+            handler.backendChannel = channel
             channel.eventLoop.scheduleTask(in: backendTimeout) { handshakeDone.fail(RTMPError.backendHandshake("no answer in time")) }
         }
         connect.whenFailure { handshakeDone.fail($0) }
         handshakeDone.futureResult.whenComplete { result in
-            let (session, context) = loop.value
+            let (handler, context) = loop.value
             switch result {
-            case .success(let leftover): session.relay(lease, leftover: leftover, event: event, context)
+            case .success(let leftover): handler.relay(lease, leftover: leftover, publishing: publishing, context)
             case .failure(let error):
-                Task { await lease.reportUnreachable("\(error)") }
-                session.lease = nil
-                session.refuse(context, publishing: event.kind == .publishStart, error)
+                handler.session?.endUnreachable(reason: "\(error)")
+                handler.refuse(context, publishing: publishing, error)
             }
         }
     }
 
-    private func relay(_ lease: RouteLease, leftover: ByteBuffer, event: StreamEvent, _ context: ChannelHandlerContext) {
-        guard stage == .routing, context.channel.isActive, let backend = backendChannel else {
+    private func relay(_ lease: RouteLease, leftover: ByteBuffer, publishing: Bool, _ context: ChannelHandlerContext) {
+        guard stage == .routing, context.channel.isActive, let backend = backendChannel, let session else {
             cleanUp(reason: "client left while the backend was reached")
             return
         }
         stage = .relaying
         timeout?.cancel()
-        let env = environment
         let logger = self.logger
-        let publishing = event.kind == .publishStart
         let clientChannel = context.channel
-        let started = NIOLoopBoundBox(false, eventLoop: context.eventLoop)
         let setupTimeout = backend.eventLoop.scheduleTask(in: settings.backendTimeout) {
             logger.warning("backend did not start the stream in time")
             clientChannel.close(promise: nil)
@@ -293,23 +294,14 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
             switch outcome {
             case .started(let code):
                 logger.info("stream relayed", metadata: ["status": "\(code)"])
-                started.value = true
-                var start = event
-                start.backend = lease.backend.id
-                env.hooks.report(start)
+                session.started()
             case .refused(let why):
                 logger.info("backend refused the stream", metadata: ["reason": "\(why)"])
             }
         }
-        let glue = GlueHandler.matchedPair(counters: lease.counters, logger: logger) { _ in
+        let glue = GlueHandler.matchedPair(counters: lease.counters, logger: logger) { report in
             setupTimeout.cancel()
-            if started.value {
-                var end = event
-                end.kind = publishing ? .publishEnd : .playEnd
-                end.backend = lease.backend.id
-                env.hooks.report(end)
-            }
-            Task { await lease.release() }
+            session.end(reason: "relay closed: \(report.reason)")
         }
         do {
             try backend.pipeline.syncOperations.addHandlers([translator, glue.backend])
@@ -322,7 +314,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         backend.writeAndFlush(stream, promise: nil)
         stream = ByteBuffer()
         if leftover.readableBytes > 0 { backend.pipeline.fireChannelRead(leftover) }
-        self.lease = nil
+        self.session = nil
         self.backendChannel = nil
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
@@ -337,7 +329,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         RTMPReplies.streamError(code: code, description: "\(error)", into: &out)
         stage = .closed
         timeout?.cancel()
-        cleanUp(reason: "refused")
+        cleanUp(reason: "refused: \(error)", logged: true)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
     }
@@ -348,17 +340,18 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         if let refusal = RTMPRefusal(error) { environment.refusals.increment(refusal) }
         stage = .closed
         timeout?.cancel()
-        cleanUp(reason: "\(error)")
+        cleanUp(reason: "\(error)", logged: true)
         context.close(promise: nil)
     }
 
-    private func cleanUp(reason: String) {
+    /// Ends what the connection holds before its relay exists: the backend connection being
+    /// set up and the session (its lease, its end event), with why.
+    private func cleanUp(reason: String, logged: Bool = false) {
+        if !logged, session != nil { logger.info("session ended before it was relayed", metadata: ["reason": "\(reason)"]) }
         timeout?.cancel()
         backendChannel?.close(promise: nil)
         backendChannel = nil
-        if let lease {
-            Task { await lease.release() }
-            self.lease = nil
-        }
+        session?.end(reason: reason)
+        session = nil
     }
 }

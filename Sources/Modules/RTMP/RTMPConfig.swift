@@ -24,8 +24,7 @@ public struct RTMPConfig: Decodable, Sendable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = RTMPConfig()
-        listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
-        guard listen.transport != .udp else { throw c.invalid(.listen, "RTMP is served over TCP; remove udp://") }
+        listen = try c.decodeListen(.listen, default: d.listen, over: .tcp, "RTMP")
         handshakeTimeout = try c.decodePositive(.handshakeTimeout, default: d.handshakeTimeout)
         backendTimeout = try c.decodePositive(.backendTimeout, default: d.backendTimeout)
         maxMessageSize = try c.decode(Int.self, forKey: .maxMessageSize, default: d.maxMessageSize)

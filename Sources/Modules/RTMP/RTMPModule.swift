@@ -6,7 +6,7 @@ import ProxyNet
 /// The RTMP module: publish and play over RTMP through the proxy. Each connection runs an
 /// RTMPClientSession until its stream is relayed; see that type for the stages.
 public struct RTMPModule: ProxyModule {
-    public static let name = "rtmp"
+    public static let identity = ModuleIdentity(name: "rtmp", scheme: "rtmp", dials: [.rtmp])
     public static let enabledByDefault = true
 
     public let config: RTMPConfig
@@ -22,8 +22,7 @@ public struct RTMPModule: ProxyModule {
         let settings = RTMPClientSession.Settings(
             handshakeTimeout: TimeAmount(config.handshakeTimeout.duration), backendTimeout: TimeAmount(config.backendTimeout.duration),
             limits: RTMPChunkDecoder.Limits(maxMessageSize: config.maxMessageSize))
-        let environment = RTMPClientSession.Environment(
-            router: context.router, hooks: context.hooks, logger: context.logger, module: Self.name, refusals: refusals)
+        let environment = RTMPClientSession.Environment(sessions: context.sessions(of: Self.identity), logger: context.logger, refusals: refusals)
         let listener = TCPListener(name: Self.name, endpoint: config.listen, context: context) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(RTMPClientSession(settings: settings, environment: environment))

@@ -34,11 +34,11 @@ final class SRTBackendHandler: ChannelInboundHandler {
     private var lastRequest: [UInt8] = []
     private var retransmit: RepeatedTask?
     private var onOutcome: ((Outcome) -> Void)?
-    /// Client-to-backend writes, with UDP GSO for runs of same-size datagrams.
-    private var writer: UDPSegmentWriter
+    /// Client-to-backend writes (ProxyNet's UDP backend writer: batching, GSO, writability).
+    private var writer: UDPBackendWriter
 
     init(server: SRTServerHandler, session: SRTSession, backendPeerIP: [UInt8], gso: Bool, onOutcome: @escaping (Outcome) -> Void) {
-        self.writer = UDPSegmentWriter(enabled: gso)
+        self.writer = UDPBackendWriter(gso: gso)
         self.server = server
         self.session = session
         self.backendPeerIP = backendPeerIP
@@ -47,11 +47,18 @@ final class SRTBackendHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        writer.attach(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         retransmit?.cancel()
+        writer.detach()
         self.context = nil
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writer.writabilityChanged()
+        context.fireChannelWritabilityChanged()
     }
 
     /// Sends the induction and repeats the current request until the backend answers.
@@ -83,14 +90,11 @@ final class SRTBackendHandler: ChannelInboundHandler {
 
     /// Writes a client packet to the backend without flushing; false when the socket cannot take it.
     func forward(_ buffer: ByteBuffer) -> Bool {
-        guard let context, context.channel.isWritable else { return false }
-        writer.write(buffer, context: context)
-        return true
+        writer.write(buffer)
     }
 
     func flush() {
-        guard let context else { return }
-        writer.flush(context: context)
+        writer.flush()
     }
 
     func close() {
@@ -137,7 +141,7 @@ final class SRTBackendHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // EIO on a segmented send: GSO is switched off for this socket, the session goes on.
-        if writer.noteError(error, context: context) { return }
+        if writer.noteError(error) { return }
         failed(error)
     }
 

@@ -37,8 +37,7 @@ public struct SRTConfig: Decodable, Sendable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = SRTConfig()
-        listen = try c.decode(ListenEndpoint.self, forKey: .listen, default: d.listen)
-        guard listen.transport != .tcp else { throw c.invalid(.listen, "SRT is served over UDP; remove tcp://") }
+        listen = try c.decodeListen(.listen, default: d.listen, over: .udp, "SRT")
         idleTimeout = try c.decode(ConfigDuration.self, forKey: .idleTimeout, default: d.idleTimeout)
         guard idleTimeout.duration >= .seconds(1) else { throw c.invalid(.idleTimeout, "must be at least 1s") }
         backendTimeout = try c.decodePositive(.backendTimeout, default: d.backendTimeout)

@@ -6,8 +6,8 @@ extension SRTPacket {
     /// session logic, which ends the session.
     public static let fastPathRules = UDPFastPath.Rules(
         clientKey: { bytes in
-            guard bytes.count >= SRTPacket.headerSize, bytes.loadUnaligned(as: UInt16.self).bigEndian != 0x8000 else { return nil }
+            guard bytes.count >= SRTPacket.headerSize, bytes.loadUnaligned(as: UInt16.self).bigEndian != SRTPacket.ControlWord.handshake else { return nil }
             return bytes.loadUnaligned(fromByteOffset: SRTPacket.destinationOffset, as: UInt32.self).bigEndian
         },
-        notify: { bytes in bytes.count >= SRTPacket.headerSize && bytes.loadUnaligned(as: UInt16.self).bigEndian == 0x8005 })
+        notify: { bytes in bytes.count >= SRTPacket.headerSize && bytes.loadUnaligned(as: UInt16.self).bigEndian == SRTPacket.ControlWord.shutdown })
 }

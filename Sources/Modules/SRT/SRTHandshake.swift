@@ -9,9 +9,11 @@ public enum SRTPacket {
     /// Offset of the destination socket id in the header.
     public static let destinationOffset = 12
 
-    public enum ControlType: UInt16, Sendable {
-        case handshake = 0, keepalive = 1, ack = 2, nak = 3, congestionWarning = 4, shutdown = 5
-        case ackack = 6, dropRequest = 7, peerError = 8, userDefined = 0x7FFF
+    /// The first 16 bits of a control packet: the control bit and the type. Data packets have
+    /// the top bit clear; only handshakes and SHUTDOWN are told apart by the proxy.
+    public enum ControlWord {
+        public static let handshake: UInt16 = 0x8000
+        public static let shutdown: UInt16 = 0x8005
     }
 
     /// A SHUTDOWN control packet (header + 4 bytes of zero, as libsrt sends it) to `destination`.

@@ -10,7 +10,7 @@ import ProxyNet
 /// both ways by socket id without reading their payload: on Linux in a UDPFastPath (recvmmsg /
 /// sendmmsg on its own thread), elsewhere (or with `fast_path: false`) through NIO.
 public struct SRTModule: ProxyModule {
-    public static let name = "srt"
+    public static let identity = ModuleIdentity(name: "srt", scheme: "srt", dials: [.srt])
     public static let enabledByDefault = true
 
     public let config: SRTConfig
@@ -34,7 +34,7 @@ public struct SRTModule: ProxyModule {
                 nil
             }
         let environment = SRTServerHandler.Environment(
-            router: context.router, hooks: context.hooks, logger: context.logger, fastPath: fastPath,
+            sessions: context.sessions(of: Self.identity), logger: context.logger, fastPath: fastPath,
             dialer: { address, loop, client, sink in
                 #if os(Linux)
                 if let fastPath {

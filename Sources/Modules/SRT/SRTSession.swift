@@ -20,8 +20,10 @@ final class SRTSession {
     let clientSocketID: UInt32
     /// The caller's conclusion, forwarded to the backend with the backend's cookie.
     let conclusion: SRTHandshake
-    let request: StreamRequest
-    let mode: SRTStreamID.Mode
+    /// The session's life cycle: the publish hook, the lease, the start and end events.
+    let stream: StreamSession
+    var request: StreamRequest { stream.request }
+    var role: SessionRole { stream.role }
     var logger: Logger
 
     var state = State.connecting
@@ -33,50 +35,30 @@ final class SRTSession {
     /// The backend socket's route in the listener's UDPFastPath (when it runs): relays both ways
     /// once established, and reports when the client was last relayed.
     var route: UDPFastPathRoute?
-    var lease: RouteLease?
     var counters: SessionCounters?
     /// Routing and backend handshake deadline.
     var setupTimeout: Scheduled<Void>?
-    var started = false
     /// Set when a write went to the backend during the current read batch (flushed at read-complete).
     var backendFlushPending = false
     /// When a packet of the caller was last relayed (the hot path marks it here, not in the table).
     var lastSeen = NIODeadline.uptimeNanoseconds(0)
-    /// Bytes relayed in the current read batch, added to `counters` once per batch (one atomic
-    /// add per batch, not per packet).
-    var pendingFromClient = 0
-    var pendingToClient = 0
+    /// Bytes relayed in the current read batch, added to `counters` once per batch.
+    var bytes = BatchedByteCounts()
 
-    func accountFromClient() {
-        guard pendingFromClient != 0 else { return }
-        counters?.addFromClient(pendingFromClient)
-        pendingFromClient = 0
-    }
+    func accountFromClient() { bytes.accountFromClient(to: counters) }
+    func accountToClient() { bytes.accountToClient(to: counters) }
 
-    func accountToClient() {
-        guard pendingToClient != 0 else { return }
-        counters?.addToClient(pendingToClient)
-        pendingToClient = 0
-    }
-
-    init(client: SocketAddress, conclusion: SRTHandshake, request: StreamRequest, mode: SRTStreamID.Mode, logger: Logger) {
+    init(client: SocketAddress, conclusion: SRTHandshake, request: StreamRequest, role: SessionRole, sessions: StreamSession.Context, logger: Logger) {
         self.client = client
         self.clientText = client.endpointDescription
         self.clientSocketID = conclusion.socketID
         self.conclusion = conclusion
-        self.request = request
-        self.mode = mode
+        self.stream = StreamSession(request, role: role, client: clientText, needs: .srt, context: sessions)
         var logger = logger
         logger[metadataKey: "client"] = "\(clientText)"
         logger[metadataKey: "stream"] = "\(request.key)"
-        logger[metadataKey: "mode"] = "\(mode.rawValue)"
+        logger[metadataKey: "mode"] = "\(role == .publish ? "publish" : "request")"
         self.logger = logger
-    }
-
-    var startEvent: StreamEvent {
-        StreamEvent(
-            kind: mode == .publish ? .publishStart : .playStart, request: request, module: SRTModule.name, client: clientText,
-            backend: lease?.backend.id)
     }
 }
 

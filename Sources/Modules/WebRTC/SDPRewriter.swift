@@ -153,12 +153,6 @@ public enum SDPRewriter {
         return Answer(sdp: out.joined(separator: "\r\n") + "\r\n", ufrag: ufrag, backendPort: backendPort, rewrittenCandidates: rewritten, droppedCandidates: dropped)
     }
 
-    /// The ice-ufrag of an SDP (offer or answer), without other checks.
-    public static func iceUfrag(_ text: String) -> String? {
-        for line in splitLines(text) where line.hasPrefix("a=ice-ufrag:") { return String(line.dropFirst("a=ice-ufrag:".count)) }
-        return nil
-    }
-
     /// ice-char = ALPHA / DIGIT / "+" / "/" (RFC 8839), 4 to 256 of them.
     static func isICEChars(_ s: String) -> Bool {
         (4...256).contains(s.utf8.count) && s.utf8.allSatisfy { isAlnum($0) || $0 == 0x2B || $0 == 0x2F }

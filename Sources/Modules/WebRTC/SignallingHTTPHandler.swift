@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import ProxyNet
+import ProxyHTTP
 
 /// The last handler of a signalling connection (after NIO's HTTP/1 server pipeline): gathers a
 /// request body up to 64 KiB (413 past it, then the connection closes), hands the request to

@@ -1,4 +1,5 @@
 import ProxyCore
+import ProxyHTTP
 
 /// `modules.webrtc` in proxy.yaml.
 public struct WebRTCConfig: Decodable, Sendable {
@@ -33,10 +34,8 @@ public struct WebRTCConfig: Decodable, Sendable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = WebRTCConfig()
-        apiListen = try c.decode(ListenEndpoint.self, forKey: .apiListen, default: d.apiListen)
-        guard apiListen.transport != .udp else { throw c.invalid(.apiListen, "the RTC API is HTTP over TCP; remove udp://") }
-        udpListen = try c.decode(ListenEndpoint.self, forKey: .udpListen, default: d.udpListen)
-        guard udpListen.transport != .tcp else { throw c.invalid(.udpListen, "WebRTC media is UDP; remove tcp://") }
+        apiListen = try c.decodeListen(.apiListen, default: d.apiListen, over: .tcp, "the RTC API (HTTP)")
+        udpListen = try c.decodeListen(.udpListen, default: d.udpListen, over: .udp, "WebRTC media")
         candidate = try c.decode(String.self, forKey: .candidate, default: d.candidate)
         guard !candidate.isEmpty, candidate.utf8.count <= 253, !candidate.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) else {
             throw c.invalid(.candidate, "must be an IP address, a host name or *")

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ProxyCore
+import ProxyHTTP
 import ProxyNet
 import ServiceLifecycle
 
@@ -14,7 +15,7 @@ import ServiceLifecycle
 /// registry; the relay (WebRTCRelay) finds each new client by its STUN USERNAME and relays its
 /// datagrams through one connected socket per session.
 public struct WebRTCModule: ProxyModule {
-    public static let name = "webrtc"
+    public static let identity = ModuleIdentity(name: "webrtc", scheme: "webrtc", dials: [.api, .rtc])
     public static let enabledByDefault = false
 
     public let config: WebRTCConfig
@@ -30,11 +31,11 @@ public struct WebRTCModule: ProxyModule {
         let loop = context.eventLoopGroup.next()
         let idle = config.idleTimeout.duration
         let recordTTL = idle + .seconds(30)
-        let relay = WebRTCRelay(
-            loop: loop,
-            settings: .init(idleTimeout: TimeAmount(idle), maxSessions: config.maxSessions, recordTTL: recordTTL, module: Self.name),
-            router: context.router, hooks: context.hooks, logger: context.logger)
-        metrics.set { WebRTCModule.samples((try? await loop.submit { relay.drops }.get()) ?? .init()) }
+        let sessions = context.sessions(of: Self.identity)
+        let relay = try await WebRTCRelay.Handle.make(
+            on: loop, settings: .init(idleTimeout: TimeAmount(idle), maxSessions: config.maxSessions, recordTTL: recordTTL),
+            sessions: sessions, background: context.background, logger: context.logger)
+        metrics.set { WebRTCModule.samples(await relay.drops()) }
         let bound = loop.makePromise(of: SocketAddress.self)
         let onListening = context.onListening
         let udp = UDPListener(
@@ -46,31 +47,34 @@ public struct WebRTCModule: ProxyModule {
         ) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.syncOptions?.setOption(.writeBufferWaterMark, value: WebRTCRelay.writeWaterMark)
-                try channel.pipeline.syncOperations.addHandler(RelayListenerHandler(relay: relay))
-                relay.attach(channel)
+                try channel.pipeline.syncOperations.addHandler(RelayListenerHandler(relay: relay.onLoop))
+                relay.onLoop.attach(channel)
             }
         }
         let config = self.config, context = self.context
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                defer { bound.fail(CancellationError()) }
-                try await udp.run()
-                try await loop.submit { relay.closeAll(reason: "proxy stopping") }.get()
+        // The media socket and the signalling listener run side by side (structured: the scope
+        // ends when both have, and a failure of either cancels the other).
+        async let media: Void = Self.serveMedia(udp, relay: relay, bound: bound)
+        let udpPort = try await bound.futureResult.get().port ?? 0
+        let signalling = WebRTCSignalling(
+            settings: .init(
+                candidate: config.candidate, udpPort: udpPort, backendTimeout: TimeAmount(config.backendTimeout.duration),
+                recordTTL: recordTTL, cors: CORSPolicy(config: config.cors, profile: .signalling)),
+            sessions: sessions, logger: context.logger, relay: relay)
+        let api = TCPListener(name: "webrtc-api", endpoint: config.apiListen, context: context) { channel in
+            channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
+                try channel.pipeline.syncOperations.addHandler(SignallingHTTPHandler(signalling: signalling))
             }
-            let udpPort = try await bound.futureResult.get().port ?? 0
-            let signalling = WebRTCSignalling(
-                settings: .init(
-                    candidate: config.candidate, udpPort: udpPort, backendTimeout: TimeAmount(config.backendTimeout.duration),
-                    recordTTL: recordTTL, module: Self.name, cors: SignallingCORS(config: config.cors)),
-                router: context.router, hooks: context.hooks, logger: context.logger, relay: relay)
-            let api = TCPListener(name: "webrtc-api", endpoint: config.apiListen, context: context) { channel in
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
-                    try channel.pipeline.syncOperations.addHandler(SignallingHTTPHandler(signalling: signalling))
-                }
-            }
-            group.addTask { try await api.run() }
-            try await group.waitForAll()
         }
+        try await api.run()
+        try await media
+    }
+
+    /// The UDP side until it drained: then every session left ends.
+    private static func serveMedia(_ udp: UDPListener, relay: WebRTCRelay.Handle, bound: EventLoopPromise<SocketAddress>) async throws {
+        defer { bound.fail(CancellationError()) }
+        try await udp.run()
+        try await relay.closeAll(reason: "proxy stopping")
     }
 }
 

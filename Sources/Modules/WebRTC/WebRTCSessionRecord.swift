@@ -8,19 +8,24 @@ import ProxyCore
 struct WebRTCSessionRecord: Codable, Sendable, Equatable {
     static let namespace = "webrtc-session"
 
-    enum Mode: String, Codable, Sendable {
-        case publish, play
-    }
-
+    /// The backend's id.
     var backend: String
     /// The backend's registered ip and the port of the host candidate it answered.
     var ip: String
     var port: Int
     var stream: StreamKey
+    /// The client's query (tokens), passed on with the stream.
     var query: String
-    var mode: Mode
+    /// Stored as `mode` (`publish` or `play`).
+    var role: SessionRole
     /// The proxy's resource id (WHIP/WHEP Location), when the session has one.
     var resource: String?
+
+    enum CodingKeys: String, CodingKey {
+        case backend, ip, port, stream, query
+        case role = "mode"
+        case resource
+    }
 
     var json: String { (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? "" }
 

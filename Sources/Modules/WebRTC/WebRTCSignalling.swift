@@ -3,39 +3,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ProxyCore
+import ProxyHTTP
 import ProxyNet
-
-/// One signalling request as the HTTP handler gathered it (head and whole body, capped).
-struct SignallingRequest: Sendable {
-    var method: HTTPMethod
-    var uri: String
-    var headers: HTTPHeaders
-    var body: ByteBuffer
-    var client: String
-    /// The proxy's own address on this connection (the candidate when no Host header names one).
-    var local: String?
-
-    var path: String { String(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]) }
-    var query: String {
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        return parts.count > 1 ? String(parts[1]) : ""
-    }
-    var host: String? { headers.first(name: "host") }
-}
-
-/// An answer to the client.
-struct SignallingResponse: Sendable {
-    var status: HTTPResponseStatus
-    var headers: [(String, String)] = []
-    var body: String = ""
-
-    static func error(_ status: HTTPResponseStatus, _ message: String) -> SignallingResponse {
-        let escaped = String(data: (try? JSONSerialization.data(withJSONObject: [message], options: [])) ?? Data("[\"\"]".utf8), encoding: .utf8) ?? "[\"\"]"
-        return SignallingResponse(
-            status: status, headers: [("Content-Type", "application/json")],
-            body: "{\"code\":\(status.code),\"error\":\(escaped.dropFirst().dropLast())}\n")
-    }
-}
 
 /// The WHIP/WHEP and SRS signalling proxy: routes each offer's stream to its backend, forwards
 /// the offer without the client's candidates to the backend's API, rewrites the answer to the
@@ -43,26 +12,38 @@ struct SignallingResponse: Sendable {
 /// proxy resource URL for PATCH and DELETE.
 struct WebRTCSignalling: Sendable {
     struct Settings: Sendable {
+        /// The address put in the rewritten answer's candidates (`*`: the request's Host).
         var candidate: String
+        /// The proxy's UDP port, put in the rewritten answer's candidates.
         var udpPort: Int
+        /// How long the backend's API may take to answer an offer, PATCH or DELETE.
         var backendTimeout: TimeAmount
+        /// How long the session and resource records live in the registry without a refresh.
         var recordTTL: Duration
-        var module: String
-        var cors: SignallingCORS
+        var cors: CORSPolicy
         static let maxBody = 64 * 1024
     }
 
     enum Kind {
         case whip, whep, srsPublish, srsPlay
 
-        var mode: WebRTCSessionRecord.Mode { self == .whip || self == .srsPublish ? .publish : .play }
+        /// The dialect of a request to this kind of endpoint.
+        var dialect: any SignallingDialect {
+            switch self {
+            case .whip: WHIPDialect(role: .publish)
+            case .whep: WHIPDialect(role: .play)
+            case .srsPublish: SRSJSONDialect(role: .publish)
+            case .srsPlay: SRSJSONDialect(role: .play)
+            }
+        }
     }
 
     var settings: Settings
-    var router: Router
-    var hooks: any ProxyHooks
+    /// What every session's StreamSession shares (router, hooks, the module's identity).
+    var sessions: StreamSession.Context
     var logger: Logger
-    var relay: WebRTCRelay
+    var relay: WebRTCRelay.Handle
+    var router: Router { sessions.router }
 
     func handle(_ request: SignallingRequest) async -> SignallingResponse {
         var response = await dispatch(request)
@@ -116,171 +97,99 @@ struct WebRTCSignalling: Sendable {
 
     // MARK: Offers
 
-    private struct Refusal: Error {
-        var response: SignallingResponse
-        init(_ status: HTTPResponseStatus, _ message: String) { response = .error(status, message) }
-    }
-
     private func offer(_ request: SignallingRequest, kind: Kind, streamPath: String) async -> SignallingResponse {
         do {
-            return try await exchange(request, kind: kind, streamPath: streamPath)
-        } catch let refusal as Refusal {
-            return refusal.response
+            return try await exchange(request, dialect: kind.dialect, streamPath: streamPath)
         } catch {
-            return .error(.internalServerError, "\(error)")
+            return error.response
         }
     }
 
-    private func exchange(_ request: SignallingRequest, kind: Kind, streamPath: String) async throws -> SignallingResponse {
-        let text = String(buffer: request.body)
-        // SRS's JSON API carries the stream URL and the offer inside a JSON object.
-        var json: [String: Any] = [:]
-        let offerText: String
-        let stream: StreamRequest
-        switch kind {
-        case .whip, .whep:
-            offerText = text
-            let q = QueryString(request.query)
-            guard (q.value("stream").map { !$0.isEmpty } ?? false) || !streamPath.isEmpty else {
-                throw Refusal(.badRequest, "no stream: give ?app=&stream= or /rtc/v1/\(kind == .whip ? "whip" : "whep")/<app>/<stream>")
-            }
-            do {
-                stream = try StreamRequest.http(host: request.host, path: "/" + streamPath, query: request.query)
-            } catch {
-                throw Refusal(.badRequest, "bad stream name: \(error)")
-            }
-        case .srsPublish, .srsPlay:
-            guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-                throw Refusal(.badRequest, "the body is not a JSON object")
-            }
-            json = object
-            guard let url = object["streamurl"] as? String, let sdp = object["sdp"] as? String else {
-                throw Refusal(.badRequest, "the JSON body needs streamurl and sdp strings")
-            }
-            offerText = sdp
-            stream = try Self.streamRequest(fromStreamURL: url)
-        }
+    /// One offer, whatever its dialect: the stream routed (publish hook, lease), the offer
+    /// forwarded without the client's candidates, the answer rewritten to the proxy's UDP port,
+    /// the session recorded for the UDP side of any proxy and handed to this proxy's relay.
+    private func exchange(_ request: SignallingRequest, dialect: any SignallingDialect, streamPath: String) async throws(SignallingRefusal) -> SignallingResponse {
+        var dialect = dialect
+        let (stream, offerText) = try dialect.readOffer(request, streamPath: streamPath)
         let offer: SDPRewriter.Offer
         do {
             offer = try SDPRewriter.offer(offerText)
         } catch {
-            throw Refusal(error == .tooLarge ? .payloadTooLarge : .badRequest, "offer: \(error)")
+            throw SignallingRefusal(error == .tooLarge ? .payloadTooLarge : .badRequest, "offer: \(error)")
         }
 
-        if kind.mode == .publish {
-            let event = StreamEvent(kind: .publishStart, request: stream, module: settings.module, client: request.client)
-            if case .deny(let why) = await hooks.authorizePublish(event) { throw Refusal(.forbidden, "publish refused: \(why)") }
-        }
+        let session = StreamSession(stream, role: dialect.role, client: request.client, needs: .rtc, context: sessions)
         let lease: RouteLease
         do {
-            lease = try await router.acquire(stream, needs: .rtc, role: kind.mode == .publish ? .publish : .play, client: request.client)
+            lease = try await session.open()
         } catch {
-            throw Refusal(.serviceUnavailable, "\(error)")
+            switch error {
+            case .denied(let why): throw SignallingRefusal(.forbidden, "publish refused: \(why)")
+            case .routing(let error): throw SignallingRefusal(.serviceUnavailable, "\(error)")
+            case .ended(let why): throw SignallingRefusal(.serviceUnavailable, why)
+            }
         }
+        // Until the relay has it, the session ends with any refusal below.
         var handedOff = false
-        defer { if !handedOff { Task { await lease.release() } } }
+        defer { if !handedOff { session.end(reason: "signalling did not complete") } }
         let backend = lease.backend
         guard let api = backend.address(for: .api) else {
-            throw Refusal(.badGateway, "backend \(backend.id) announces no api endpoint for WebRTC signalling")
+            throw SignallingRefusal(.badGateway, "backend \(backend.id) announces no api endpoint for WebRTC signalling")
         }
 
-        var forwarded = ByteBuffer()
+        let (body, contentType) = dialect.backendBody(offer: offer.sdp)
         var headers = HTTPHeaders()
-        switch kind {
-        case .whip, .whep:
-            forwarded.writeString(offer.sdp)
-            headers.add(name: "Content-Type", value: "application/sdp")
-        case .srsPublish, .srsPlay:
-            json["sdp"] = offer.sdp
-            forwarded.writeBytes((try? JSONSerialization.data(withJSONObject: json)) ?? Data())
-            headers.add(name: "Content-Type", value: "application/json")
-        }
+        headers.add(name: "Content-Type", value: contentType)
         if let auth = request.headers.first(name: "authorization") { headers.add(name: "Authorization", value: auth) }
         let answer: BackendHTTPExchange.Response
         do {
             answer = try await BackendHTTPExchange.send(
-                .POST, request.uri, headers: headers, body: forwarded, to: api, on: relay.loop, timeout: settings.backendTimeout
+                .POST, request.uri, headers: headers, body: body, to: api, on: relay.loop, timeout: settings.backendTimeout
             ).get()
         } catch let failure as BackendHTTPExchange.Failure {
-            if case .connect = failure {
-                handedOff = true
-                await lease.reportUnreachable("\(failure)")
-            }
-            if case .timeout = failure { throw Refusal(.gatewayTimeout, "\(failure)") }
-            throw Refusal(.badGateway, "\(failure)")
+            if case .connect = failure { session.endUnreachable(reason: "\(failure)") }
+            if case .timeout = failure { throw SignallingRefusal(.gatewayTimeout, "\(failure)") }
+            throw SignallingRefusal(.badGateway, "\(failure)")
+        } catch {
+            throw SignallingRefusal(.badGateway, "\(error)")
         }
 
-        let answerSDP: String
-        switch kind {
-        case .whip, .whep:
-            guard answer.status == 201 || answer.status == 200 else { return Self.passThrough(answer) }
-            answerSDP = answer.text
-        case .srsPublish, .srsPlay:
-            guard answer.status == 200, let object = try? JSONSerialization.jsonObject(with: Data(answer.text.utf8)) as? [String: Any],
-                (object["code"] as? Int) == 0, let sdp = object["sdp"] as? String
-            else { return Self.passThrough(answer) }
-            json = object
-            answerSDP = sdp
-        }
+        guard let answerSDP = dialect.answerSDP(in: answer) else { return Self.passThrough(answer) }
         let proxy = SDPRewriter.ProxyAddress(host: candidateHost(request), port: settings.udpPort)
         let rewritten: SDPRewriter.Answer
         do {
             rewritten = try SDPRewriter.answer(answerSDP, backend: Self.addresses(of: backend), proxy: proxy)
         } catch {
-            throw Refusal(.badGateway, "backend answer: \(error)")
+            throw SignallingRefusal(.badGateway, "backend answer: \(error)")
         }
 
         let username = "\(rewritten.ufrag):\(offer.ufrag)"
         var resource: String?
-        if kind == .whip || kind == .whep, let location = answer.headers.first(name: "location") {
-            resource = WebRTCResourceRecord.newID()
+        if dialect.hasResources, let location = answer.headers.first(name: "location") {
+            let id = WebRTCResourceRecord.newID()
             let record = WebRTCResourceRecord(backend: backend.id.rawValue, location: Self.resolve(location, against: request.path), username: username)
-            try await put(record.json, WebRTCResourceRecord.namespace, resource!)
+            try await put(record.json, WebRTCResourceRecord.namespace, id)
+            resource = id
         }
         let record = WebRTCSessionRecord(
             backend: backend.id.rawValue, ip: backend.ip, port: rewritten.backendPort, stream: stream.key, query: stream.query,
-            mode: kind.mode, resource: resource)
+            role: dialect.role, resource: resource)
         try await put(record.json, WebRTCSessionRecord.namespace, username)
         handedOff = true
-        relay.expect(username: username, record: record, lease: lease)
+        relay.expect(username: username, record: record, stream: session, lease: lease)
         logger.info("signalled", metadata: [
-            "stream": "\(stream.key)", "mode": "\(kind.mode.rawValue)", "client": "\(request.client)", "backend": "\(backend.id)",
+            "stream": "\(stream.key)", "mode": "\(dialect.role.rawValue)", "client": "\(request.client)", "backend": "\(backend.id)",
             "backend_udp": "\(backend.ip):\(rewritten.backendPort)", "session": "\(username)",
             "candidates": "\(offer.removedCandidates) removed from the offer, \(rewritten.rewrittenCandidates) rewritten and \(rewritten.droppedCandidates) dropped in the answer",
         ])
-
-        switch kind {
-        case .whip, .whep:
-            var out = SignallingResponse(status: .created, headers: [("Content-Type", "application/sdp")], body: rewritten.sdp)
-            if let resource { out.headers.append(("Location", WebRTCResourceRecord.pathPrefix + resource)) }
-            if let etag = answer.headers.first(name: "etag") { out.headers.append(("ETag", etag)) }
-            return out
-        case .srsPublish, .srsPlay:
-            json["sdp"] = rewritten.sdp
-            let body = (try? JSONSerialization.data(withJSONObject: json)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            return SignallingResponse(status: .ok, headers: [("Content-Type", "application/json")], body: body)
-        }
+        return dialect.response(sdp: rewritten.sdp, location: resource.map { WebRTCResourceRecord.pathPrefix + $0 }, backend: answer)
     }
 
-    private func put(_ value: String, _ namespace: String, _ id: String) async throws {
+    private func put(_ value: String, _ namespace: String, _ id: String) async throws(SignallingRefusal) {
         do {
             try await router.registry.putRecord(value, namespace: namespace, id: id, ttl: settings.recordTTL)
         } catch {
-            throw Refusal(.serviceUnavailable, "registry: \(error)")
-        }
-    }
-
-    /// `webrtc://host[:port]/app/stream[?query]` as SRS's players send it.
-    static func streamRequest(fromStreamURL url: String) throws -> StreamRequest {
-        guard url.utf8.count <= 4096, let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-            scheme == "webrtc" || scheme == "http" || scheme == "https"
-        else {
-            throw Refusal(.badRequest, "streamurl must look like webrtc://host/app/stream")
-        }
-        do {
-            return try StreamRequest.http(host: components.host, path: components.percentEncodedPath, query: components.percentEncodedQuery ?? "")
-        } catch {
-            throw Refusal(.badRequest, "bad stream name in streamurl: \(error)")
+            throw SignallingRefusal(.serviceUnavailable, "registry: \(error)")
         }
     }
 
@@ -316,51 +225,5 @@ struct WebRTCSignalling: Sendable {
         if location.hasPrefix("/") { return location }
         let base = path.hasSuffix("/") ? path : String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) + "/"
         return base + location
-    }
-
-    // MARK: Resources (PATCH, DELETE)
-
-    private func resource(_ request: SignallingRequest, id: Substring) async -> SignallingResponse {
-        guard WebRTCResourceRecord.isValidID(id) else { return .error(.notFound, "no such WebRTC resource") }
-        let registry = router.registry
-        let text: String?
-        let alive: [Backend]
-        do {
-            text = try await registry.record(namespace: WebRTCResourceRecord.namespace, id: String(id))
-            alive = try await registry.aliveBackends()
-        } catch {
-            return .error(.serviceUnavailable, "registry: \(error)")
-        }
-        guard let text, let record = WebRTCResourceRecord.decode(text) else { return .error(.notFound, "no such WebRTC resource (ended or expired)") }
-        if request.method == .DELETE {
-            relay.close(username: record.username)
-            try? await registry.deleteRecord(namespace: WebRTCResourceRecord.namespace, id: String(id))
-            try? await registry.deleteRecord(namespace: WebRTCSessionRecord.namespace, id: record.username)
-        }
-        guard let backend = alive.first(where: { $0.id.rawValue == record.backend }), let api = backend.address(for: .api) else {
-            return request.method == .DELETE ? SignallingResponse(status: .ok) : .error(.badGateway, "the resource's backend \(record.backend) is gone")
-        }
-        var headers = HTTPHeaders()
-        for name in ["content-type", "if-match", "authorization"] {
-            if let value = request.headers.first(name: name) { headers.add(name: name, value: value) }
-        }
-        var body: ByteBuffer?
-        if request.method == .PATCH {
-            // Trickled client candidates must not reach the backend either.
-            body = ByteBuffer(string: SDPRewriter.stripCandidates(String(buffer: request.body)))
-        }
-        do {
-            let answer = try await BackendHTTPExchange.send(
-                request.method, record.location, headers: headers, body: body, to: api, on: relay.loop, timeout: settings.backendTimeout
-            ).get()
-            var out = SignallingResponse(status: HTTPResponseStatus(statusCode: answer.status))
-            if let type = answer.headers.first(name: "content-type") { out.headers.append(("Content-Type", type)) }
-            if let etag = answer.headers.first(name: "etag") { out.headers.append(("ETag", etag)) }
-            out.body = SDPRewriter.stripCandidates(answer.text)
-            if answer.body.readableBytes == 0 { out.body = "" }
-            return out
-        } catch {
-            return .error(.badGateway, "\(error)")
-        }
     }
 }

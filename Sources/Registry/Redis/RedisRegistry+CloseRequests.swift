@@ -25,11 +25,7 @@ extension RedisRegistry: StreamCloseBroadcast {
     }
 
     enum CloseScripts {
-        private static let now = """
-            local t = redis.call('TIME')
-            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
-            """
+        private static let now = Scripts.now
 
         /// KEYS: log, seq. ARGV: ttl (ms), request JSON, most kept.
         static let add = now + """

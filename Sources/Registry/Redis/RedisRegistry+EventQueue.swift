@@ -51,10 +51,7 @@ extension RedisRegistry: EventQueue {
 
     /// KEYS for every script: due set, payload hash, attempts hash.
     enum EventScripts {
-        private static let now = "\n" + """
-            local t = redis.call('TIME')
-            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-            """ + "\n"
+        private static let now = Scripts.now
 
         /// ARGV: id, payload, limit. 1 when queued (or already queued), 0 when the queue is full.
         static let enqueue = """

@@ -62,11 +62,7 @@ extension RedisRegistry: SessionCountStore {
     }
 
     enum CountScripts {
-        private static let now = """
-            local t = redis.call('TIME')
-            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
-            """
+        private static let now = Scripts.now
 
         /// KEYS: the proxy's hash, the index. ARGV: ttl (ms), proxy id, then field, value pairs.
         static let publish = now + """

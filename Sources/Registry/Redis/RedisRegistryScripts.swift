@@ -2,8 +2,9 @@ extension RedisRegistry {
     /// The Lua scripts behind every registry operation that reads and then writes: each runs
     /// atomically on the server, with the server's clock.
     enum Scripts {
-        /// Sets `now` to the server's time in ms; joined between script parts, so it has its own line breaks.
-        private static let now = "\n" + """
+        /// Sets `now` to the server's time in ms; joined between script parts, so it has its own
+        /// line breaks. Every script that reads the clock starts with it.
+        static let now = "\n" + """
             local t = redis.call('TIME')
             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
             """ + "\n"

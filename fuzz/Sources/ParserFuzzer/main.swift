@@ -1,10 +1,18 @@
-// libFuzzer entry point for the ProxyCore parsers: every input a client or an origin controls
-// before the proxy knows a stream key, plus the HTTP-FLV module's client request heads and HLS
-// playlist rewriting. Built by fuzz/run with -sanitize=fuzzer,address.
+// libFuzzer entry point for the parsers: every input a client or an origin controls before the
+// proxy knows a stream key (ProxyCore), client request heads (ProxyHTTP), HLS playlist rewriting
+// (HTTPFLV), SRT handshakes (SRT), STUN and SDP (WebRTC). Built by fuzz/run from the package's own
+// targets (fuzz/Package.swift depends on the repository's package) with libFuzzer and
+// AddressSanitizer; no main: libFuzzer's drives the entry point below.
 //
 // The first byte picks the parser; the rest is its input (NUL separates fields where a parser
 // takes two or three). Besides "does not crash", each successful parse is checked for the
 // invariants the router relies on; a violation stops the fuzzer with the input saved.
+
+@testable import HTTPFLV
+@testable import ProxyCore
+@testable import ProxyHTTP
+@testable import SRT
+@testable import WebRTC
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -135,7 +143,7 @@ private func hasScheme(_ s: some Collection<UInt8>) -> Bool {
     }
 }
 
-/// SRT handshakes (the SRT module's parser, compiled in by fuzz/run): a parse serializes back to
+/// SRT handshakes (the SRT module's parser): a parse serializes back to
 /// the same bytes (up to a trailing partial word, which is never an extension), and the Stream ID
 /// is within its limit and routes to a valid key or a typed error.
 private func checkSRTHandshake(_ input: [UInt8]) {

@@ -1,0 +1,52 @@
+import NIOCore
+import ProxyCore
+import ProxyNet
+
+extension WebRTCRelay {
+    /// One media session.
+    final class Session {
+        let username: String
+        let record: WebRTCSessionRecord
+        /// Its life cycle: the lease, the start and end events.
+        let stream: StreamSession
+        let lease: RouteLease
+        let backend: any Channel
+        /// The active client address: where everything but a routed Binding response goes.
+        var client: SocketAddress
+        /// `client` as a cheap dictionary key (the hot path's one lookup).
+        var clientKey: ClientKey
+        /// The client's other bound addresses (checks from its other local candidates), each in
+        /// `byClient` too while it leads to this session.
+        var others: [(key: ClientKey, address: SocketAddress)] = []
+        /// Binding Requests relayed from `others`, for their responses to go back there.
+        var requestsFromOthers: [(id: STUNMessage.TransactionID, address: SocketAddress)] = []
+        /// The backend socket's handler: writes go to its context, past the pipeline's tail. (The
+        /// handler's reference back to the session is dropped when the socket closes.)
+        let handler: BackendHandler
+        var needsFlush = false
+        /// Set by the hot path; copied into the session table before idle expiry.
+        var lastSeen: NIODeadline
+        /// Bytes relayed in the current read batch, added to the lease's counters once per batch.
+        var bytes = BatchedByteCounts()
+        var lastRecordRefresh: NIODeadline
+
+        init(
+            username: String, record: WebRTCSessionRecord, stream: StreamSession, lease: RouteLease, backend: any Channel,
+            handler: BackendHandler, client: SocketAddress, now: NIODeadline
+        ) {
+            self.username = username
+            self.record = record
+            self.stream = stream
+            self.lease = lease
+            self.backend = backend
+            self.handler = handler
+            self.client = client
+            self.clientKey = ClientKey(client)
+            self.lastSeen = now
+            self.lastRecordRefresh = now
+        }
+
+        func accountFromClient() { bytes.accountFromClient(to: lease.counters) }
+        func accountToClient() { bytes.accountToClient(to: lease.counters) }
+    }
+}

@@ -1,0 +1,237 @@
+import NIOCore
+import ProxyCore
+import Synchronization
+
+/// One client session's life cycle, the same for every module (DESIGN.md 5b):
+///
+///     stream request known -> authorise (the publish hook) -> lease (the router) -> dial and
+///     relay (the module's part) -> started (the backend took the stream) -> end
+///
+/// The type keeps the invariants every module used to keep by hand: at most one lease per
+/// session, given back on every exit path, and at most one start and one end event, the end
+/// only after a start. `end` is synchronous and idempotent, so an event loop calls it from a
+/// close callback without a task; the router takes the lease in on its own loop. A session that
+/// ends while it is being opened (the client left during the hook, the routing or the dial)
+/// gives the lease back as soon as it arrives, and `open` throws `.ended`.
+///
+/// Thread-safe: modules call it from their event loops and from the tasks that await the router.
+public final class StreamSession: Sendable {
+    /// What the sessions of one module share: the router, the hooks and who the module is.
+    public struct Context: Sendable {
+        public var router: Router
+        public var hooks: any ProxyHooks
+        public var module: ModuleIdentity
+
+        public init(router: Router, hooks: any ProxyHooks, module: ModuleIdentity) {
+            self.router = router
+            self.hooks = hooks
+            self.module = module
+        }
+    }
+
+    /// Why a session could not be opened.
+    public enum Refusal: Error, CustomStringConvertible, Sendable {
+        /// The publish hook said no.
+        case denied(String)
+        /// The router found no backend (or the registry failed).
+        case routing(RoutingError)
+        /// The session ended while it was being opened (the client left, a close request): nothing to answer.
+        case ended(String)
+
+        public var description: String {
+            switch self {
+            case .denied(let why): "publish refused: \(why)"
+            case .routing(let error): "\(error)"
+            case .ended(let why): "session ended while it was opened: \(why)"
+            }
+        }
+    }
+
+    private enum Phase {
+        case new, opening, leased, ended
+    }
+
+    private struct State {
+        var phase = Phase.new
+        var lease: RouteLease?
+        var started = false
+        var endReason: String?
+        var closeHandler: (@Sendable (String) -> Void)?
+    }
+
+    public let request: StreamRequest
+    public let role: SessionRole
+    /// The client's address as text (logs, hooks, the streams API).
+    public let client: String
+    /// The endpoint kind the session needs from its backend.
+    public let kind: EndpointKind
+    public let context: Context
+    private let state = Mutex(State())
+
+    public init(_ request: StreamRequest, role: SessionRole, client: String, needs kind: EndpointKind, context: Context) {
+        self.request = request
+        self.role = role
+        self.client = client
+        self.kind = kind
+        self.context = context
+    }
+
+    /// The session's lease, once it has one and until it ended.
+    public var lease: RouteLease? { state.withLock { $0.phase == .leased ? $0.lease : nil } }
+    public var isEnded: Bool { state.withLock { $0.phase == .ended } }
+    /// Why it ended (the first reason given), once it did.
+    public var endReason: String? { state.withLock { $0.endReason } }
+
+    /// The event of this session (`publish_start`, `play_start`; the end kinds from it).
+    public func event(_ kind: StreamEvent.Kind? = nil) -> StreamEvent {
+        StreamEvent(
+            kind: kind ?? (role == .publish ? .publishStart : .playStart), request: request, module: context.module, client: client,
+            backend: state.withLock { $0.lease?.backend.id })
+    }
+
+    // MARK: Opening
+
+    /// Authorises and leases: `authorize()` then `acquire()`.
+    @discardableResult
+    public func open() async throws(Refusal) -> RouteLease {
+        try await authorize()
+        return try await acquire()
+    }
+
+    /// Asks the publish hook, for a publisher (a player passes).
+    public func authorize() async throws(Refusal) {
+        try begin()
+        guard role == .publish else { return }
+        if case .deny(let why) = await context.hooks.authorizePublish(event()) {
+            end(reason: "publish refused: \(why)")
+            throw .denied(why)
+        }
+    }
+
+    /// Asks the router for the backend of the stream and leases its route.
+    @discardableResult
+    public func acquire() async throws(Refusal) -> RouteLease {
+        try begin()
+        let lease: RouteLease
+        do {
+            lease = try await context.router.acquire(request, needs: kind, role: role, client: client, module: context.module.name)
+        } catch {
+            end(reason: "\(error)")
+            throw .routing(error)
+        }
+        return try adopt(lease)
+    }
+
+    /// Leases `backend` without routing: a session pinned to where its state is (an HLS play
+    /// session, a WebRTC session signalled through another proxy). No hook is asked.
+    @discardableResult
+    public func attach(to backend: Backend) async throws(Refusal) -> RouteLease {
+        try begin()
+        let lease = await context.router.attach(request, to: backend, kind: kind, role: role, client: client, module: context.module.name)
+        return try adopt(lease)
+    }
+
+    // MARK: Opening from an event loop
+
+    /// `open()` for a channel handler: the hook and the router are awaited off the loop, and the
+    /// future completes on `loop` (a refusal fails it with a `Refusal`).
+    public func open(on loop: any EventLoop) -> EventLoopFuture<RouteLease> {
+        loop.makeFutureWithTask { try await self.open() }
+    }
+
+    /// `authorize()` for a channel handler, completed on `loop`.
+    public func authorize(on loop: any EventLoop) -> EventLoopFuture<Void> {
+        loop.makeFutureWithTask { try await self.authorize() }
+    }
+
+    /// `acquire()` for a channel handler, completed on `loop`.
+    public func acquire(on loop: any EventLoop) -> EventLoopFuture<RouteLease> {
+        loop.makeFutureWithTask { try await self.acquire() }
+    }
+
+    private func begin() throws(Refusal) {
+        let ended: String? = state.withLock { state in
+            switch state.phase {
+            case .new:
+                state.phase = .opening
+                return nil
+            case .opening: return nil
+            case .leased: preconditionFailure("StreamSession opened twice")
+            case .ended: return state.endReason ?? "ended"
+            }
+        }
+        if let ended { throw .ended(ended) }
+    }
+
+    /// Takes the router's lease, unless the session ended meanwhile: then the lease goes back at once.
+    private func adopt(_ lease: RouteLease) throws(Refusal) -> RouteLease {
+        let (ended, handler): (String?, (@Sendable (String) -> Void)?) = state.withLock { state in
+            guard state.phase == .opening else { return (state.endReason ?? "ended", nil) }
+            state.phase = .leased
+            state.lease = lease
+            return (nil, state.closeHandler)
+        }
+        if let ended {
+            lease.end()
+            throw .ended(ended)
+        }
+        if let handler { lease.onClose(handler) }
+        return lease
+    }
+
+    // MARK: While it lives
+
+    /// How the module ends this session when asked to (the commands API's close, a stream
+    /// closed on every proxy): the protocol's natural end. It runs at most once, on the caller's
+    /// thread (hop to the session's event loop), and also when the close came before the lease.
+    public func onClose(_ handler: @escaping @Sendable (_ reason: String) -> Void) {
+        let lease: RouteLease? = state.withLock { state in
+            state.closeHandler = handler
+            return state.phase == .leased ? state.lease : nil
+        }
+        lease?.onClose(handler)
+    }
+
+    /// The backend took the stream: reports `publish_start` or `play_start`, once. Ignored
+    /// before the lease and after the end.
+    public func started() {
+        let report: Bool = state.withLock { state in
+            guard state.phase == .leased, !state.started else { return false }
+            state.started = true
+            return true
+        }
+        if report { context.hooks.report(event()) }
+    }
+
+    public var hasStarted: Bool { state.withLock { $0.started } }
+
+    // MARK: Ending
+
+    /// Ends the session: the end event when it had started, the lease back to the router. Any
+    /// thread, never waits; only the first call counts.
+    public func end(reason: String) {
+        finish(reason: reason, unreachable: false)
+    }
+
+    /// Ends the session because its backend could not be reached or failed its handshake: the
+    /// route fails over and the backend is left out of picks for a while.
+    public func endUnreachable(reason: String) {
+        finish(reason: reason, unreachable: true)
+    }
+
+    private func finish(reason: String, unreachable: Bool) {
+        let (lease, started): (RouteLease?, Bool) = state.withLock { state in
+            guard state.phase != .ended else { return (nil, false) }
+            state.phase = .ended
+            state.endReason = reason
+            defer { state.lease = nil }
+            return (state.lease, state.started)
+        }
+        if started, let lease {
+            context.hooks.report(StreamEvent(
+                kind: role == .publish ? .publishEnd : .playEnd, request: request, module: context.module, client: client, backend: lease.backend.id))
+        }
+        guard let lease else { return }
+        if unreachable { lease.endUnreachable(reason) } else { lease.end() }
+    }
+}
