@@ -36,12 +36,12 @@ import Testing
 
     /// The refusal counters by reason (MetricsTests.counts), the reasons at 0 left out.
     static func refusals(_ proxy: ProxyProcess) async throws -> [String: Double] {
-        try await MetricsTests.counts(proxy, refusalMetric, reasons: 14)
+        try await MetricsTests.counts(proxy, refusalMetric, reasons: 15)
     }
 
     /// Waits until the refusal counters are `expected` (and no other reason is counted).
     static func waitForRefusals(_ proxy: ProxyProcess, _ expected: [String: Double], timeout: Duration = .seconds(10)) async throws {
-        try await MetricsTests.waitForCounts(proxy, refusalMetric, reasons: 14, expected, timeout: timeout)
+        try await MetricsTests.waitForCounts(proxy, refusalMetric, reasons: 15, expected, timeout: timeout)
     }
 
     @Test func playersThroughTheProxyGetTheSameFramesAndTimestampsAsDirect() async throws {
@@ -168,7 +168,8 @@ import Testing
 
     @Test func badClientsCostOneConnectionAndIdleOnesAreClosedWithMemoryBack() async throws {
         ProcStat.raiseFileLimit()
-        let proxy = try await ProxyProcess.start(config: Self.config(", handshake_timeout: 2s"))
+        // 2,000 connections from one address: over the per-address cap a public proxy defaults to.
+        let proxy = try await ProxyProcess.start(config: "limits: { connections_per_address: 4096 }\n" + Self.config(", handshake_timeout: 2s"))
         let port = try await Self.rtmpPort(proxy)
 
         #expect(try await Self.refusals(proxy).isEmpty, "nothing refused yet")

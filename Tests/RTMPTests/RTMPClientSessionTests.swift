@@ -40,9 +40,9 @@ import Testing
 
     static let tcUrl = "rtmp://127.0.0.1:1935/live"
 
-    static func connect(tcUrl: String? = tcUrl, transactionID: Double = 1) -> RTMPCommand {
+    static func connect(tcUrl: String? = tcUrl, app: String = "live", transactionID: Double = 1) -> RTMPCommand {
         var object: AMF0Object = [
-            "app": .string("live"), "type": .string("nonprivate"), "flashVer": .string("FMLE/3.0 (compatible; Lavf61.1.100)"),
+            "app": .string(app), "type": .string("nonprivate"), "flashVer": .string("FMLE/3.0 (compatible; Lavf61.1.100)"),
         ]
         if let tcUrl { object["tcUrl"] = .string(tcUrl) }
         object["swfUrl"] = .string("rtmp://127.0.0.1:1935/live")
@@ -457,6 +457,18 @@ import Testing
         #expect(try empty.messages().compactMap(\.command).map(\.name) == ["_error"])
         #expect(Self.counted(client.refusals) == [.noStream: 1] && Self.counted(empty.refusals) == [.noStream: 1])
         try empty.finish()
+    }
+
+    @Test func connectWhoseAppDisagreesWithItsTcUrlIsRejected() throws {
+        // nginx-rtmp would publish to "other" what the proxy authorised and routed as "live".
+        let client = try Client.handshaken()
+        try client.send(Self.connect(tcUrl: "rtmp://127.0.0.1:1935/live", app: "other"))
+        #expect(!client.channel.isActive)
+        let sent = try client.messages()
+        #expect(sent.compactMap(\.command).map(\.name) == ["_error"])
+        #expect(sent.last?.info?["code"] == .string("NetConnection.Connect.Rejected"))
+        #expect(Self.counted(client.refusals) == [.noStream: 1])
+        try client.finish()
     }
 
     @Test func badStreamNameGetsAnErrorStatus() throws {

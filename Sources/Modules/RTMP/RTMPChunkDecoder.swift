@@ -27,7 +27,7 @@ struct RTMPChunkDecoder {
     }
 
     /// The state a chunk stream id carries from one chunk to the next.
-    private struct StreamState {
+    fileprivate struct StreamState {
         var timestamp: UInt32 = 0
         /// The raw timestamp field of the last type 0/1/2 header (a delta for types 1/2),
         /// reused by a type 3 chunk that starts a new message (as ffmpeg and librtmp read it).
@@ -48,9 +48,40 @@ struct RTMPChunkDecoder {
         self.limits = limits
     }
 
+    /// A chunk whose header was read: what its payload is, and its chunk stream's state after it.
+    struct ChunkHeader {
+        var csid: UInt32
+        fileprivate var state: StreamState
+        var isFirst: Bool
+        /// Payload bytes that follow the header.
+        var payloadSize: Int
+        var typeID: UInt8 { state.typeID }
+        var messageLength: Int { state.messageLength }
+
+        /// The chunk, given its payload.
+        func chunk(payload: ByteBuffer) -> RTMPChunk {
+            RTMPChunk(
+                csid: csid, timestamp: state.timestamp, messageLength: state.messageLength, typeID: state.typeID,
+                streamID: state.streamID, isFirst: isFirst, isLast: state.remaining == 0, payload: payload)
+        }
+    }
+
     /// The next whole chunk in `buffer`, consuming it; nil (consuming nothing) when more bytes are needed.
     mutating func next(_ buffer: inout ByteBuffer) throws(RTMPError) -> RTMPChunk? {
         var b = buffer
+        guard let header = try readHeader(&b), let payload = b.readSlice(length: header.payloadSize) else { return nil }
+        buffer = b
+        accept(header)
+        let chunk = header.chunk(payload: payload)
+        try apply(chunk)
+        return chunk
+    }
+
+    /// Reads the next chunk header from `b` (its payload is not needed); nil when `b` ends inside
+    /// the header. Nothing changes until `accept`: a caller that reads payloads itself (the relay's
+    /// command watch, which never holds media) accepts the header, then passes the whole chunk to
+    /// `apply`.
+    func readHeader(_ b: inout ByteBuffer) throws(RTMPError) -> ChunkHeader? {
         guard let first: UInt8 = b.readInteger() else { return nil }
         let fmt = first >> 6
         var csid = UInt32(first & 0x3f)
@@ -96,24 +127,21 @@ struct RTMPChunkDecoder {
             state.remaining = state.messageLength
         }
         let size = min(state.remaining, chunkSize)
-        guard let payload = b.readSlice(length: size) else { return nil }
         state.remaining -= size
         state.started = true
-        streams[csid] = state
-        buffer = b
+        return ChunkHeader(csid: csid, state: state, isFirst: isFirst, payloadSize: size)
+    }
 
-        let chunk = RTMPChunk(
-            csid: csid, timestamp: state.timestamp, messageLength: state.messageLength, typeID: state.typeID,
-            streamID: state.streamID, isFirst: isFirst, isLast: state.remaining == 0, payload: payload)
-        try apply(chunk)
-        return chunk
+    /// Makes a header read by `readHeader` the chunk stream's state.
+    mutating func accept(_ header: ChunkHeader) {
+        streams[header.csid] = header.state
     }
 
     /// Set Chunk Size and Abort change how the following chunks are read, whatever chunk stream and
     /// message stream carry them: peers (nginx-rtmp, SRS, ffmpeg) apply Set Chunk Size by its type
     /// alone, and the client's bytes are replayed to the backend, so the proxy's parser must end
     /// where the backend's does.
-    private mutating func apply(_ chunk: RTMPChunk) throws(RTMPError) {
+    mutating func apply(_ chunk: RTMPChunk) throws(RTMPError) {
         guard chunk.isFirst, chunk.isLast, chunk.payload.readableBytes >= 4 else { return }
         switch chunk.typeID {
         case RTMPMessageType.setChunkSize:

@@ -21,6 +21,8 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         var handshakeTimeout: TimeAmount
         var backendTimeout: TimeAmount
         var limits: RTMPChunkDecoder.Limits
+        /// A relay with no byte either way for this long is closed.
+        var idleTimeout: TimeAmount = .seconds(60)
         /// Client bytes held while the backend is being reached.
         var maxPendingBytes = 1024 * 1024
     }
@@ -181,6 +183,12 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
                 RTMPReplies.connectRefused(transactionID: command.transactionID, description: "connect without tcUrl", into: &replies)
                 throw .noStream("connect without tcUrl")
             }
+            if let app = object["app"]?.string, !Self.sameApplication(tcUrl: url, app: app) {
+                // nginx-rtmp names the stream by connect.app, SRS and the proxy by tcUrl: a client
+                // whose two disagree would be authorised for one stream and publish another.
+                RTMPReplies.connectRefused(transactionID: command.transactionID, description: "connect app and tcUrl disagree", into: &replies)
+                throw .noStream("connect's app '\(app)' is not the application of its tcUrl '\(url)'")
+            }
             tcUrl = url
             answered.insert(command.transactionID)
             RTMPReplies.connectAccepted(transactionID: command.transactionID, objectEncoding: object["objectEncoding"]?.number ?? 0, into: &replies)
@@ -299,13 +307,27 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
                 logger.info("backend refused the stream", metadata: ["reason": "\(why)"])
             }
         }
-        let glue = GlueHandler.matchedPair(counters: lease.counters, logger: logger) { report in
+        let glue = GlueHandler.matchedPair(counters: lease.counters, logger: logger, idleTimeout: settings.idleTimeout) { report in
             setupTimeout.cancel()
             session.end(reason: "relay closed: \(report.reason)")
         }
+        // What the client sent after the routed command is read before it is replayed; from then
+        // on the watch reads the client's commands as they pass.
+        var scanner = RTMPChunkScanner(decoder: decoder, assembler: assembler)
+        let refusals = environment.refusals
+        do {
+            let unparsed = stream.getSlice(at: stream.readerIndex + parsedIndex, length: stream.readableBytes - parsedIndex)!
+            try RTMPCommandWatch.check(unparsed, with: &scanner)
+        } catch {
+            fail(context, error)
+            return
+        }
+        let watch = RTMPCommandWatch(scanner: scanner, logger: logger) { error in
+            if let refusal = RTMPRefusal(error) { refusals.increment(refusal) }
+        }
         do {
             try backend.pipeline.syncOperations.addHandlers([translator, glue.backend])
-            try context.pipeline.syncOperations.addHandler(glue.client, position: .after(self))
+            try context.pipeline.syncOperations.addHandlers([watch, glue.client], position: .after(self))
         } catch {
             fail(context, error)
             return
@@ -342,6 +364,22 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         timeout?.cancel()
         cleanUp(reason: "\(error)", logged: true)
         context.close(promise: nil)
+    }
+
+    /// Whether connect's `app` names the application its `tcUrl` does, as nginx-rtmp reads the one
+    /// (up to a `?`, without surrounding slashes) and SRS the other (the path after the host). A
+    /// tcUrl that is not a URL names nothing to compare: publish/play refuses it.
+    static func sameApplication(tcUrl: String, app: String) -> Bool {
+        func trimmed(_ s: Substring) -> Substring {
+            var s = s.prefix { $0 != "?" }
+            while s.first == "/" { s = s.dropFirst() }
+            while s.last == "/" { s = s.dropLast() }
+            return s
+        }
+        guard let scheme = tcUrl.range(of: "://") else { return true }
+        let rest = tcUrl[scheme.upperBound...].prefix { $0 != "?" }
+        let path = rest.firstIndex(of: "/").map { rest[$0...] } ?? ""
+        return trimmed(path) == trimmed(Substring(app))
     }
 
     /// Ends what the connection holds before its relay exists: the backend connection being

@@ -10,6 +10,8 @@ public struct RTMPConfig: Decodable, Sendable {
     public var backendTimeout = ConfigDuration.seconds(5)
     /// Largest RTMP message accepted (a chunk header announcing more closes the connection). Default 8 MiB.
     public var maxMessageSize = 8 * 1024 * 1024
+    /// A relayed session that moves no byte either way for this long is closed. Default 60 s.
+    public var idleTimeout = ConfigDuration.seconds(60)
 
     public init() {}
 
@@ -18,6 +20,7 @@ public struct RTMPConfig: Decodable, Sendable {
         case handshakeTimeout = "handshake_timeout"
         case backendTimeout = "backend_timeout"
         case maxMessageSize = "max_message_size"
+        case idleTimeout = "idle_timeout"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -31,5 +34,6 @@ public struct RTMPConfig: Decodable, Sendable {
         guard (1024...(256 * 1024 * 1024)).contains(maxMessageSize) else {
             throw c.invalid(.maxMessageSize, "must be from 1024 to 268435456 bytes")
         }
+        idleTimeout = try c.decodePositive(.idleTimeout, default: d.idleTimeout)
     }
 }

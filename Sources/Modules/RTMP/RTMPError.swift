@@ -16,6 +16,8 @@ enum RTMPError: Error, CustomStringConvertible, Equatable {
     case publishDenied(String)
     case backendHandshake(String)
     case streamIDMismatch(proxy: Double, backend: Double)
+    /// A publish, play or connect on a connection whose stream is already relayed.
+    case streamChange(String)
 
     var description: String {
         switch self {
@@ -34,6 +36,7 @@ enum RTMPError: Error, CustomStringConvertible, Equatable {
         case .publishDenied(let why): "publish refused: \(why)"
         case .backendHandshake(let why): "backend handshake failed: \(why)"
         case .streamIDMismatch(let p, let b): "backend gave stream id \(b), the proxy gave the client \(p)"
+        case .streamChange(let name): "\(name) on a connection already relayed is refused (one stream and one role per connection)"
         }
     }
 }

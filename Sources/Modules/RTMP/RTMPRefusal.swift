@@ -33,6 +33,8 @@ enum RTMPRefusal: CountedReason {
     case registryError
     /// The backend could not be reached, or its handshake failed or timed out.
     case backendUnreachable
+    /// A publish, play or connect after the connection's stream was relayed.
+    case streamChange
 
     var label: String {
         switch self {
@@ -50,6 +52,7 @@ enum RTMPRefusal: CountedReason {
         case .backendLacksProtocol: "backend_lacks_protocol"
         case .registryError: "registry_error"
         case .backendUnreachable: "backend_unreachable"
+        case .streamChange: "stream_change"
         }
     }
 
@@ -71,6 +74,7 @@ enum RTMPRefusal: CountedReason {
             case .publishDenied: self = .publishDenied
             case .backendHandshake: self = .backendUnreachable
             case .streamIDMismatch: return nil
+            case .streamChange: self = .streamChange
             }
         case let error as RoutingError:
             switch error {
