@@ -95,4 +95,38 @@ import Testing
             }
         }
     }
+
+    /// The consent rule: an address another client spoofs (127.0.0.5) is bound and its datagrams
+    /// reach the backend, but nothing is sent to it until the backend answers a check from it; a
+    /// session whose first address has no answer yet is sent nothing at all.
+    @Test func aSpoofedAddressGetsNoMediaUntilTheBackendAcceptsACheckFromIt() async throws {
+        let backend = try RawUDPSocket(port: 9, from: "127.0.0.1")
+        let registry = try await Self.registry(backend: backend)
+        try await RunningWebRTCModule.with(registry: registry) { m in
+            let client = try RawUDPSocket(port: m.udp, from: "127.0.0.1"), victim = try RawUDPSocket(port: m.udp, from: "127.0.0.5")
+            client.send(STUNMessage.bindingRequest(username: Self.username, transactionID: Self.transaction(1)))
+            #expect(await backend.receiveAndAnswerSender(timeout: .seconds(5)) != nil, "the first check reaches the backend")
+            backend.send(Self.media(1))
+            #expect(await client.receive(timeout: .milliseconds(300)) == nil, "nothing to the first address before its consent")
+            backend.send(Self.response(1))
+            #expect(await client.receive(timeout: .seconds(2)) == Self.response(1), "its check's answer reaches it")
+            backend.send(Self.media(2))
+            #expect(await client.receive(timeout: .seconds(2)) == Self.media(2), "with consent, media follows")
+
+            // The attack: a nomination and media "from" the victim, with the session's USERNAME.
+            victim.send(STUNMessage.bindingRequest(username: Self.username, transactionID: Self.transaction(3), nominate: true))
+            #expect(await Self.atBackend(backend) != nil, "the spoofed check is relayed to the backend, which does not accept it")
+            victim.send(Self.media(4))
+            #expect(await Self.atBackend(backend) == Self.media(4))
+            for n: UInt8 in 5...7 { backend.send(Self.media(n)) }
+            #expect(await victim.receive(timeout: .milliseconds(500)) == nil, "no media reaches the spoofed address")
+            #expect(await client.receive(timeout: .seconds(2)) == Self.media(5), "the client keeps its media")
+
+            // A real move: the backend accepts the nominated address's check, and the media follows it.
+            backend.send(Self.response(3))
+            #expect(await victim.receive(timeout: .seconds(2)) == Self.response(3))
+            backend.send(Self.media(8))
+            #expect(await victim.receive(timeout: .seconds(2)) == Self.media(8), "an address whose check the backend accepted gets the media")
+        }
+    }
 }

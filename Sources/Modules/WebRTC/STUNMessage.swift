@@ -72,6 +72,11 @@ public enum STUNMessage {
         return type == bindingSuccess || type == bindingError
     }
 
+    /// Whether the bytes are a Binding success response (the backend accepted a check).
+    public static func isBindingSuccess(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        looksLikeSTUN(bytes) && readUInt16(bytes, 0) == bindingSuccess
+    }
+
     /// Whether the bytes are a Binding Request (well-formed length or not: only the header is read).
     public static func isBindingRequest(_ bytes: UnsafeRawBufferPointer) -> Bool {
         looksLikeSTUN(bytes) && readUInt16(bytes, 0) == bindingRequest

@@ -5,20 +5,41 @@ import ProxyHTTP
 
 /// The last handler of a signalling connection (after NIO's HTTP/1 server pipeline): gathers a
 /// request body up to 64 KiB (413 past it, then the connection closes), hands the request to
-/// WebRTCSignalling and writes its answer.
+/// WebRTCSignalling and writes its answer. A client has `headerTimeout` to send a whole request
+/// (head and body) from its connection or from its previous answer: a slowloris client, or an
+/// idle keep-alive one, is closed then.
 final class SignallingHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let signalling: WebRTCSignalling
     private let maxBody: Int
+    private let headerTimeout: TimeAmount
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var tooLarge = false
+    private var timer: Scheduled<Void>?
 
-    init(signalling: WebRTCSignalling, maxBody: Int = WebRTCSignalling.Settings.maxBody) {
+    init(signalling: WebRTCSignalling, headerTimeout: TimeAmount = .seconds(10), maxBody: Int = WebRTCSignalling.Settings.maxBody) {
         self.signalling = signalling
+        self.headerTimeout = headerTimeout
         self.maxBody = maxBody
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        armTimer(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// Closes the connection unless a whole request arrives within `headerTimeout`.
+    private func armTimer(_ context: ChannelHandlerContext) {
+        timer?.cancel()
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: headerTimeout) { channel.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -39,6 +60,8 @@ final class SignallingHTTPHandler: ChannelInboundHandler {
         case .end:
             guard let head, !tooLarge else { return }
             self.head = nil
+            timer?.cancel()
+            timer = nil
             let request = SignallingRequest(
                 method: head.method, uri: head.uri, headers: head.headers, body: body, client: context.channel.remoteAddress?.endpointDescription ?? "unknown",
                 local: context.channel.localAddress?.ipAddress)
@@ -71,6 +94,7 @@ final class SignallingHTTPHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
         if body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if keepAlive { armTimer(context) }
         if !keepAlive {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }

@@ -15,6 +15,16 @@ public struct WebRTCConfig: Decodable, Sendable {
     public var maxSessions = 10_000
     /// Time to connect to a backend's API and receive its whole answer (502/504 after). Default 5 s.
     public var backendTimeout = ConfigDuration.seconds(5)
+    /// Time a signalling client has to send a whole request, from its connection or its previous
+    /// answer. Default 10 s.
+    public var headerTimeout = ConfigDuration.seconds(10)
+    /// Offers (WHIP, WHEP, SRS JSON) and session look-ups one client address may start per
+    /// second, and in a burst. Defaults 10 and 20; past them 429 (offers) or a dropped datagram.
+    public var sessionRate = 10.0
+    public var sessionBurst = 20.0
+    /// Pass the client's Authorization header on to the origin's WebRTC API. Default false: a
+    /// token the client presents to the proxy is not the origin's.
+    public var forwardAuthorization = false
     /// CORS on the signalling endpoints for browser clients on other origins; on by default, as SRS.
     public var cors = CORSConfig()
 
@@ -27,6 +37,10 @@ public struct WebRTCConfig: Decodable, Sendable {
         case idleTimeout = "idle_timeout"
         case maxSessions = "max_sessions"
         case backendTimeout = "backend_timeout"
+        case headerTimeout = "header_timeout"
+        case sessionRate = "session_rate"
+        case sessionBurst = "session_burst"
+        case forwardAuthorization = "forward_authorization"
         case cors
     }
 
@@ -42,6 +56,10 @@ public struct WebRTCConfig: Decodable, Sendable {
         }
         idleTimeout = try c.decodePositive(.idleTimeout, default: d.idleTimeout)
         backendTimeout = try c.decodePositive(.backendTimeout, default: d.backendTimeout)
+        headerTimeout = try c.decodePositive(.headerTimeout, default: d.headerTimeout)
+        sessionRate = try c.decode(Double.self, forKey: .sessionRate, default: d.sessionRate, in: 0.001...1_000_000, "must be from 0.001 to 1000000 (per second)")
+        sessionBurst = try c.decode(Double.self, forKey: .sessionBurst, default: d.sessionBurst, in: 1...1_000_000, "must be from 1 to 1000000")
+        forwardAuthorization = try c.decode(Bool.self, forKey: .forwardAuthorization, default: d.forwardAuthorization)
         maxSessions = try c.decode(Int.self, forKey: .maxSessions, default: d.maxSessions)
         guard (1...1_000_000).contains(maxSessions) else { throw c.invalid(.maxSessions, "must be from 1 to 1000000") }
         cors = try c.decode(CORSConfig.self, forKey: .cors, default: d.cors)

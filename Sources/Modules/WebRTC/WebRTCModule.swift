@@ -33,7 +33,10 @@ public struct WebRTCModule: ProxyModule {
         let recordTTL = idle + .seconds(30)
         let sessions = context.sessions(of: Self.identity)
         let relay = try await WebRTCRelay.Handle.make(
-            on: loop, settings: .init(idleTimeout: TimeAmount(idle), maxSessions: config.maxSessions, recordTTL: recordTTL),
+            on: loop,
+            settings: .init(
+                idleTimeout: TimeAmount(idle), maxSessions: config.maxSessions, recordTTL: recordTTL, lookUpRate: config.sessionRate,
+                lookUpBurst: config.sessionBurst),
             sessions: sessions, background: context.background, logger: context.logger)
         metrics.set { WebRTCModule.samples(await relay.drops()) }
         let bound = loop.makePromise(of: SocketAddress.self)
@@ -59,11 +62,14 @@ public struct WebRTCModule: ProxyModule {
         let signalling = WebRTCSignalling(
             settings: .init(
                 candidate: config.candidate, udpPort: udpPort, backendTimeout: TimeAmount(config.backendTimeout.duration),
-                recordTTL: recordTTL, cors: CORSPolicy(config: config.cors, profile: .signalling)),
-            sessions: sessions, logger: context.logger, relay: relay)
+                recordTTL: recordTTL, cors: CORSPolicy(config: config.cors, profile: .signalling),
+                forwardAuthorization: config.forwardAuthorization),
+            sessions: sessions, logger: context.logger, relay: relay,
+            offers: AddressRateLimiter(.init(rate: config.sessionRate, burst: config.sessionBurst)))
+        let headerTimeout = TimeAmount(config.headerTimeout.duration)
         let api = TCPListener(name: "webrtc-api", endpoint: config.apiListen, context: context) { channel in
             channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
-                try channel.pipeline.syncOperations.addHandler(SignallingHTTPHandler(signalling: signalling))
+                try channel.pipeline.syncOperations.addHandler(SignallingHTTPHandler(signalling: signalling, headerTimeout: headerTimeout))
             }
         }
         try await api.run()
@@ -90,6 +96,7 @@ extension WebRTCModule: MetricsReporting {
         [
             ("unknown_address", drops.unknownAddress), ("bad_stun", drops.badSTUN), ("unknown_username", drops.unknownUsername),
             ("sessions_full", drops.sessionsFull), ("not_writable", drops.notWritable), ("backend_failed", drops.backendFailed),
+            ("unconsented", drops.unconsented),
         ].map { reason, n in
             MetricSample(
                 name: "webrtc_dropped_datagrams_total", help: "Datagrams the webrtc relay dropped, by reason.",

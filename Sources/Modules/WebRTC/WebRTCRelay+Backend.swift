@@ -72,25 +72,33 @@ extension WebRTCRelay {
         clientReadComplete()
     }
 
+    /// A datagram of the backend: to the session's destination, or a Binding response to the
+    /// address its check came from (WebRTCRelay+Addresses); nothing goes to an address without
+    /// consent.
     func backendDatagram(_ session: Session, _ data: ByteBuffer) {
         guard let listener, listener.isWritable else {
             drops.notWritable += 1
             return
         }
+        let to: SocketAddress
+        if data.readableBytes >= STUNMessage.headerSize, data.getInteger(at: data.readerIndex, as: UInt8.self)! <= 3,
+            data.withUnsafeReadableBytes({ STUNMessage.isBindingResponse($0) })
+        {
+            guard let address = routeResponse(session, data) else {
+                drops.unconsented += 1
+                return
+            }
+            to = address
+        } else {
+            guard session.hasDestination else {
+                drops.unconsented += 1
+                return
+            }
+            to = session.client
+        }
         session.bytes.addToClient(data.readableBytes)
-        var to = session.client
-        if !session.requestsFromOthers.isEmpty, let requester = requester(session, data) { to = requester }
         listener.write(AddressedEnvelope(remoteAddress: to, data: data), promise: nil)
         listenerNeedsFlush = true
-    }
-
-    /// Where a Binding response of the backend goes when its request came from another address.
-    private func requester(_ session: Session, _ data: ByteBuffer) -> SocketAddress? {
-        let id: STUNMessage.TransactionID? = data.withUnsafeReadableBytes { bytes in
-            STUNMessage.isBindingResponse(bytes) ? STUNMessage.transactionID(bytes) : nil
-        }
-        guard let id, let index = session.requestsFromOthers.firstIndex(where: { $0.id == id }) else { return nil }
-        return session.requestsFromOthers.remove(at: index).address
     }
 
     func flushListener() {

@@ -15,55 +15,12 @@ extension WebRTCRelay {
         unknownDatagram(envelope)
     }
 
-    /// A datagram of the session's client (from an address bound to it or, with its USERNAME, a new one).
+    /// A datagram of the session's client (from an address bound to it or, with its USERNAME, a
+    /// new one). The hot path is the destination's own datagrams; everything else goes through
+    /// the address and consent rules (WebRTCRelay+Addresses).
     @inline(__always) func fromClient(_ session: Session, _ envelope: AddressedEnvelope<ByteBuffer>, key: ClientKey) {
-        if key != session.clientKey { fromOtherAddress(session, envelope, key: key) }
+        if key != session.clientKey || !session.hasDestination { fromOtherAddress(session, envelope, key: key) }
         toBackend(session, envelope.data)
-    }
-
-    /// From an address that is not the active one: bind it if new, note a Binding Request's
-    /// transaction for the response, and make it active on nomination or media.
-    func fromOtherAddress(_ session: Session, _ envelope: AddressedEnvelope<ByteBuffer>, key: ClientKey) {
-        let address = envelope.remoteAddress
-        if byClient[key] !== session { bind(session, address, key: key) }
-        let (request, nominated, id) = envelope.data.withUnsafeReadableBytes { bytes in
-            STUNMessage.isBindingRequest(bytes)
-                ? (true, STUNMessage.hasUseCandidate(bytes), STUNMessage.transactionID(bytes)) : (false, false, STUNMessage.TransactionID(high: 0, low: 0))
-        }
-        if request {
-            if session.requestsFromOthers.count >= settings.trackedRequests { session.requestsFromOthers.removeFirst() }
-            session.requestsFromOthers.append((id, address))
-            if nominated { activate(session, address, key: key, why: "nominated") }
-        } else if !envelope.data.withUnsafeReadableBytes({ STUNMessage.looksLikeSTUN($0) }) {
-            activate(session, address, key: key, why: "media")
-        }
-    }
-
-    /// Binds one more client address to the session (the oldest other one goes past the cap).
-    func bind(_ session: Session, _ address: SocketAddress, key: ClientKey) {
-        if session.others.count + 1 >= settings.maxClientAddresses {
-            let oldest = session.others.removeFirst()
-            if byClient[oldest.key] === session { byClient[oldest.key] = nil }
-        }
-        session.others.append((key, address))
-        byClient[key] = session
-        logger.info("client address added", metadata: [
-            "session": "\(session.username)", "address": "\(address.endpointDescription)", "active": "\(session.client.endpointDescription)",
-        ])
-    }
-
-    /// Makes a bound address the active one (the old one stays bound).
-    func activate(_ session: Session, _ address: SocketAddress, key: ClientKey, why: String) {
-        guard case .moved(let displaced) = table.rebind(id: session.username, to: address) else { return }
-        logger.info("client address changed", metadata: [
-            "session": "\(session.username)", "from": "\(session.client.endpointDescription)", "to": "\(address.endpointDescription)", "reason": "\(why)",
-        ])
-        session.others.removeAll { $0.key == key }
-        session.others.append((session.clientKey, session.client))
-        session.client = address
-        session.clientKey = key
-        byClient[key] = session
-        if let displaced, displaced.session !== session { end(displaced.session, reason: "its address was taken by another session") }
     }
 
     func clientReadComplete() {
@@ -115,14 +72,18 @@ extension WebRTCRelay {
             drops.sessionsFull += 1
             return
         }
-        guard starting.count < settings.maxStarting else {
-            drops.sessionsFull += 1
-            return
-        }
-        starting[username] = [envelope]
         if let p = pending.removeValue(forKey: username) {
+            // Signalled through this proxy: it starts whatever junk fills the look-ups.
+            starting[username] = [envelope]
             dial(username, record: p.record, stream: p.stream, lease: p.lease)
         } else {
+            // A USERNAME this proxy did not signal costs a registry look-up: bounded in all and per
+            // client address, so a flood of random USERNAMEs cannot starve the others.
+            guard starting.count < settings.maxStarting, lookUps.allow(envelope.remoteAddress.ipAddress ?? "") else {
+                drops.sessionsFull += 1
+                return
+            }
+            starting[username] = [envelope]
             lookUp(username, client: envelope.remoteAddress)
         }
     }

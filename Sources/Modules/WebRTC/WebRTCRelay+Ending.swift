@@ -45,7 +45,9 @@ extension WebRTCRelay {
         now = .now()
         // The hot path marks sessions seen on the session object; bring the table up to date first.
         for username in table.ids {
-            if let session = table.entry(forID: username)?.session { _ = table.session(forID: username, now: session.lastSeen) }
+            guard let session = table.entry(forID: username)?.session else { continue }
+            _ = table.session(forID: username, now: session.lastSeen)
+            expireConsent(session)
         }
         for entry in table.expire(now: now) { end(entry.session, reason: "idle for \(settings.idleTimeout.nanoseconds / 1_000_000_000) s") }
         for (username, p) in pending where p.deadline < now {

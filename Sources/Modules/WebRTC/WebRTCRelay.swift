@@ -41,6 +41,10 @@ final class WebRTCRelay {
         var heldPerSession = 2
         /// Registry look-ups and backend dials in flight at once.
         var maxStarting = 1024
+        /// Registry look-ups (USERNAMEs not signalled here) one client address may start per
+        /// second, and in a burst.
+        var lookUpRate = 10.0
+        var lookUpBurst = 20.0
         /// UDP GSO towards backends (where the kernel has it): see BackendHandler.
         var gso = true
         /// Client addresses bound to one session at once (the active one included); past it the
@@ -66,10 +70,12 @@ final class WebRTCRelay {
         var sessionsFull = 0
         var notWritable = 0
         var backendFailed = 0
+        /// Backend datagrams for a client address without consent (nothing is sent to it).
+        var unconsented = 0
 
-        var total: Int { unknownAddress + badSTUN + unknownUsername + sessionsFull + notWritable + backendFailed }
+        var total: Int { unknownAddress + badSTUN + unknownUsername + sessionsFull + notWritable + backendFailed + unconsented }
         var description: String {
-            "unknown_address=\(unknownAddress) bad_stun=\(badSTUN) unknown_username=\(unknownUsername) sessions_full=\(sessionsFull) not_writable=\(notWritable) backend_failed=\(backendFailed)"
+            "unknown_address=\(unknownAddress) bad_stun=\(badSTUN) unknown_username=\(unknownUsername) sessions_full=\(sessionsFull) not_writable=\(notWritable) backend_failed=\(backendFailed) unconsented=\(unconsented)"
         }
     }
 
@@ -99,6 +105,8 @@ final class WebRTCRelay {
     var sweeper: RepeatedTask?
     /// Graceful shutdown: no new sessions; the listener closes when the last one ended.
     var quiescing = false
+    /// Look-ups each client address may start (`lookUpRate`, `lookUpBurst`).
+    let lookUps: AddressRateLimiter
 
     init(loop: any EventLoop, settings: Settings, sessions: StreamSession.Context, background: BackgroundWork, logger: Logger) {
         self.loop = loop
@@ -107,6 +115,7 @@ final class WebRTCRelay {
         self.background = background
         self.logger = logger
         self.table = UDPSessionTable(capacity: settings.maxSessions, idleTimeout: settings.idleTimeout)
+        self.lookUps = AddressRateLimiter(.init(rate: settings.lookUpRate, burst: settings.lookUpBurst))
     }
 
     var registry: any Registry { sessions.router.registry }
@@ -154,8 +163,14 @@ final class WebRTCRelay {
 
     /// A session was signalled through this proxy: its Binding Request is expected soon.
     func expect(username: String, record: WebRTCSessionRecord, stream: StreamSession, lease: RouteLease) {
-        watchClose(username, stream)
         if let old = pending.removeValue(forKey: username) { old.stream.end(reason: "signalled again with the same ufrags") }
+        // Signalled sessions wait for their first datagram in a table as large as the session table.
+        guard pending.count < settings.maxSessions else {
+            stream.end(reason: "too many signalled sessions waiting for their first datagram")
+            drops.sessionsFull += 1
+            return
+        }
+        watchClose(username, stream)
         pending[username] = Pending(record: record, stream: stream, lease: lease, deadline: .now() + settings.idleTimeout)
     }
 

@@ -26,9 +26,10 @@ extension WebRTCSignalling {
             return request.method == .DELETE ? SignallingResponse(status: .ok) : .error(.badGateway, "the resource's backend \(record.backend) is gone")
         }
         var headers = HTTPHeaders()
-        for name in ["content-type", "if-match", "authorization"] {
+        for name in ["content-type", "if-match"] {
             if let value = request.headers.first(name: name) { headers.add(name: name, value: value) }
         }
+        if settings.forwardAuthorization, let auth = request.headers.first(name: "authorization") { headers.add(name: "Authorization", value: auth) }
         var body: ByteBuffer?
         if request.method == .PATCH {
             // Trickled client candidates must not reach the backend either.

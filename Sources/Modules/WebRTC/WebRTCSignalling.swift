@@ -21,6 +21,9 @@ struct WebRTCSignalling: Sendable {
         /// How long the session and resource records live in the registry without a refresh.
         var recordTTL: Duration
         var cors: CORSPolicy
+        /// Pass the client's Authorization header on to the backend's API (off: the client's
+        /// credentials for the proxy are not the origin's).
+        var forwardAuthorization = false
         static let maxBody = 64 * 1024
     }
 
@@ -43,6 +46,8 @@ struct WebRTCSignalling: Sendable {
     var sessions: StreamSession.Context
     var logger: Logger
     var relay: WebRTCRelay.Handle
+    /// How many offers each client address may make (each costs a lease and a backend request).
+    var offers = AddressRateLimiter(.init(rate: 10, burst: 20))
     var router: Router { sessions.router }
 
     func handle(_ request: SignallingRequest) async -> SignallingResponse {
@@ -85,6 +90,11 @@ struct WebRTCSignalling: Sendable {
         case (.OPTIONS, _) where settings.cors.enabled:
             return SignallingResponse(status: .noContent, headers: [("Allow", endpoint.allow)])
         case (.POST, .offer(let kind, let streamPath)):
+            guard offers.allow(Self.host(ofClient: request.client)) else {
+                var refused = SignallingResponse.error(.tooManyRequests, "too many offers from this address; try again in a second")
+                refused.headers.append(("Retry-After", "1"))
+                return refused
+            }
             return await offer(request, kind: kind, streamPath: streamPath)
         case (.PATCH, .resource(let id)), (.DELETE, .resource(let id)):
             return await resource(request, id: id)
@@ -140,11 +150,14 @@ struct WebRTCSignalling: Sendable {
         let (body, contentType) = dialect.backendBody(offer: offer.sdp)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
-        if let auth = request.headers.first(name: "authorization") { headers.add(name: "Authorization", value: auth) }
+        if settings.forwardAuthorization, let auth = request.headers.first(name: "authorization") { headers.add(name: "Authorization", value: auth) }
+        guard let target = Self.backendTarget(request) else {
+            throw SignallingRefusal(.badRequest, "the request path is not a plain signalling path (dot segments, encoded slashes or dots)")
+        }
         let answer: BackendHTTPExchange.Response
         do {
             answer = try await BackendHTTPExchange.send(
-                .POST, request.uri, headers: headers, body: body, to: api, on: relay.loop, timeout: settings.backendTimeout
+                .POST, target, headers: headers, body: body, to: api, on: relay.loop, timeout: settings.backendTimeout
             ).get()
         } catch let failure as BackendHTTPExchange.Failure {
             if case .connect = failure { session.endUnreachable(reason: "\(failure)") }
@@ -207,14 +220,70 @@ struct WebRTCSignalling: Sendable {
             hosts: Set([backend.ip] + rtc.compactMap(\.dialHost).filter { $0 != "0.0.0.0" }), ports: Set(rtc.map(\.port)))
     }
 
-    /// The address for the rewritten candidates: the configured one, or the Host the client used.
+    /// The address for the rewritten candidates: the configured one, or the host of the Host
+    /// header the client used when it is a well-formed host name or IP literal, else the proxy's
+    /// own address on the connection. (The Host value is the client's: it must never put
+    /// anything but an address into the answer's SDP.)
     func candidateHost(_ request: SignallingRequest) -> String {
         if settings.candidate != "*" { return settings.candidate }
-        if let host = request.host, !host.isEmpty {
-            if host.hasPrefix("["), let close = host.firstIndex(of: "]") { return String(host[host.index(after: host.startIndex)..<close]) }
-            return String(host.split(separator: ":", maxSplits: 1)[0])
+        return Self.host(ofHostHeader: request.host) ?? request.local ?? "127.0.0.1"
+    }
+
+    /// The target the offer is sent to at the backend's API: the client's own path and query
+    /// when the path is a plain one (segments of unreserved characters, no `.` or `..` segment,
+    /// no empty segment inside, no encoded `/`, `\\`, `.` or NUL), so the origin's router sees the
+    /// same endpoint the proxy matched; nil otherwise (the request is refused).
+    static func backendTarget(_ request: SignallingRequest) -> String? {
+        let path = request.path
+        guard path.hasPrefix("/rtc/v1/"), path.utf8.count <= 2048 else { return nil }
+        let lowered = path.lowercased()
+        for bad in ["%2e", "%2f", "%5c", "%00", "\\"] where lowered.contains(bad) { return nil }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        for (i, segment) in segments.enumerated() {
+            if segment == "." || segment == ".." { return nil }
+            if segment.isEmpty, i != segments.count - 1 { return nil }
+            guard segment.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }) else { return nil }
         }
-        return request.local ?? "127.0.0.1"
+        let query = request.query
+        guard query.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }) else { return nil }
+        return query.isEmpty ? path : path + "?" + query
+    }
+
+    /// The address part of a client's `ip:port` (`[v6]:port`).
+    static func host(ofClient client: String) -> String {
+        if client.hasPrefix("["), let close = client.firstIndex(of: "]") { return String(client[client.index(after: client.startIndex)..<close]) }
+        return String(client.split(separator: ":").first ?? "")
+    }
+
+    /// The host of a Host header value (`name`, `name:port`, `1.2.3.4:port`, `[v6]:port`), or nil
+    /// when it is not one: empty, a port only, characters outside a host name or IP literal.
+    static func host(ofHostHeader value: String?) -> String? {
+        guard let value, !value.isEmpty, value.utf8.count <= 300 else { return nil }
+        let host: Substring
+        if value.hasPrefix("[") {
+            guard let close = value.firstIndex(of: "]") else { return nil }
+            let rest = value[value.index(after: close)...]
+            guard rest.isEmpty || (rest.first == ":" && rest.dropFirst().utf8.allSatisfy { (48...57).contains($0) }) else { return nil }
+            host = value[value.index(after: value.startIndex)..<close]
+            guard !host.isEmpty, host.utf8.allSatisfy({ $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") || isHex($0) }) else { return nil }
+        } else {
+            let parts = value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            host = parts[0]
+            if parts.count > 1, parts[1].isEmpty || !parts[1].utf8.allSatisfy({ (48...57).contains($0) }) { return nil }
+            guard !host.isEmpty, host.utf8.count <= 253,
+                host.utf8.allSatisfy({ isHostChar($0) }), host.first != "-", host.first != "."
+            else { return nil }
+        }
+        return String(host)
+    }
+
+    private static func isHex(_ c: UInt8) -> Bool {
+        (48...57).contains(c) || (97...102).contains(c | 0x20)
+    }
+
+    /// A letter, a digit, `-` or `.` (host names and IPv4 literals).
+    private static func isHostChar(_ c: UInt8) -> Bool {
+        (48...57).contains(c) || (97...122).contains(c | 0x20) || c == UInt8(ascii: "-") || c == UInt8(ascii: ".")
     }
 
     /// A Location (absolute URL, absolute path or relative path) as an origin-form target.
