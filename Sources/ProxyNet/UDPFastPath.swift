@@ -111,6 +111,8 @@ public final class UDPFastPath: Sendable {
     /// Datagrams handed to the event loop and not processed yet.
     let queuedToLoop = Atomic<Int>(0)
     private let lost = Atomic<UInt64>(0)
+    /// Datagrams longer than `maxDatagramSize`, which the kernel cut: dropped, never relayed cut.
+    private let truncated = Atomic<UInt64>(0)
     private let overflow = Atomic<UInt64>(0)
     private let nextRouteID = Atomic<Int>(0)
     #if os(Linux)
@@ -209,6 +211,11 @@ public final class UDPFastPath: Sendable {
     public func takeLost() -> UInt64 { lost.exchange(0, ordering: .relaxed) + overflow.exchange(0, ordering: .relaxed) }
 
     func noteLost(_ n: Int) { if n > 0 { lost.wrappingAdd(UInt64(n), ordering: .relaxed) } }
+
+    /// Datagrams dropped since the last call because they were longer than the receive slots.
+    public func takeTruncated() -> UInt64 { truncated.exchange(0, ordering: .relaxed) }
+
+    func noteTruncated() { truncated.wrappingAdd(1, ordering: .relaxed) }
     func noteOverflow(_ n: Int) { if n > 0 { overflow.wrappingAdd(UInt64(n), ordering: .relaxed) } }
 
     @discardableResult

@@ -231,6 +231,11 @@ final class UDPFastPathLoop {
             }
             for i in 0..<n {
                 let i32 = UInt32(i)
+                // A datagram longer than the slot arrives cut (MSG_TRUNC): never relay a part of one.
+                if cudp_recv_truncated(batch, i32) != 0 {
+                    owner.noteTruncated()
+                    continue
+                }
                 let data = cudp_recv_data(batch, i32)!
                 let length = Int(cudp_recv_length(batch, i32))
                 let bytes = UnsafeRawBufferPointer(start: data, count: length)
@@ -272,6 +277,10 @@ final class UDPFastPathLoop {
                     datagrams.reserveCapacity(n)
                     for i in 0..<n {
                         let i32 = UInt32(i)
+                        if cudp_recv_truncated(batch, i32) != 0 {
+                            owner.noteTruncated()
+                            continue
+                        }
                         datagrams.append(copy(UnsafeRawBufferPointer(start: cudp_recv_data(batch, i32), count: Int(cudp_recv_length(batch, i32)))))
                     }
                     slot.events.append(.datagrams(datagrams))
@@ -282,6 +291,10 @@ final class UDPFastPathLoop {
             } else {
                 for i in 0..<n {
                     let i32 = UInt32(i)
+                    if cudp_recv_truncated(batch, i32) != 0 {
+                        owner.noteTruncated()
+                        continue
+                    }
                     let data = cudp_recv_data(batch, i32)!
                     let length = Int(cudp_recv_length(batch, i32))
                     if cudp_sender_add(toClients, data, UInt32(length), slot.client, gso ? 1 : 0) != 0 {

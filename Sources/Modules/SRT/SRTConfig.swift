@@ -19,6 +19,10 @@ public struct SRTConfig: Decodable, Sendable {
     /// outside NIO's datagram channels; handshakes and anything unknown go to the session logic on
     /// the event loop. false: every datagram goes through NIO (one thread fewer). Default true.
     public var fastPath = true
+    /// New sessions (conclusions) one client address may start per second, and in a burst;
+    /// past them a conclusion is rejected as an overload. Defaults 10 and 20.
+    public var sessionRate = 10.0
+    public var sessionBurst = 20.0
 
     public init(listen: ListenEndpoint = ListenEndpoint(port: 20080)) {
         self.listen = listen
@@ -31,6 +35,8 @@ public struct SRTConfig: Decodable, Sendable {
         case maxSessions = "max_sessions"
         case gso
         case fastPath = "fast_path"
+        case sessionRate = "session_rate"
+        case sessionBurst = "session_burst"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -45,5 +51,7 @@ public struct SRTConfig: Decodable, Sendable {
         guard (1...1_000_000).contains(maxSessions) else { throw c.invalid(.maxSessions, "must be from 1 to 1000000") }
         gso = try c.decode(Bool.self, forKey: .gso, default: d.gso)
         fastPath = try c.decode(Bool.self, forKey: .fastPath, default: d.fastPath)
+        sessionRate = try c.decode(Double.self, forKey: .sessionRate, default: d.sessionRate, in: 0.001...1_000_000, "must be from 0.001 to 1000000 (per second)")
+        sessionBurst = try c.decode(Double.self, forKey: .sessionBurst, default: d.sessionBurst, in: 1...1_000_000, "must be from 1 to 1000000")
     }
 }

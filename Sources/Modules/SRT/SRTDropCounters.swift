@@ -26,6 +26,10 @@ enum SRTDropCause: Int, CaseIterable, CustomStringConvertible {
     case sessionLimit
     /// The destination socket could not take more (UDP: the packet is lost, as on a full link).
     case notWritable
+    /// A conclusion from an address past `session_rate` new sessions a second (rejected: overload).
+    case rateLimited
+    /// Longer than the largest datagram the socket takes (cut by the kernel): dropped whole.
+    case truncated
 
     var description: String {
         switch self {
@@ -40,6 +44,8 @@ enum SRTDropCause: Int, CaseIterable, CustomStringConvertible {
         case .unexpectedHandshake: "unexpected_handshake"
         case .sessionLimit: "session_limit"
         case .notWritable: "not_writable"
+        case .rateLimited: "rate_limited"
+        case .truncated: "truncated"
         }
     }
 }

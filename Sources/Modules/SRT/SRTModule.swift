@@ -44,7 +44,7 @@ public struct SRTModule: ProxyModule {
                 }
                 #endif
                 return UDPBackendDialer.connect(to: address, on: loop) { $0.eventLoop.makeSucceededVoidFuture() }.map { UDPBackendSocket(channel: $0) }
-            })
+            }, newSessions: AddressRateLimiter(.init(rate: config.sessionRate, burst: config.sessionBurst)))
         let onListening = context.onListening
         let metrics = self.metrics
         let listener = UDPListener(

@@ -100,6 +100,13 @@ extension SRTServerHandler {
             reject(hs, from: from, reason: SRTHandshake.RejectReason.serviceUnavailable)
             return
         }
+        // Each new session costs a hook call, a backend socket and a backend handshake: an
+        // address may start `session_rate` a second (one induction cookie admits no more).
+        guard environment.newSessions.allow(from.ipAddress ?? "") else {
+            drops.note(.rateLimited, from: from, detail: "more new sessions than session_rate allows", logger: logger)
+            reject(hs, from: from, reason: SRTHandshake.RejectReason.overload)
+            return
+        }
         let session = SRTSession(
             client: from, conclusion: hs, request: streamID.request, role: streamID.role,
             sessions: environment.sessions, logger: logger)

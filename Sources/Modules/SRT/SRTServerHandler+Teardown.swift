@@ -58,6 +58,9 @@ extension SRTServerHandler {
         if let lost = environment.fastPath?.takeLost(), lost > 0 {
             drops.note(.notWritable, count: lost, detail: "a socket could not take them (fast path)", logger: logger)
         }
+        if let cut = environment.fastPath?.takeTruncated(), cut > 0 {
+            drops.note(.truncated, count: cut, detail: "longer than the largest datagram accepted (fast path)", logger: logger)
+        }
         for entry in table.expire(now: .now()) {
             teardown(entry.session, reason: "idle for \(settings.idleTimeout.prettyDescription)", notify: true)
         }

@@ -43,6 +43,8 @@ final class SRTServerHandler: ChannelInboundHandler {
         /// Connects a backend socket on the loop; with the fast path, for the given client, with
         /// the sink of what the fast path reads from it.
         var dialer: @Sendable (BackendAddress, any EventLoop, SocketAddress, @escaping UDPFastPath.BackendSink) -> EventLoopFuture<UDPBackendSocket>
+        /// How many new sessions each client address may start.
+        var newSessions = AddressRateLimiter(.init(rate: 10, burst: 20))
     }
 
     let settings: Settings
