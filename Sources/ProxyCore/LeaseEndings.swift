@@ -9,6 +9,9 @@ final class LeaseEndings: Sendable {
         var lease: RouteLease
         /// The backend could not be reached (the route fails over), with why; nil for a normal end.
         var unreachable: String?
+        /// Whether the route lingers after the proxy's last session; false for a session that
+        /// claimed the route and found no stream there (its route goes at once).
+        var lingers = true
     }
 
     private let queue = Mutex<[Ending]>([])

@@ -18,6 +18,8 @@ public final class RouteLease: Sendable {
     public let role: SessionRole
     /// The module whose session holds it (the commands API counts sessions per module).
     public let module: String
+    /// Whether this lease's `acquire` claimed the route (the stream had none).
+    public let claimedRoute: Bool
     public let counters = SessionCounters()
     private let router: Router
     private let closing = Mutex(CloseState())
@@ -31,8 +33,9 @@ public final class RouteLease: Sendable {
 
     init(
         id: UInt64, request: StreamRequest, backend: Backend, kind: EndpointKind, role: SessionRole, client: String, module: String,
-        since: Date, router: Router
+        claimedRoute: Bool = false, since: Date, router: Router
     ) {
+        self.claimedRoute = claimedRoute
         self.id = id
         self.request = request
         self.backend = backend
@@ -54,6 +57,14 @@ public final class RouteLease: Sendable {
     public func end() {
         guard !ended.exchange(true, ordering: .relaxed) else { return }
         router.endings.add(.init(lease: self, unreachable: nil))
+    }
+
+    /// Ends this lease of a session that found no stream at its backend (the origin answered
+    /// 404): a route this lease claimed is released at once instead of lingering, so requests
+    /// for streams that do not exist leave no routes behind.
+    public func endWithoutStream() {
+        guard !ended.exchange(true, ordering: .relaxed) else { return }
+        router.endings.add(.init(lease: self, unreachable: nil, lingers: false))
     }
 
     /// Ends this lease because the backend refused or dropped the connection: the route fails

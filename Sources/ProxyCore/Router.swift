@@ -113,7 +113,7 @@ public actor Router {
         } else if existing == nil {
             logger.debug("route claimed", metadata: ["stream": "\(key)", "backend": "\(backend.id)", "strategy": "\(type(of: strategy).name)"])
         }
-        return lease(request, backend, kind, role, client, module)
+        return lease(request, backend, kind, role, client, module, claimed: winner.backendID == pick.id)
     }
 
     /// A lease on a backend chosen earlier for this stream (an HLS play session, maybe made by
@@ -133,13 +133,15 @@ public actor Router {
     }
 
     private func lease(
-        _ request: StreamRequest, _ backend: Backend, _ kind: EndpointKind, _ role: SessionRole, _ client: String, _ module: String
+        _ request: StreamRequest, _ backend: Backend, _ kind: EndpointKind, _ role: SessionRole, _ client: String, _ module: String,
+        claimed: Bool = false
     ) -> RouteLease {
         let t = now()
         let id = nextLeaseID
         nextLeaseID += 1
         let lease = RouteLease(
-            id: id, request: request, backend: backend, kind: kind, role: role, client: client, module: module, since: t, router: self)
+            id: id, request: request, backend: backend, kind: kind, role: role, client: client, module: module, claimedRoute: claimed,
+            since: t, router: self)
         let slotID = Slot.ID(key: request.key, backend: backend.id)
         slots[slotID, default: Slot(backend: backend, since: t, lastRefresh: t)].leases[id] = lease
         slots[slotID]!.idleSince = nil
@@ -163,7 +165,12 @@ public actor Router {
                 if removeLease(lease) { slots[slotID] = nil } else { slots[slotID]?.detached = true }
                 owed.append(.release(lease.key, lease.backend.id))
             } else if removeLease(lease) {
-                owed.append(.linger(lease.key, lease.backend.id))
+                if !ending.lingers, lease.claimedRoute {
+                    slots[slotID] = nil
+                    owed.append(.release(lease.key, lease.backend.id))
+                } else {
+                    owed.append(.linger(lease.key, lease.backend.id))
+                }
             }
         }
     }

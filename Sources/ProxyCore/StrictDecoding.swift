@@ -43,6 +43,13 @@ extension KeyedDecodingContainer {
         return value
     }
 
+    /// A number in `range` (absent or null: the default), else an error saying `message`.
+    public func decode<T: Decodable & Comparable>(_: T.Type, forKey key: Key, default defaultValue: T, in range: ClosedRange<T>, _ message: String) throws -> T {
+        let value = try decode(T.self, forKey: key, default: defaultValue)
+        guard range.contains(value) else { throw invalid(key, message) }
+        return value
+    }
+
     /// A listen endpoint served over one transport: an endpoint naming the other (`udp://` for
     /// a TCP listener, `tcp://` for a UDP one) is an error saying `what` is served over `transport`.
     public func decodeListen(

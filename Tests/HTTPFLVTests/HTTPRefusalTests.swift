@@ -15,7 +15,7 @@ import Testing
             .malformedRequest: 400, .headerTimeout: 408, .requestLineTooLong: 414, .headTooLarge: 431, .requestBody: 400,
             .methodNotAllowed: 405, .noStream: 400, .notAStream: 404, .noSuchFile: 404, .forbiddenPath: 403,
             .unknownHLSSession: 404, .noBackend: 503, .registryError: 503, .backendLacksProtocol: 502,
-            .backendUnreachable: 502, .backendBadResponse: 502, .backendTimeout: 504, .tooManyPipelined: nil,
+            .backendUnreachable: 502, .backendBadResponse: 502, .backendTimeout: 504, .tooManyPipelined: nil, .rateLimited: 429,
         ]
         #expect(statuses.count == HTTPRefusal.allCases.count)
         for reason in HTTPRefusal.allCases {

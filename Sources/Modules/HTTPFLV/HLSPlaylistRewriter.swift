@@ -38,6 +38,12 @@ public struct HLSPlaylistRewriter: Sendable {
 
     /// The playlist with every URI rewritten; line endings are kept as they were.
     public func rewrite(_ playlist: String) -> String {
+        rewrite(playlist, limit: .max)!
+    }
+
+    /// The rewritten playlist, or nil as soon as it would be longer than `limit` bytes (a
+    /// playlist of very short lines grows by the session parameter on every one of them).
+    public func rewrite(_ playlist: String, limit: Int) -> String? {
         let bytes = Array(playlist.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + bytes.count / 4)
@@ -51,6 +57,7 @@ public struct HLSPlaylistRewriter: Sendable {
             rewriteLine(bytes[lineStart..<contentEnd], into: &out)
             let next = lf.map { $0 + 1 } ?? bytes.count
             out.append(contentsOf: bytes[contentEnd..<next])
+            guard out.count <= limit else { return nil }
             lineStart = next
         }
         return String(decoding: out, as: UTF8.self)

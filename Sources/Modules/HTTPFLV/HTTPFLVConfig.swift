@@ -13,6 +13,13 @@ public struct HTTPFLVConfig: Decodable, Sendable {
     public var idleTimeout = ConfigDuration.seconds(60)
     /// Time to connect to a backend and receive its response head (502/504 after). Default 5 s.
     public var backendTimeout = ConfigDuration.seconds(5)
+    /// A backend response whose body sends nothing for this long is ended (a stalled origin
+    /// must not hold the player forever). Default 20 s.
+    public var backendStallTimeout = ConfigDuration.seconds(20)
+    /// New live streams and HLS sessions one client address may start per second (each makes
+    /// a route, a lease, a registry record), and in a burst. Defaults 20 and 40; past them 429.
+    public var sessionRate = 20.0
+    public var sessionBurst = 40.0
     /// How long an HLS play session lives after its last request. Default 120 s.
     public var hlsSessionTTL = ConfigDuration.seconds(120)
     /// Largest playlist body read from a backend for rewriting (502 above it). Default 1 MiB.
@@ -28,6 +35,9 @@ public struct HTTPFLVConfig: Decodable, Sendable {
         case headerTimeout = "header_timeout"
         case idleTimeout = "idle_timeout"
         case backendTimeout = "backend_timeout"
+        case backendStallTimeout = "backend_stall_timeout"
+        case sessionRate = "session_rate"
+        case sessionBurst = "session_burst"
         case hlsSessionTTL = "hls_session_ttl"
         case maxPlaylistSize = "max_playlist_size"
         case cors
@@ -42,6 +52,9 @@ public struct HTTPFLVConfig: Decodable, Sendable {
         headerTimeout = try c.decodePositive(.headerTimeout, default: d.headerTimeout)
         idleTimeout = try c.decodePositive(.idleTimeout, default: d.idleTimeout)
         backendTimeout = try c.decodePositive(.backendTimeout, default: d.backendTimeout)
+        backendStallTimeout = try c.decodePositive(.backendStallTimeout, default: d.backendStallTimeout)
+        sessionRate = try c.decode(Double.self, forKey: .sessionRate, default: d.sessionRate, in: 0.001...1_000_000, "must be from 0.001 to 1000000 (per second)")
+        sessionBurst = try c.decode(Double.self, forKey: .sessionBurst, default: d.sessionBurst, in: 1...1_000_000, "must be from 1 to 1000000")
         hlsSessionTTL = try c.decodePositive(.hlsSessionTTL, default: d.hlsSessionTTL)
         maxPlaylistSize = try c.decode(Int.self, forKey: .maxPlaylistSize, default: d.maxPlaylistSize)
         guard (1024...(64 * 1024 * 1024)).contains(maxPlaylistSize) else {

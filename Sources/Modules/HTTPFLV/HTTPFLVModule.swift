@@ -35,10 +35,12 @@ public struct HTTPFLVModule: ProxyModule {
             logger: context.logger)
         let settings = HTTPFLVSession.Settings(
             idleTimeout: TimeAmount(config.idleTimeout.duration), backendTimeout: TimeAmount(config.backendTimeout.duration),
+            backendStallTimeout: TimeAmount(config.backendStallTimeout.duration),
             maxPlaylistSize: config.maxPlaylistSize, cors: CORSPolicy(config: config.cors, profile: .playback))
         let environment = HTTPFLVSession.Environment(
             sessions: context.sessions(of: Self.identity), logger: context.logger, hls: hls,
-            staticRoot: staticRoot, fileIO: NonBlockingFileIO(threadPool: .singleton), refusals: refusals)
+            staticRoot: staticRoot, fileIO: NonBlockingFileIO(threadPool: .singleton), refusals: refusals,
+            newSessions: AddressRateLimiter(.init(rate: config.sessionRate, burst: config.sessionBurst)))
         let headerTimeout = TimeAmount(config.headerTimeout.duration)
         let listener = TCPListener(name: Self.name, endpoint: config.listen, context: context) { channel in
             channel.eventLoop.makeCompletedFuture {

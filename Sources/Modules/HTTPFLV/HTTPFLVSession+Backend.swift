@@ -78,6 +78,8 @@ extension HTTPFLVSession {
     func backendResponseHead(_ head: HTTPResponseHead) {
         guard let exchange, exchange.usesBackend else { return }
         exchange.timer?.cancel()
+        watchStall(exchange)
+        exchange.streamMissing = head.status == .notFound
         exchange.backendKeepAlive = head.isKeepAlive
         let isPlaylist = exchange.rewriter != nil && head.status == .ok
             && (Self.fileExtension(exchange.head.path) == "m3u8" || (head.headers.first(name: "content-type")?.lowercased().contains("mpegurl") ?? false))
@@ -95,6 +97,7 @@ extension HTTPFLVSession {
 
     func backendResponseBody(_ body: ByteBuffer) {
         guard let exchange, exchange.usesBackend, !exchange.isHEAD else { return }
+        exchange.bytesFromBackend &+= UInt64(body.readableBytes)
         if var playlist = exchange.playlist {
             guard playlist.readableBytes + body.readableBytes <= settings.maxPlaylistSize else {
                 dropLink()
@@ -118,6 +121,7 @@ extension HTTPFLVSession {
     func backendResponseEnd() {
         guard let exchange, exchange.usesBackend, let context else { return }
         exchange.timer?.cancel()
+        exchange.stallCheck?.cancel()
         exchange.backendDone = true
         if !exchange.backendKeepAlive { dropLink() }
         if let head = exchange.pendingHead, let playlist = exchange.playlist, let rewriter = exchange.rewriter {
@@ -125,8 +129,11 @@ extension HTTPFLVSession {
             guard HLSPlaylistRewriter.isPlaylist(Substring(text)) else {
                 return respond(.backendBadResponse, error: "backend answered a playlist request with something that is not a playlist")
             }
+            guard let rewritten = rewriter.rewrite(text, limit: settings.maxPlaylistSize) else {
+                return respond(.backendBadResponse, error: "the rewritten playlist would be larger than max_playlist_size (\(settings.maxPlaylistSize) bytes)")
+            }
             var out = clientHead(from: head, exchange: exchange)
-            let body = context.channel.allocator.buffer(string: rewriter.rewrite(text))
+            let body = context.channel.allocator.buffer(string: rewritten)
             out.headers.remove(name: "content-length")
             out.headers.add(name: "Content-Length", value: "\(body.readableBytes)")
             exchange.lease?.counters.addToClient(body.readableBytes)
@@ -142,6 +149,25 @@ extension HTTPFLVSession {
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         finish(exchange, reason: "response complete")
+    }
+
+    /// Ends the response when its body stalls: no byte from the backend within
+    /// `backendStallTimeout` (checked from the byte count once per interval, nothing per body
+    /// part), whether the backend stopped sending or the player stopped reading.
+    private func watchStall(_ exchange: Exchange) {
+        guard let context, exchange.stallCheck == nil else { return }
+        let interval = settings.backendStallTimeout
+        let bound = NIOLoopBound((self, exchange), eventLoop: context.eventLoop)
+        exchange.stallCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { task in
+            let (session, exchange) = bound.value
+            guard session.exchange === exchange, !exchange.backendDone else { return task.cancel() }
+            defer { exchange.bytesAtStallCheck = exchange.bytesFromBackend }
+            guard exchange.bytesFromBackend == exchange.bytesAtStallCheck else { return }
+            task.cancel()
+            // Backend reads are held while the player does not read: then it is the player that stalled.
+            let seconds = interval.nanoseconds / 1_000_000_000
+            session.backendFailed(session.clientWritable ? "backend sent no byte for \(seconds) s" : "player read nothing for \(seconds) s")
+        }
     }
 
     func backendFailed(_ reason: String) {

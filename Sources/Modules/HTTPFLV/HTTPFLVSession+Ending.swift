@@ -21,6 +21,7 @@ extension HTTPFLVSession {
     /// Ends what the exchange holds: a live stream's session (its end event, its lease).
     func end(_ exchange: Exchange, reason: String) {
         exchange.timer?.cancel()
+        exchange.stallCheck?.cancel()
         if let stream = exchange.stream {
             exchange.stream = nil
             if stream.hasStarted, !stream.isEnded {
@@ -29,7 +30,7 @@ extension HTTPFLVSession {
                     "bytes_to_client": "\(exchange.bytesToClient)",
                 ])
             }
-            stream.end(reason: reason)
+            if exchange.streamMissing { stream.endWithoutStream(reason: "no such stream at the backend") } else { stream.end(reason: reason) }
         }
         // A backend connection left mid-response is in an unknown state: never reuse it.
         if exchange.usesBackend && !exchange.backendDone && self.exchange === exchange { dropLink() }

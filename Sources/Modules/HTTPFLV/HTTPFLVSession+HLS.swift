@@ -35,6 +35,9 @@ extension HTTPFLVSession {
                 case .unknown?, .backendGone?:
                     // A playlist can start over on a fresh session; a segment of a lost session cannot be found.
                     if ext == "m3u8" {
+                        guard session.env.newSessions.allow(session.clientIP ?? session.clientAddress) else {
+                            return session.respond(.rateLimited, error: "too many new streams from this address; try again in a second", extra: ["Retry-After": "1"])
+                        }
                         session.log(.info, "HLS session not usable (\(error)); starting a new one")
                         session.startHLSSession(exchange)
                     } else {

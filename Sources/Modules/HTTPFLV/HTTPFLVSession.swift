@@ -27,6 +27,8 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
     struct Settings: Sendable {
         var idleTimeout: TimeAmount
         var backendTimeout: TimeAmount
+        /// A response body without a byte for this long is ended.
+        var backendStallTimeout: TimeAmount = .seconds(20)
         var maxPlaylistSize: Int
         var cors: CORSPolicy
         var maxQueuedRequests = 16
@@ -41,6 +43,8 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         var fileIO: NonBlockingFileIO
         /// The module's counters of refused requests (every connection adds to the same ones).
         var refusals = ReasonCounters<HTTPRefusal>()
+        /// How many new live streams and HLS sessions each client address may start.
+        var newSessions = AddressRateLimiter(.init(rate: 20, burst: 40))
     }
 
     /// The request being answered.
@@ -51,6 +55,8 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         var lease: RouteLease?
         /// A live stream's session, ended with the exchange (HLS sessions belong to the session store).
         var stream: StreamSession?
+        /// The backend answered 404: the stream is not there (its route is not kept).
+        var streamMissing = false
         var rewriter: HLSPlaylistRewriter?
         var playlist: ByteBuffer?
         var pendingHead: HTTPResponseHead?
@@ -60,7 +66,11 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         var backendDone = false
         var headSent = false
         var bytesToClient: UInt64 = 0
+        /// Body bytes from the backend, and their count at the last stall check.
+        var bytesFromBackend: UInt64 = 0
+        var bytesAtStallCheck: UInt64 = 0
         var timer: Scheduled<Void>?
+        var stallCheck: RepeatedTask?
 
         init(head: ClientRequestHead) {
             self.head = head
@@ -217,8 +227,11 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
             return continueHLSSession(exchange, id: sessionID, ext: ext)
         }
         switch ext {
-        case "m3u8": startHLSSession(exchange)
-        case "flv", "ts": startLiveStream(exchange)
+        case "m3u8", "flv", "ts":
+            guard env.newSessions.allow(clientIP ?? clientAddress) else {
+                return respond(.rateLimited, error: "too many new streams from this address; try again in a second", extra: ["Retry-After": "1"])
+            }
+            if ext == "m3u8" { startHLSSession(exchange) } else { startLiveStream(exchange) }
         default:
             if let root = env.staticRoot { return serveStatic(exchange, root: root) }
             respond(.notAStream, error: "not a live stream (.flv, .ts, .m3u8) and no static_files root")

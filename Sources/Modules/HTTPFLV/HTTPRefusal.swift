@@ -44,6 +44,8 @@ enum HTTPRefusal: CountedReason {
     case backendTimeout
     /// More pipelined requests than the queue holds (16): the connection is closed, no answer.
     case tooManyPipelined
+    /// The client address started more new streams or HLS sessions than `session_rate` allows (429).
+    case rateLimited
 
     var label: String {
         switch self {
@@ -65,6 +67,7 @@ enum HTTPRefusal: CountedReason {
         case .backendBadResponse: "backend_bad_response"
         case .backendTimeout: "backend_timeout"
         case .tooManyPipelined: "too_many_pipelined"
+        case .rateLimited: "rate_limited"
         }
     }
 
@@ -78,6 +81,7 @@ enum HTTPRefusal: CountedReason {
         case .methodNotAllowed: .methodNotAllowed
         case .notAStream, .noSuchFile, .unknownHLSSession: .notFound
         case .forbiddenPath: .forbidden
+        case .rateLimited: .tooManyRequests
         case .noBackend, .registryError: .serviceUnavailable
         case .backendLacksProtocol, .backendUnreachable, .backendBadResponse: .badGateway
         case .backendTimeout: .gatewayTimeout
