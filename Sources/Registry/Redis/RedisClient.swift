@@ -2,7 +2,8 @@ import Dispatch
 import Synchronization
 
 /// A small pool of hiredis connections driven off the event loops: each connection runs its
-/// blocking commands in order on a serial queue of its own, and callers await the reply.
+/// blocking commands in order on a serial queue of its own, and callers await the reply. At most
+/// `maxQueued` commands wait at once: a slow Redis makes the next ones fail fast, not pile up.
 public final class RedisClient: Sendable {
     private final class Slot: @unchecked Sendable {
         // `connection` is only touched on `queue`.
@@ -18,6 +19,7 @@ public final class RedisClient: Sendable {
     public let configuration: RedisConfiguration
     private let slots: [Slot]
     private let next = Atomic<Int>(0)
+    private let queued = Atomic<Int>(0)
 
     public init(configuration: RedisConfiguration) {
         self.configuration = configuration
@@ -26,12 +28,17 @@ public final class RedisClient: Sendable {
 
     /// Runs one command on the next connection of the pool.
     public func send(_ arguments: [String]) async throws(RedisError) -> RedisReply {
+        guard queued.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maxQueued else {
+            queued.wrappingSubtract(1, ordering: .relaxed)
+            throw .unavailable("queue full: \(configuration.maxQueued) commands are waiting for Redis")
+        }
         let slot = slots[next.wrappingAdd(1, ordering: .relaxed).oldValue % slots.count]
         let result: Result<RedisReply, RedisError> = await withCheckedContinuation { continuation in
             slot.queue.async {
                 continuation.resume(returning: Result { () throws(RedisError) -> RedisReply in try slot.connection.command(arguments) })
             }
         }
+        queued.wrappingSubtract(1, ordering: .relaxed)
         return try result.get()
     }
 }

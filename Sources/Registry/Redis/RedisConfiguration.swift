@@ -10,11 +10,15 @@ public struct RedisConfiguration: Sendable {
     public var commandTimeout: Duration
     /// Connections in the pool (each runs its commands in order on its own queue).
     public var connections: Int
+    /// Commands waiting for a connection at once, in all; past it a command fails at once
+    /// (`unavailable`, "queue full") instead of adding to a backlog a slow Redis never clears.
+    public var maxQueued: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 6379, password: String = "", database: Int = 0, keyPrefix: String = "streamproxy",
-        connectTimeout: Duration = .seconds(1), commandTimeout: Duration = .seconds(1), connections: Int = 4
+        connectTimeout: Duration = .seconds(1), commandTimeout: Duration = .seconds(1), connections: Int = 4, maxQueued: Int = 1024
     ) {
+        self.maxQueued = max(1, maxQueued)
         self.host = host
         self.port = port
         self.password = password
