@@ -63,7 +63,7 @@ struct ProxyHost {
             let r = proxy.registry.redis
             let client = RedisClient(configuration: RedisConfiguration(
                 host: r.host, port: r.port, password: r.password, database: r.db, keyPrefix: r.keyPrefix,
-                connectTimeout: r.timeout.duration, commandTimeout: r.timeout.duration))
+                connectTimeout: r.timeout.duration, commandTimeout: r.timeout.duration, maxQueued: r.maxQueued))
             registry = RedisRegistry(client: client, backendAlive: alive)
         }
         let routing = Routing(
@@ -85,7 +85,8 @@ struct ProxyHost {
             let background = BackgroundWork()
             let context = ModuleContext(
                 router: routing.router(for: module.balancer ?? config.proxy.balancer), eventLoopGroup: group,
-                logger: Logger(label: "proxy.\(module.name)"), hooks: hooks, background: background, onListening: onListening)
+                logger: Logger(label: "proxy.\(module.name)"), hooks: hooks, background: background,
+                connectionLimits: config.proxy.limits.connections, onListening: onListening)
             return BuiltModule(name: module.name, service: try module.build(context), background: background)
         }
     }
@@ -110,7 +111,8 @@ struct ProxyHost {
         if config.proxy.commandsAPI.enabled {
             let commands = CommandsAPI(
                 config: config.proxy.commandsAPI, sessions: sessions, registry: routing.registry, counts: store, closes: store,
-                shared: config.proxy.registry.type == .redis, group: group, logger: logger, onListening: onListening)
+                shared: config.proxy.registry.type == .redis, group: group, limits: config.proxy.limits, logger: logger,
+                onListening: onListening)
             services.append(.init(service: try commands.makeApplication(), serviceName: "commands-api"))
         }
         return services
@@ -120,7 +122,7 @@ struct ProxyHost {
         let proxy = config.proxy
         let routing = makeRouting()
         var api = SystemAPI(
-            config: proxy.systemAPI, registry: routing.registry, routers: routing.all, group: group,
+            config: proxy.systemAPI, registry: routing.registry, routers: routing.all, group: group, limits: proxy.limits,
             logger: Logger(label: "proxy.system-api"), onListening: { _, _ in }, registryType: proxy.registry.type)
         let hooks = HooksService(
             config: proxy.hooks, queue: (routing.registry as? any EventQueue) ?? MemoryEventQueue(), server: api.identity.server,

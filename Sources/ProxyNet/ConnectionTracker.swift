@@ -1,32 +1,79 @@
 import NIOCore
 import Synchronization
 
+/// How many connections one listener holds: in all, and from one client address.
+public struct ConnectionLimits: Sendable, Equatable {
+    public var perListener: Int
+    public var perAddress: Int
+
+    public init(perListener: Int = 4096, perAddress: Int = 512) {
+        self.perListener = perListener
+        self.perAddress = perAddress
+    }
+
+    /// No limit (tests of the mechanisms themselves).
+    public static let none = ConnectionLimits(perListener: .max, perAddress: .max)
+}
+
 /// The open child channels of one listener, so shutdown can wait for them to finish (graceful)
-/// or close them all (forced). One lock operation per connection open and close, none per packet.
+/// or close them all (forced), and so the listener's `ConnectionLimits` hold: a connection past
+/// either limit is refused as it is accepted. One lock operation per connection open and close,
+/// none per packet.
 public final class ConnectionTracker: Sendable {
+    /// Why a connection was refused.
+    public enum Refusal: String, Sendable {
+        case listenerFull = "listener_full", addressFull = "address_full"
+    }
+
     private struct State {
         var channels: [ObjectIdentifier: any Channel] = [:]
+        var perAddress: [String: Int] = [:]
         var waiters: [CheckedContinuation<Void, Never>] = []
+        var refused: [Refusal: UInt64] = [:]
     }
     private let state = Mutex(State())
+    public let limits: ConnectionLimits
 
-    public init() {}
+    public init(limits: ConnectionLimits = .none) {
+        self.limits = limits
+    }
 
     public var count: Int { state.withLock { $0.channels.count } }
 
-    /// Tracks `channel` until it closes.
-    public func add(_ channel: any Channel) {
+    /// Connections refused so far, by why.
+    public var refused: [Refusal: UInt64] { state.withLock { $0.refused } }
+
+    /// Tracks `channel` until it closes, unless it is past a limit: then it is not tracked and the
+    /// refusal is returned (the caller closes it).
+    @discardableResult
+    public func add(_ channel: any Channel) -> Refusal? {
         let id = ObjectIdentifier(channel)
-        state.withLock { $0.channels[id] = channel }
+        let address = channel.remoteAddress?.ipAddress ?? ""
+        let refusal: Refusal? = state.withLock { s in
+            if s.channels.count >= limits.perListener {
+                s.refused[.listenerFull, default: 0] += 1
+                return .listenerFull
+            }
+            if s.perAddress[address, default: 0] >= limits.perAddress {
+                s.refused[.addressFull, default: 0] += 1
+                return .addressFull
+            }
+            s.channels[id] = channel
+            s.perAddress[address, default: 0] += 1
+            return nil
+        }
+        if let refusal { return refusal }
         channel.closeFuture.whenComplete { _ in
             let waiters: [CheckedContinuation<Void, Never>] = self.state.withLock { s in
                 s.channels[id] = nil
+                if let n = s.perAddress[address], n > 1 { s.perAddress[address] = n - 1 } else { s.perAddress[address] = nil }
                 guard s.channels.isEmpty else { return [] }
                 defer { s.waiters = [] }
                 return s.waiters
             }
             waiters.forEach { $0.resume() }
         }
+        return nil
     }
 
     /// Sends every open connection NIO's quiesce event (finish the current exchange, then close).

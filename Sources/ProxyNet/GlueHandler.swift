@@ -31,12 +31,14 @@ public final class GlueHandler {
 
 extension GlueHandler {
     /// A linked pair: add `client` to the client's channel and `backend` to the backend's channel.
-    /// `onClose` runs once, on the event loop, after both channels closed.
+    /// `onClose` runs once, on the event loop, after both channels closed. With `idleTimeout`, a
+    /// relay that moved no byte either way for that long is closed (checked once per interval
+    /// from the byte totals: nothing is done per read).
     public static func matchedPair(
-        counters: SessionCounters? = nil, logger: Logger? = nil,
+        counters: SessionCounters? = nil, logger: Logger? = nil, idleTimeout: TimeAmount? = nil,
         onClose: @escaping (RelayCloseReport) -> Void = { _ in }
     ) -> (client: GlueHandler, backend: GlueHandler) {
-        let relay = RelayState(counters: counters, logger: logger, onClose: onClose)
+        let relay = RelayState(counters: counters, logger: logger, idleTimeout: idleTimeout, onClose: onClose)
         let client = GlueHandler(side: .client, relay: relay)
         let backend = GlueHandler(side: .backend, relay: relay)
         client.partner = backend
@@ -58,16 +60,35 @@ public struct RelayCloseReport: Sendable, CustomStringConvertible {
 final class RelayState {
     let counters: SessionCounters?
     let logger: Logger?
+    let idleTimeout: TimeAmount?
     let onClose: (RelayCloseReport) -> Void
     var reason: String?
     var closedSides = 0
     var bytesFromClient: UInt64 = 0
     var bytesToClient: UInt64 = 0
+    /// The byte totals at the last idle check, and the check's timer.
+    var bytesAtLastCheck: UInt64 = 0
+    var idleCheck: RepeatedTask?
 
-    init(counters: SessionCounters?, logger: Logger?, onClose: @escaping (RelayCloseReport) -> Void) {
+    init(counters: SessionCounters?, logger: Logger?, idleTimeout: TimeAmount?, onClose: @escaping (RelayCloseReport) -> Void) {
         self.counters = counters
         self.logger = logger
+        self.idleTimeout = idleTimeout
         self.onClose = onClose
+    }
+
+    /// Starts the idle check on the client side's channel: closed after an interval without a byte.
+    func watchIdle(_ context: ChannelHandlerContext) {
+        guard let idleTimeout, idleCheck == nil else { return }
+        let bound = NIOLoopBound((self, context.channel), eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: idleTimeout, delay: idleTimeout) { _ in
+            let (relay, channel) = bound.value
+            let total = relay.bytesFromClient &+ relay.bytesToClient
+            defer { relay.bytesAtLastCheck = total }
+            guard total == relay.bytesAtLastCheck else { return }
+            relay.noteReason("idle for \(idleTimeout.nanoseconds / 1_000_000_000) s (no byte either way)")
+            channel.close(promise: nil)
+        }
     }
 
     func noteReason(_ text: String) {
@@ -76,6 +97,8 @@ final class RelayState {
 
     func sideClosed() {
         closedSides += 1
+        idleCheck?.cancel()
+        idleCheck = nil
         guard closedSides == 2 else { return }
         let report = RelayCloseReport(reason: reason ?? "closed", bytesFromClient: bytesFromClient, bytesToClient: bytesToClient)
         logger?.info("relay closed", metadata: [
@@ -127,6 +150,7 @@ extension GlueHandler: ChannelDuplexHandler {
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if side == .client { relay.watchIdle(context) }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {

@@ -14,18 +14,22 @@ public struct ModuleContext: Sendable {
     /// Registry writes and other awaited work an event loop starts and does not wait for; the
     /// host runs it beside the module (ModuleGroup), and the test harness does the same.
     public var background: BackgroundWork
+    /// What each of the module's TCP listeners holds at once (`limits:` in proxy.yaml).
+    public var connectionLimits: ConnectionLimits
     /// Called once per bound socket with a listener name (`rtmp`, `webrtc-udp`, ...) and its address.
     public var onListening: @Sendable (_ listener: String, _ address: SocketAddress) -> Void
 
     public init(
         router: Router, eventLoopGroup: any EventLoopGroup, logger: Logger, hooks: any ProxyHooks = NoHooks(),
-        background: BackgroundWork = BackgroundWork(), onListening: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }
+        background: BackgroundWork = BackgroundWork(), connectionLimits: ConnectionLimits = ConnectionLimits(),
+        onListening: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }
     ) {
         self.router = router
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.hooks = hooks
         self.background = background
+        self.connectionLimits = connectionLimits
         self.onListening = onListening
     }
 

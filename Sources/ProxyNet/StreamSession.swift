@@ -219,7 +219,13 @@ public final class StreamSession: Sendable {
         finish(reason: reason, unreachable: true)
     }
 
-    private func finish(reason: String, unreachable: Bool) {
+    /// Ends the session because its backend has no such stream (it answered 404): a route the
+    /// session claimed goes at once instead of lingering.
+    public func endWithoutStream(reason: String) {
+        finish(reason: reason, unreachable: false, lingers: false)
+    }
+
+    private func finish(reason: String, unreachable: Bool, lingers: Bool = true) {
         let (lease, started): (RouteLease?, Bool) = state.withLock { state in
             guard state.phase != .ended else { return (nil, false) }
             state.phase = .ended
@@ -232,6 +238,6 @@ public final class StreamSession: Sendable {
                 kind: role == .publish ? .publishEnd : .playEnd, request: request, module: context.module, client: client, backend: lease.backend.id))
         }
         guard let lease else { return }
-        if unreachable { lease.endUnreachable(reason) } else { lease.end() }
+        if unreachable { lease.endUnreachable(reason) } else if lingers { lease.end() } else { lease.endWithoutStream() }
     }
 }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import ProxyCore
 import ServiceLifecycle
+import Synchronization
 
 /// A TCP server socket shared by the TCP modules: binds an endpoint, hands each accepted
 /// connection to `childInitializer` (on the connection's own event loop), and shuts down in two
@@ -14,6 +15,9 @@ public struct TCPListener: Sendable {
     public var group: any EventLoopGroup
     public var logger: Logger
     public var backlog: Int32 = 1024
+    /// Connections held at once, in all and per client address; past them a connection is closed
+    /// as it is accepted (logged, at most once a second per listener).
+    public var limits = ConnectionLimits.none
     public var childInitializer: @Sendable (any Channel) -> EventLoopFuture<Void>
     public var onListening: @Sendable (SocketAddress) -> Void
 
@@ -40,11 +44,12 @@ public struct TCPListener: Sendable {
         self.init(
             name: name, endpoint: endpoint, group: context.eventLoopGroup, logger: context.logger,
             onListening: { onListening(name, $0) }, childInitializer: childInitializer)
+        limits = context.connectionLimits
     }
 
     /// Binds and serves until graceful shutdown, then drains.
     public func run() async throws {
-        let tracker = ConnectionTracker()
+        let tracker = ConnectionTracker(limits: limits)
         let server = try await bind(tracker: tracker)
         defer { server.close(promise: nil) }
         if let address = server.localAddress {
@@ -66,6 +71,8 @@ public struct TCPListener: Sendable {
     /// that manage their own lifetime.
     public func bind(tracker: ConnectionTracker) async throws -> any Channel {
         let initializer = childInitializer
+        let name = self.name, logger = self.logger
+        let lastLog = Mutex(NIODeadline.distantPast)
         do {
             return try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: backlog)
@@ -73,7 +80,21 @@ public struct TCPListener: Sendable {
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
-                    tracker.add(channel)
+                    if let refusal = tracker.add(channel) {
+                        let now = NIODeadline.now()
+                        let log = lastLog.withLock { last in
+                            guard now - last >= .seconds(1) else { return false }
+                            last = now
+                            return true
+                        }
+                        if log {
+                            logger.warning("connection refused", metadata: [
+                                "listener": "\(name)", "reason": "\(refusal.rawValue)", "client": "\(channel.remoteAddress?.endpointDescription ?? "?")",
+                                "refused": "\(tracker.refused.values.reduce(0, +))",
+                            ])
+                        }
+                        return channel.close()
+                    }
                     return initializer(channel)
                 }
                 .bind(host: endpoint.bindHost, port: endpoint.port)

@@ -69,11 +69,11 @@ import Testing
 
     @Test(arguments: [
         ("event_loops: -1", "proxy.yaml:1:14: event_loops: must be from 0 (one per CPU core) to 1024"),
-        ("balancr: x", "proxy.yaml:1:1: balancr: unknown key 'balancr' (allowed: balancer, registry, system_api, commands_api, default_backend, modules, quit, hooks, event_loops)"),
+        ("balancr: x", "proxy.yaml:1:1: balancr: unknown key 'balancr' (allowed: balancer, registry, system_api, commands_api, default_backend, modules, quit, hooks, event_loops, limits)"),
         ("registry:\n  backend_alive: 5x", "proxy.yaml:2:18: registry.backend_alive: invalid duration '5x'"),
         ("registry:\n  typo: 1", "proxy.yaml:2:3: registry.typo: unknown key 'typo' (allowed: type, backend_alive, route_linger, redis)"),
         ("modules:\n  rtmp:\n    listen: 70000", "proxy.yaml:3:13: modules.rtmp.listen: invalid port 70000 (allowed: 0-65535)"),
-        ("modules:\n  rtmp:\n    listn: 1935", "proxy.yaml:3:5: modules.rtmp.listn: unknown key 'listn' (allowed: enabled, balancer, listen, handshake_timeout, backend_timeout, max_message_size)"),
+        ("modules:\n  rtmp:\n    listn: 1935", "proxy.yaml:3:5: modules.rtmp.listn: unknown key 'listn' (allowed: enabled, balancer, listen, handshake_timeout, backend_timeout, max_message_size, idle_timeout)"),
         ("modules:\n  rtmpx: {}", "proxy.yaml:2:3: modules.rtmpx: unknown module 'rtmpx' (allowed: rtmp, http-flv, webrtc, srt)"),
         ("balancer: fastest", "proxy.yaml:1:11: balancer: unknown balancer 'fastest' (allowed: round-robin, hash)"),
         ("modules:\n  srt: { balancer: random }", "modules.srt.balancer: unknown balancer 'random' (allowed: round-robin, hash)"),

@@ -51,12 +51,12 @@ import Testing
 
     /// The refusal counters by reason (MetricsTests.counts), the reasons at 0 left out.
     static func refusals(_ proxy: ProxyProcess) async throws -> [String: Double] {
-        try await MetricsTests.counts(proxy, refusalMetric, reasons: 18)
+        try await MetricsTests.counts(proxy, refusalMetric, reasons: 19)
     }
 
     /// Waits until the refusal counters are `expected` (and no other reason is counted).
     static func waitForRefusals(_ proxy: ProxyProcess, _ expected: [String: Double], timeout: Duration = .seconds(10)) async throws {
-        try await MetricsTests.waitForCounts(proxy, refusalMetric, reasons: 18, expected, timeout: timeout)
+        try await MetricsTests.waitForCounts(proxy, refusalMetric, reasons: 19, expected, timeout: timeout)
     }
 
     // MARK: Live HTTP-FLV and HTTP-TS
@@ -356,7 +356,8 @@ import Testing
         let originPort = try await Wait.until("the test origin's port", timeout: .seconds(10)) { () -> Int? in
             Int(origin.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        // 500 players from one address: over the per-address session rate a public proxy defaults to.
+        let proxy = try await ProxyProcess.start(config: Self.config(", session_rate: 100000, session_burst: 100000"))
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(#"{"ip":"127.0.0.1","server":"idle","service":"py","pid":"1","http":["\#(originPort)"]}"#, with: proxy)
         ProcStat.raiseFileLimit()

@@ -14,7 +14,7 @@ import Testing
           redis: { host: 127.0.0.1, port: \(redis.port), key_prefix: \(prefix), timeout: 500ms }
         modules:
           rtmp: { listen: 127.0.0.1:0 }
-          http-flv: { listen: 127.0.0.1:0 }
+          http-flv: { listen: 127.0.0.1:0, session_rate: 100000, session_burst: 100000 }
           srt: { listen: 127.0.0.1:0 }
         \(webrtc ? "  webrtc: { enabled: true, api_listen: 127.0.0.1:0, udp_listen: 127.0.0.1:0, candidate: 127.0.0.1, idle_timeout: 5s }" : "")
         """

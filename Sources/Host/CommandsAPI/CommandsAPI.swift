@@ -23,6 +23,8 @@ struct CommandsAPI {
     /// Whether other proxies share the registry (redis): close requests are broadcast then.
     var shared: Bool
     var group: any EventLoopGroup
+    /// Connection caps and timeouts of the listener (`limits:`).
+    var limits = LimitsConfig()
     var logger: Logger
     var onListening: @Sendable (String, SocketAddress) -> Void
 
@@ -35,7 +37,8 @@ struct CommandsAPI {
         router.get("/commands/report") { _, _ in try await report() }
         if config.auth.none { logger.warning("the commands API is served without authentication (commands_api.auth.none)") }
         return try APIServer.application(
-            name: "commands-api", router: router, listen: config.listen, tls: config.tls, group: group, logger: logger, onListening: onListening)
+            name: "commands-api", router: router, listen: config.listen, tls: config.tls, limits: limits, group: group, logger: logger,
+            onListening: onListening)
     }
 
     /// Every live proxy's figures, this proxy's own taken fresh.

@@ -1,4 +1,5 @@
 import ProxyCore
+import ProxyNet
 
 /// proxy.yaml, every key with its default. `modules:` is not decoded here: the host hands each
 /// module its own section (see ModuleCatalog), the Caddy pattern.
@@ -14,6 +15,8 @@ struct ProxyConfig: Decodable, Sendable {
     var hooks = HooksConfig()
     /// Event-loop threads for every listener and relay; 0 = one per CPU core.
     var eventLoops = 0
+    /// Connection caps and the API listeners' timeouts.
+    var limits = LimitsConfig()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case balancer, registry
@@ -22,6 +25,7 @@ struct ProxyConfig: Decodable, Sendable {
         case defaultBackend = "default_backend"
         case modules, quit, hooks
         case eventLoops = "event_loops"
+        case limits
     }
 
     init() {}
@@ -42,7 +46,45 @@ struct ProxyConfig: Decodable, Sendable {
         hooks = try c.decode(HooksConfig.self, forKey: .hooks, default: d.hooks)
         eventLoops = try c.decode(Int.self, forKey: .eventLoops, default: d.eventLoops)
         guard (0...1024).contains(eventLoops) else { throw c.invalid(.eventLoops, "must be from 0 (one per CPU core) to 1024") }
+        limits = try c.decode(LimitsConfig.self, forKey: .limits, default: d.limits)
     }
+}
+
+/// `limits:` what every TCP listener holds at once, and how long the HTTP APIs (system API,
+/// commands API, WebRTC signalling) wait for a client.
+struct LimitsConfig: Decodable, Sendable {
+    /// Connections one TCP listener holds at once; past it a new one is closed as it is accepted.
+    var connectionsPerListener = 4096
+    /// Connections one client address holds on one TCP listener.
+    var connectionsPerAddress = 512
+    /// Time an API client has to send a request head, from its connection or its previous
+    /// response (a slowloris client is closed then).
+    var httpHeaderTimeout = ConfigDuration.seconds(10)
+    /// Time an API connection may stay without a byte either way.
+    var httpIdleTimeout = ConfigDuration.seconds(60)
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case connectionsPerListener = "connections_per_listener"
+        case connectionsPerAddress = "connections_per_address"
+        case httpHeaderTimeout = "http_header_timeout"
+        case httpIdleTimeout = "http_idle_timeout"
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = LimitsConfig()
+        connectionsPerListener = try c.decode(Int.self, forKey: .connectionsPerListener, default: d.connectionsPerListener)
+        guard (1...1_000_000).contains(connectionsPerListener) else { throw c.invalid(.connectionsPerListener, "must be from 1 to 1000000") }
+        connectionsPerAddress = try c.decode(Int.self, forKey: .connectionsPerAddress, default: d.connectionsPerAddress)
+        guard (1...1_000_000).contains(connectionsPerAddress) else { throw c.invalid(.connectionsPerAddress, "must be from 1 to 1000000") }
+        httpHeaderTimeout = try c.decodePositive(.httpHeaderTimeout, default: d.httpHeaderTimeout)
+        httpIdleTimeout = try c.decodePositive(.httpIdleTimeout, default: d.httpIdleTimeout)
+    }
+
+    var connections: ConnectionLimits { ConnectionLimits(perListener: connectionsPerListener, perAddress: connectionsPerAddress) }
 }
 
 /// `registry:` where routing state lives.
@@ -92,11 +134,15 @@ struct RedisConfig: Decodable, Sendable {
     var keyPrefix = "streamproxy"
     /// Connect and command timeout.
     var timeout = ConfigDuration.seconds(1)
+    /// Commands waiting for Redis at once; past it a command fails at once (the session that
+    /// needed it is refused as when Redis is down) instead of joining a backlog. Default 1024.
+    var maxQueued = 1024
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, password, db
         case keyPrefix = "key_prefix"
         case timeout
+        case maxQueued = "max_queued"
     }
 
     init() {}
@@ -116,20 +162,32 @@ struct RedisConfig: Decodable, Sendable {
             throw c.invalid(.keyPrefix, "must be non-empty ASCII without spaces")
         }
         timeout = try c.decodePositive(.timeout, default: d.timeout)
+        maxQueued = try c.decode(Int.self, forKey: .maxQueued, default: d.maxQueued, in: 1...1_000_000, "must be from 1 to 1000000")
     }
 }
 
 /// `system_api:` where origins register and operators look.
 struct SystemAPIConfig: Decodable, Sendable {
     var listen = ListenEndpoint(port: 12025)
-    /// When not empty, a register must carry `?token=` or `Authorization: Bearer` equal to it.
+    /// When not empty, a register must carry `?token=` or `Authorization: Bearer` equal to it;
+    /// when empty, only loopback and `allow` may register. The token also opens the read lists.
     var registerToken = ""
+    /// Networks (CIDR) that may register without a token and read `/api/v1/origins` and
+    /// `/api/v1/streams`; loopback always may. Default none.
+    var allow: [IPNetwork] = []
+    /// Most origins the registry keeps; a register of a new one past it is refused (503). Default 10000.
+    var maxBackends = 10_000
+    /// Largest `summaries` object a register may carry, in bytes. Default 16 KiB.
+    var maxSummariesSize = 16 * 1024
     /// HTTPS with these PEM files; plain HTTP when absent.
     var tls: APITLSConfig?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen
         case registerToken = "register_token"
+        case allow
+        case maxBackends = "max_backends"
+        case maxSummariesSize = "max_summaries_size"
         case tls
     }
 
@@ -141,8 +199,20 @@ struct SystemAPIConfig: Decodable, Sendable {
         let d = SystemAPIConfig()
         listen = try c.decodeListen(.listen, default: d.listen, over: .tcp, "the system API")
         registerToken = try c.decode(String.self, forKey: .registerToken, default: d.registerToken)
+        let networks = try c.decode([String].self, forKey: .allow, default: [])
+        allow = try networks.map { text in
+            guard let network = IPNetwork(text) else { throw c.invalid(.allow, "'\(text.prefix(64))' is not an IP address or network (CIDR, such as 10.0.0.0/8)") }
+            return network
+        }
+        maxBackends = try c.decode(Int.self, forKey: .maxBackends, default: d.maxBackends)
+        guard (1...1_000_000).contains(maxBackends) else { throw c.invalid(.maxBackends, "must be from 1 to 1000000") }
+        maxSummariesSize = try c.decode(Int.self, forKey: .maxSummariesSize, default: d.maxSummariesSize)
+        guard (0...1_048_576).contains(maxSummariesSize) else { throw c.invalid(.maxSummariesSize, "must be from 0 to 1048576 bytes") }
         tls = try c.decodeIfPresent(APITLSConfig.self, forKey: .tls)
     }
+
+    /// The access rules these settings make.
+    var access: APIAccess { APIAccess(token: registerToken, allow: allow) }
 }
 
 /// `default_backend:` one origin registered by the proxy itself (no heartbeats needed).

@@ -10,7 +10,8 @@ enum RegisterRequest {
     static let maxFieldLength = 256
     static let maxEndpoints = 32
 
-    static func parse(_ data: Data) throws(APIError) -> Backend {
+    /// `maxSummaries`: the largest `summaries` object kept, serialized (`system_api.max_summaries_size`).
+    static func parse(_ data: Data, maxSummaries: Int = 16 * 1024) throws(APIError) -> Backend {
         let fields = try APIError.jsonObject(data)
 
         let server = try string(fields, "server")
@@ -31,6 +32,9 @@ enum RegisterRequest {
         if let s = fields["summaries"], !(s is NSNull) {
             guard s is [String: Any], JSONSerialization.isValidJSONObject(s), let data = try? JSONSerialization.data(withJSONObject: s, options: [.sortedKeys]) else {
                 throw APIError(.badRequest, "field 'summaries': expected a JSON object")
+            }
+            guard data.count <= maxSummaries else {
+                throw APIError(.contentTooLarge, "field 'summaries': \(data.count) bytes, more than system_api.max_summaries_size (\(maxSummaries))")
             }
             summaries = String(decoding: data, as: UTF8.self)
         }

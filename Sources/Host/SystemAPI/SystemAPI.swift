@@ -16,6 +16,8 @@ struct SystemAPI {
     var registry: any Registry
     var routers: [ProxyCore.Router]
     var group: any EventLoopGroup
+    /// Connection caps and timeouts of the listener (`limits:`).
+    var limits = LimitsConfig()
     var logger: Logger
     var onListening: @Sendable (String, SocketAddress) -> Void
     /// `registry.type`, shown by `/api/v1/origins`.
@@ -25,26 +27,45 @@ struct SystemAPI {
     let identity = ProxyIdentity()
 
     func makeApplication() throws -> some ApplicationProtocol {
-        let router = Hummingbird.Router()
-        router.add(middleware: APIErrorMiddleware<BasicRequestContext>(logger: logger, knownPaths: Self.paths))
+        let router = Hummingbird.Router(context: APIRequestContext.self)
+        router.add(middleware: APIErrorMiddleware<APIRequestContext>(logger: logger, knownPaths: Self.paths))
+        let access = config.access
         router.post("/api/v1/srs/register") { request, context in try await register(request, context) }
         router.get("/api/v1/versions") { _, _ in versions() }
-        router.get("/api/v1/origins") { _, _ in try await origins() }
-        router.get("/api/v1/streams") { _, _ in try await streams() }
+        router.get("/api/v1/origins") { request, context in
+            try access.read(request, from: context.remoteAddress)
+            return try await origins()
+        }
+        router.get("/api/v1/streams") { request, context in
+            try access.read(request, from: context.remoteAddress)
+            return try await streams()
+        }
         router.get("/metrics") { _, _ in await metricsPage() }
         return try APIServer.application(
-            name: "system-api", router: router, listen: config.listen, tls: config.tls, group: group, logger: logger, onListening: onListening)
+            name: "system-api", router: router, listen: config.listen, tls: config.tls, limits: limits, group: group, logger: logger,
+            onListening: onListening)
     }
 
     // MARK: - Handlers
 
-    private func register(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        try authorizeRegister(request)
+    private func register(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let grant = try config.access.register(request, from: context.remoteAddress)
         var request = request
         let body = try await request.collectBody(upTo: Self.maxBodySize)
-        let backend = try RegisterRequest.parse(Data(buffer: body))
+        let backend = try RegisterRequest.parse(Data(buffer: body), maxSummaries: config.maxSummariesSize)
+        let known = try await registry.backends()
+        if let live = known.first(where: { $0.backend.id == backend.id && $0.alive }), live.backend.ip != backend.ip, grant != .token {
+            // Its id is public (/api/v1/origins): without the token, moving a live origin would
+            // let anyone who can register take its new streams.
+            throw APIError(
+                .conflict,
+                "origin \(backend.id) is alive at \(live.backend.ip); a register without system_api.register_token cannot move it to \(backend.ip)")
+        }
+        if !known.contains(where: { $0.backend.id == backend.id }), known.count >= config.maxBackends {
+            throw APIError(.serviceUnavailable, "the registry holds system_api.max_backends (\(config.maxBackends)) origins; \(backend.id) is not added")
+        }
         try await registry.heartbeat(backend)
-        if identity.noteBackend(backend.id) {
+        if identity.noteBackend(backend.id, limit: config.maxBackends) {
             logger.info("backend registered", metadata: [
                 "backend": "\(backend.id)", "ip": "\(backend.ip)", "device_id": "\(backend.deviceID ?? "")",
                 "endpoints": "\(EndpointKind.allCases.compactMap { k in backend.endpoints[k].map { "\(k.rawValue)=\($0.map(\.description).joined(separator: ","))" } }.joined(separator: " "))",
@@ -53,17 +74,6 @@ struct SystemAPI {
             logger.trace("backend heartbeat", metadata: ["backend": "\(backend.id)"])
         }
         return JSONResponse.ok(["pid": String(ProcessInfo.processInfo.processIdentifier)])
-    }
-
-    private func authorizeRegister(_ request: Request) throws {
-        guard !config.registerToken.isEmpty else { return }
-        var presented = request.uri.queryParameters["token"].map(String.init)
-        if presented == nil, let auth = request.headers[.authorization], auth.lowercased().hasPrefix("bearer ") {
-            presented = String(auth.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
-        }
-        guard let presented, ConstantTime.equal(presented, config.registerToken) else {
-            throw APIError(.unauthorized, "register needs a valid token (?token= or Authorization: Bearer)")
-        }
     }
 
     private func versions() -> Response {
@@ -106,15 +116,21 @@ struct SystemAPI {
             var backend: Backend.ID
         }
         let routes = try await registry.routes()
+        var routeByID: [EntryID: Route] = [:]
+        var routed = Set<StreamKey>()
+        for route in routes {
+            routeByID[EntryID(key: route.key, backend: route.backendID)] = route
+            routed.insert(route.key)
+        }
         var local: [EntryID: [LocalRoute]] = [:]
         for router in routers {
             for r in await router.localRoutes() { local[EntryID(key: r.key, backend: r.backendID), default: []].append(r) }
         }
-        var ids = Set(routes.map { EntryID(key: $0.key, backend: $0.backendID) })
+        var ids = Set(routeByID.keys)
         ids.formUnion(local.keys)
         let now = Date()
         let list: [[String: Any]] = ids.sorted { ($0.key, $0.backend) < ($1.key, $1.backend) }.map { id in
-            let route = routes.first { $0.key == id.key && $0.backendID == id.backend }
+            let route = routeByID[id]
             let mine = local[id] ?? []
             var o: [String: Any] = [
                 "key": id.key.description, "vhost": id.key.vhost, "app": id.key.app, "stream": id.key.stream,
@@ -129,7 +145,7 @@ struct SystemAPI {
                 o["route"] = "active"
                 o["expires_in_s"] = (route.expiresAt.timeIntervalSince(now) * 10).rounded() / 10
             } else {
-                o["route"] = routes.contains { $0.key == id.key } ? "moved" : "expired"
+                o["route"] = routed.contains(id.key) ? "moved" : "expired"
             }
             return o
         }
@@ -143,8 +159,14 @@ final class ProxyIdentity: Sendable {
     let service = String(UInt32.random(in: 0...UInt32.max), radix: 36)
     private let seen = Mutex<Set<Backend.ID>>([])
 
-    /// True the first time a backend id is seen (for the "registered" log line).
-    func noteBackend(_ id: Backend.ID) -> Bool { seen.withLock { $0.insert(id).inserted } }
+    /// True the first time a backend id is seen (for the "registered" log line). At most
+    /// 2 x `limit` ids are remembered: past that the set starts over (a few lines logged again).
+    func noteBackend(_ id: Backend.ID, limit: Int) -> Bool {
+        seen.withLock { seen in
+            if seen.count >= 2 * limit { seen.removeAll(keepingCapacity: true) }
+            return seen.insert(id).inserted
+        }
+    }
 }
 
 enum ISO8601 {
