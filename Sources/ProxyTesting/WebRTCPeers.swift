@@ -59,6 +59,8 @@ public enum WebRTCPeers {
 
         /// Every PATCH the origin received: `path`, `content_type`, `body`, and the `status` it answered.
         public func patches() async throws -> [[String: Any]] { try await allStats()["patches"] as? [[String: Any]] ?? [] }
+        /// Every request the origin received (method, path with query, Authorization), the last 200.
+        public func requests() async throws -> [[String: Any]] { try await allStats()["requests"] as? [[String: Any]] ?? [] }
 
         public func videoFrames(_ stream: String) async throws -> Int {
             try await stats()[stream]?["video_frames"] as? Int ?? 0
@@ -70,6 +72,14 @@ public enum WebRTCPeers {
     /// `whip_client.py publish|play URL --seconds N --audio [extra...]`; its result is one JSON line.
     public static func client(_ mode: String, _ url: String, seconds: Double, extra: [String] = []) throws -> PeerProcess {
         try PeerProcess(try PackagePaths.peerPython, [directory.appendingPathComponent("whip_client.py").path, mode, url, "--seconds", String(seconds), "--audio"] + extra)
+    }
+
+    /// An offer from the aiortc client (a publisher's, with audio), for tests that send it by hand.
+    public static func offer() async throws -> String {
+        let client = try PeerProcess(try PackagePaths.peerPython, [directory.appendingPathComponent("whip_client.py").path, "publish", "http://unused/", "--audio", "--offer-only"])
+        _ = try await client.wait(timeout: .seconds(30))
+        guard let sdp = result(client)["offer"] as? String else { throw TestFailure("no offer from whip_client.py: \(client.output)") }
+        return sdp
     }
 
     /// The client's JSON result line.

@@ -11,7 +11,8 @@ import ProxyNet
 /// so any proxy's commands API answers for the whole deployment.
 struct CommandsAPI {
     static let maxBodySize = 64 * 1024
-    static let paths: Set<String> = ["/commands/capacity", "/commands/close", "/commands/report"]
+    /// Every path served, with its method (a 405 names it in `Allow`).
+    static let paths: [String: String] = ["/commands/capacity": "GET", "/commands/close": "POST", "/commands/report": "GET"]
     /// How long a close request stays in the shared log (every proxy polls it about twice a second).
     static let closeRequestTTL: Duration = .seconds(30)
 
@@ -79,7 +80,7 @@ struct CommandsAPI {
             var out: [String: Any] = [:]
             let names = Set(sessions.modules.map(\.name)).union(c.limits.keys)
             for name in names.sorted() {
-                let open = c.entries.filter { $0.module == name }.reduce(0) { $0 + $1.sessions }
+                let open = c.entries.filter { $0.module == name }.reduce(0) { $0 &+ $1.sessions }
                 var m: [String: Any] = ["sessions": open]
                 if let max = c.limits[name] {
                     m["max_sessions"] = max
@@ -91,9 +92,10 @@ struct CommandsAPI {
         }
 
         var backendSessions: [Backend.ID: Int] = [:]
-        for c in all { for e in c.entries { backendSessions[e.backend, default: 0] += e.sessions } }
+        for c in all { for e in c.entries { backendSessions[e.backend, default: 0] &+= e.sessions } }
+        let routesByBackend = Dictionary(grouping: routes, by: \.backendID)
         let backends: [[String: Any]] = alive.map { b in
-            let held = routes.filter { $0.backendID == b.id }
+            let held = routesByBackend[b.id] ?? []
             return [
                 "id": b.id.rawValue, "ip": b.ip, "routes": held.count, "streams": Set(held.map(\.key)).count,
                 "sessions": backendSessions[b.id] ?? 0,
@@ -104,7 +106,7 @@ struct CommandsAPI {
         // The verdict for new sessions through this proxy: no backend, a module at its cap, a module
         // at 80% of its cap, or ok.
         let fractions = mine.limits.map { name, max -> Double in
-            let open = mine.entries.filter { $0.module == name }.reduce(0) { $0 + $1.sessions }
+            let open = mine.entries.filter { $0.module == name }.reduce(0) { $0 &+ $1.sessions }
             return Double(open) / Double(Swift.max(1, max))
         }
         let verdict: String
@@ -119,13 +121,13 @@ struct CommandsAPI {
         }
         let proxies: [[String: Any]] = all.map { c in
             [
-                "proxy": c.proxy, "sessions": c.entries.reduce(0) { $0 + $1.sessions }, "modules": moduleFigures(c),
+                "proxy": c.proxy, "sessions": c.entries.reduce(0) { $0 &+ $1.sessions }, "modules": moduleFigures(c),
                 "updated": ISO8601.string(c.updatedAt),
             ]
         }
         return JSONResponse.ok([
             "proxy": sessions.proxy, "verdict": verdict, "accepting": verdict != "no_backend" && verdict != "full",
-            "modules": moduleFigures(mine), "sessions": mine.entries.reduce(0) { $0 + $1.sessions },
+            "modules": moduleFigures(mine), "sessions": mine.entries.reduce(0) { $0 &+ $1.sessions },
             "backends": backends, "alive_backends": alive.count, "routes": routes.count, "proxies": proxies,
         ])
     }
@@ -142,14 +144,14 @@ struct CommandsAPI {
             var bytesToClients: UInt64 = 0
 
             mutating func add(_ e: SessionCounts.Entry) {
-                publishers += e.publishers
-                players += e.players
+                publishers &+= e.publishers
+                players &+= e.players
                 bytesFromClients &+= e.bytesFromClients
                 bytesToClients &+= e.bytesToClients
             }
 
             var json: [String: Any] {
-                ["publishers": publishers, "players": players, "sessions": publishers + players,
+                ["publishers": publishers, "players": players, "sessions": publishers &+ players,
                  "bytes_from_clients": bytesFromClients, "bytes_to_clients": bytesToClients]
             }
         }
@@ -172,6 +174,7 @@ struct CommandsAPI {
                 overall.add(e)
             }
         }
+        let routeByKey = Dictionary(routes.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         let streams: [[String: Any]] = perStream.keys.sorted().map { key in
             let s = perStream[key]!
             var o = s.totals.json
@@ -179,7 +182,7 @@ struct CommandsAPI {
             o["vhost"] = key.vhost
             o["app"] = key.app
             o["stream"] = key.stream
-            let route = routes.first { $0.key == key }
+            let route = routeByKey[key]
             o["backend"] = route?.backendID.rawValue ?? s.backends.sorted().first?.rawValue ?? ""
             o["backends"] = s.backends.sorted().map(\.rawValue)
             o["modules"] = s.modules.mapValues(\.json)

@@ -8,19 +8,23 @@ import RedisRegistry
 /// SRS-style JSON: `{"code": N, "error": "..."}` with the matching HTTP status.
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     var logger: Logger
-    /// Paths the API serves, so a wrong method on one is a 405, not a 404.
-    var knownPaths: Set<String> = []
+    /// Paths the API serves and their method, so a wrong method on one is a 405 with `Allow`, not a 404.
+    var knownPaths: [String: String] = [:]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as APIError {
             logger.info("request refused", metadata: ["path": "\(request.uri.path)", "status": "\(error.status.code)", "error": "\(error.message)"])
-            return JSONResponse.error(error.status, error.message)
+            var response = JSONResponse.error(error.status, error.message)
+            if error.status == .unauthorized { response.headers[.wwwAuthenticate] = #"Bearer realm="stream-proxy""# }
+            return response
         } catch let error as HTTPError {
             let path = request.uri.path.count > 1 && request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
-            if error.status == .notFound, knownPaths.contains(path) {
-                return JSONResponse.error(.methodNotAllowed, "method \(request.method) not allowed on \(path)")
+            if error.status == .notFound, let allowed = knownPaths[path] {
+                var response = JSONResponse.error(.methodNotAllowed, "method \(request.method) not allowed on \(path)")
+                response.headers[.allow] = allowed
+                return response
             }
             let message: String = switch error.status {
             case .notFound: "no such path: \(request.uri.path)"

@@ -10,7 +10,10 @@ import ProxyNet
 /// origins and streams. Built on Hummingbird 2, which every API of the proxy uses.
 struct SystemAPI {
     static let maxBodySize = 64 * 1024
-    static let paths: Set<String> = ["/api/v1/srs/register", "/api/v1/versions", "/api/v1/origins", "/api/v1/streams", "/metrics"]
+    /// Every path served, with its method (a 405 names it in `Allow`).
+    static let paths: [String: String] = [
+        "/api/v1/srs/register": "POST", "/api/v1/versions": "GET", "/api/v1/origins": "GET", "/api/v1/streams": "GET", "/metrics": "GET",
+    ]
 
     var config: SystemAPIConfig
     var registry: any Registry

@@ -83,6 +83,10 @@ async def run(args) -> int:
 
     await pc.setLocalDescription(await pc.createOffer())         # gathers all candidates (non-trickle)
     logging.debug("offer:\n%s", pc.localDescription.sdp)
+    if args.offer_only:
+        print(json.dumps({"offer": pc.localDescription.sdp}))
+        await pc.close()
+        return 0
     result = {"mode": args.mode, "url": args.url, "connected": False}
     async with aiohttp.ClientSession() as http:
         if args.srs_json:
@@ -175,6 +179,7 @@ def main() -> int:
     ap.add_argument("--patch", action="append", default=[], metavar="TYPE", help="PATCH a trickle-ICE fragment as this Content-Type")
     ap.add_argument("--media-port", type=int, default=0, help="send the media to this port of the answer's address")
     ap.add_argument("--ice-ip", default="127.0.0.1", help="the only host candidate address offered")
+    ap.add_argument("--offer-only", action="store_true", help="print the offer as {\"offer\": SDP} and exit (for tests that send it by hand)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")

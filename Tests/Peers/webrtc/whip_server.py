@@ -11,7 +11,8 @@ Usage: python3 whip_server.py [--host 127.0.0.1] [--port 18090] [--ice-ip 127.0.
                                Content-Type: application/trickle-ice-sdpfrag; 404 for an unknown peer. Recorded, not applied.
   DELETE /whip/{stream}/{id}, /whep/{stream}/{id}           -> 200, closes that peer
   GET    /stats                -> JSON {"streams": {"s1": {"video_frames": N, "audio_frames": M, "publishing": bool}}, "peers": P,
-                                  "offers": O (offers received), "patches": [{"path", "content_type", "body", "status"}]}
+                                  "offers": O (offers received), "patches": [{"path", "content_type", "body", "status"}],
+                                  "requests": [{"method", "path", "authorization"}] (the last 200, /stats left out)}
   GET    /static/...           -> files from --static DIR (e.g. an HTML page for a browser publisher)
 Ready when: stdout prints "whip_server listening on http://HOST:PORT" (--port 0: a free port, read it there).
 Needs: the packages Tests/Peers/requirements.txt pins (scripts/install-deps --test puts them in .venv-peers/).
@@ -32,6 +33,7 @@ streams: dict = {}          # name -> {"tracks": {kind: track}, "video_frames": 
 peers: dict = {}            # id -> RTCPeerConnection
 offers = 0                  # offers received (WHIP, WHEP, SRS JSON)
 patches: list = []          # every PATCH received: {"path", "content_type", "body", "status"}
+requests: list = []         # every request received: {"method", "path", "authorization"} (the last 200)
 
 
 def new_pc(pc_id: str) -> RTCPeerConnection:
@@ -166,7 +168,15 @@ async def patch(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     out = {n: {k: v for k, v in s.items() if k != "tracks"} for n, s in streams.items()}
-    return web.json_response({"streams": out, "peers": len(peers), "offers": offers, "patches": patches}, headers=CORS)
+    return web.json_response({"streams": out, "peers": len(peers), "offers": offers, "patches": patches, "requests": requests}, headers=CORS)
+
+
+@web.middleware
+async def record(request: web.Request, handler):
+    if request.path != "/stats":
+        requests.append({"method": request.method, "path": request.path_qs, "authorization": request.headers.get("Authorization")})
+        del requests[:-200]
+    return await handler(request)
 
 
 async def options(request: web.Request) -> web.Response:
@@ -206,7 +216,7 @@ def main() -> None:
     # aioice enumerates every interface but skips 127.0.0.1; pin candidates to one address instead.
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [args.ice_ip]
 
-    app = web.Application()
+    app = web.Application(middlewares=[record])
     app.router.add_post("/whip/{stream}", whip)
     app.router.add_post("/whep/{stream}", whep)
     app.router.add_post("/rtc/v1/whip/", whip)           # SRS's WHIP/WHEP paths, as SRS players use them
