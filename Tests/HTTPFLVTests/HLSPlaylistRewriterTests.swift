@@ -252,4 +252,16 @@ import Testing
         #expect(HLSPlaylistRewriter.isPlaylist(Substring(text)) == expected)
         #expect(HLSPlaylistRewriter.isPlaylist(Substring("xx" + text).dropFirst(2)) == expected)
     }
+
+    @Test func aPlaylistOfShortLinesIsCutOffAtTheLimitNotMultiplied() {
+        // 1 MiB of one-byte URI lines would become ~20 MiB with the session parameter on each.
+        let lines = String(repeating: "a\n", count: 512 * 1024)
+        let limit = 2 * 1024 * 1024
+        #expect(rewriter.rewrite(lines, limit: limit) == nil, "refused once the output passes the limit")
+        let small = "#EXTM3U\nseg1.ts\n"
+        #expect(rewriter.rewrite(small, limit: 1000) == rewriter.rewrite(small), "under the limit it is the same rewrite")
+        let exact = rewriter.rewrite(small)
+        #expect(rewriter.rewrite(small, limit: exact.utf8.count) == exact, "the limit is inclusive")
+        #expect(rewriter.rewrite(small, limit: exact.utf8.count - 1) == nil)
+    }
 }

@@ -60,4 +60,24 @@ import Testing
         #expect(messages.last?.contains("backoff") == true, "a command right after a failure waits out the reconnect backoff: \(messages)")
         #expect(messages.allSatisfy { $0.contains("redis unavailable") }, "every command fails while the server is silent: \(messages)")
     }
+
+    @Test func aFullQueueFailsAtOnceInsteadOfWaiting() async throws {
+        // A silent server: every command waits for its timeout (2 s). With two allowed to wait,
+        // the others fail at once naming the queue, well before any timeout.
+        let silent = try SilentTCPListener()
+        defer { withExtendedLifetime(silent) {} }
+        let client = RedisClient(configuration: RedisConfiguration(
+            port: silent.port, connectTimeout: .milliseconds(500), commandTimeout: .seconds(2), connections: 1, maxQueued: 2))
+        let started = ContinuousClock.now
+        let results = await withTaskGroup(of: (String?, Duration).self) { group in
+            for _ in 0..<10 {
+                group.addTask { (await Self.message { _ = try await client.send(["PING"]) }, ContinuousClock.now - started) }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let full = results.filter { $0.0?.contains("queue full") == true }
+        #expect(full.count == 8, "all but the two queued fail fast: \(results.map { $0.0 ?? "ok" })")
+        #expect(full.allSatisfy { $0.1 < .seconds(1) }, "at once, not at the command timeout: \(full.map(\.1))")
+        #expect(results.allSatisfy { $0.0 != nil }, "the queued two fail at their timeout")
+    }
 }

@@ -19,6 +19,10 @@ final class SignallingHTTPHandler: ChannelInboundHandler {
     private var body = ByteBuffer()
     private var tooLarge = false
     private var timer: Scheduled<Void>?
+    /// A request is being answered.
+    private var answering = false
+    /// The client ended its side: close once the answer in progress (if any) is written.
+    private var inputClosed = false
 
     init(signalling: WebRTCSignalling, headerTimeout: TimeAmount = .seconds(10), maxBody: Int = WebRTCSignalling.Settings.maxBody) {
         self.signalling = signalling
@@ -66,13 +70,15 @@ final class SignallingHTTPHandler: ChannelInboundHandler {
                 method: head.method, uri: head.uri, headers: head.headers, body: body, client: context.channel.remoteAddress?.endpointDescription ?? "unknown",
                 local: context.channel.localAddress?.ipAddress)
             let keepAlive = head.isKeepAlive
+            answering = true
             let signalling = self.signalling
             let promise = context.eventLoop.makePromise(of: SignallingResponse.self)
             promise.completeWithTask { await signalling.handle(request) }
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             promise.futureResult.whenSuccess { response in
                 let (handler, context) = bound.value
-                handler.write(response, keepAlive: keepAlive, context: context)
+                handler.answering = false
+                handler.write(response, keepAlive: keepAlive && !handler.inputClosed, context: context)
             }
         }
     }
@@ -99,6 +105,17 @@ final class SignallingHTTPHandler: ChannelInboundHandler {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    /// The listener allows half-closed connections (for the relays): a signalling client that
+    /// ended its side sends nothing more, so its connection goes, after the answer in progress.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed? = event as? ChannelEvent {
+            inputClosed = true
+            if !answering { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
