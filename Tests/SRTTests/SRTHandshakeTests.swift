@@ -88,6 +88,16 @@ enum Captures {
         #expect(try SRTHandshake().streamID() == nil)
     }
 
+    @Test func twoStreamIDExtensionsAreReadAsLibsrtReadsThemByTheLast() throws {
+        // A play the hook never sees as a publish: the backend (libsrt) keeps the last extension.
+        var hs = SRTHandshake()
+        hs.kind = .conclusion
+        hs.extensions = [SRTHandshake.streamIDExtension("#!::r=live/x,m=request"), SRTHandshake.streamIDExtension("#!::r=live/x,m=publish")]
+        let again = try SRTHandshake(parsing: hs.serialized())
+        #expect(try again.streamID() == "#!::r=live/x,m=publish")
+        #expect(again.extensions.count == 2, "both are forwarded unchanged")
+    }
+
     @Test func refusesWhatIsNotAHandshake() {
         #expect(throws: SRTHandshakeError.tooShort(20)) { try SRTHandshake(parsing: [UInt8](repeating: 0, count: 20)) }
         var data = Captures.induction

@@ -194,10 +194,14 @@ public struct SRTHandshake: Equatable, Sendable {
 
     public func firstExtension(_ type: UInt16) -> Extension? { extensions.first { $0.type == type } }
 
+    public func lastExtension(_ type: UInt16) -> Extension? { extensions.last { $0.type == type } }
+
     /// The Stream ID extension's text, or nil when there is none. Its 32-bit words are
-    /// little-endian on the wire (each word's bytes reversed); trailing NULs are padding.
+    /// little-endian on the wire (each word's bytes reversed); trailing NULs are padding. A
+    /// handshake with several is read as libsrt reads it, by the last one: the backend gets the
+    /// handshake unchanged and must see the stream the proxy routed and authorised.
     public func streamID() throws(SRTHandshakeError) -> String? {
-        guard let ext = firstExtension(ExtensionType.streamID) else { return nil }
+        guard let ext = lastExtension(ExtensionType.streamID) else { return nil }
         var text = Self.swapWords(ext.content)
         while text.last == 0 { text.removeLast() }
         guard text.count <= Self.maxStreamIDLength else { throw .streamIDTooLong(text.count) }
