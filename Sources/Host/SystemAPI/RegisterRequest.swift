@@ -17,6 +17,8 @@ enum RegisterRequest {
         let server = try string(fields, "server")
         let service = try string(fields, "service")
         let pid = try string(fields, "pid")
+        // The address is text: a number would be dialled as whatever getaddrinfo makes of it.
+        guard fields["ip"] == nil || fields["ip"] is NSNull || fields["ip"] is String else { throw APIError(.badRequest, "field 'ip': expected a string") }
         let ip = try string(fields, "ip")
         guard isDialableHost(ip) else { throw APIError(.badRequest, "field 'ip': '\(ip.prefix(64))' is not an IP address or host name the proxy can dial") }
         let deviceID = try optionalString(fields, "device_id")
@@ -53,7 +55,7 @@ enum RegisterRequest {
         switch fields[name] {
         case .none, is NSNull: return nil
         case let s as String: value = s.trimmingCharacters(in: .whitespaces)
-        case let n as NSNumber where !n.isBoolean: value = n.stringValue
+        case let n as NSNumber where !n.isBoolean: value = n.jsonText
         default: throw APIError(.badRequest, "field '\(name)': expected a string")
         }
         guard value.utf8.count <= maxFieldLength else { throw APIError(.badRequest, "field '\(name)': longer than \(maxFieldLength) bytes") }
@@ -76,7 +78,7 @@ enum RegisterRequest {
             let text: String
             switch item {
             case let s as String: text = s
-            case let n as NSNumber where !n.isBoolean: text = n.stringValue
+            case let n as NSNumber where !n.isBoolean: text = n.jsonText
             default: throw APIError(.badRequest, "field '\(name)': expected endpoint strings such as \"1935\" or \"udp://0.0.0.0:8000\"")
             }
             let endpoint: ListenEndpoint
@@ -99,6 +101,13 @@ enum RegisterRequest {
 }
 
 extension NSNumber {
+    /// The number as JSON means it: `612.0` is the integer 612 (JSON Schema's reading too).
+    fileprivate var jsonText: String {
+        let d = doubleValue
+        if d.rounded() == d, abs(d) < 9.0e15 { return String(Int64(d)) }
+        return stringValue
+    }
+
     /// JSON `true`/`false` arrive as NSNumber too; their type encoding is char or C bool.
     fileprivate var isBoolean: Bool {
         let type = String(cString: objCType)
