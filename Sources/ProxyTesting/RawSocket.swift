@@ -10,13 +10,50 @@ import Glibc
 public final class RawSocket: @unchecked Sendable {
     public let fd: Int32
 
-    public init(port: Int) async throws {
-        fd = try await OffThread.run { try Self.connect(port: port) }
+    /// A connection to 127.0.0.1:`port`, from `from` (another loopback address such as
+    /// 127.0.0.2, for tests that are several clients) when given.
+    public init(port: Int, from: String? = nil) async throws {
+        fd = try await OffThread.run { try Self.connect(port: port, from: from) }
     }
 
-    private static func connect(port: Int) throws -> Int32 {
+    private init(fd: Int32) {
+        self.fd = fd
+    }
+
+    /// `count` connections to 127.0.0.1:`port`, made one after another on one thread (fast: a
+    /// flood), the i-th from `from(i)`; each gets `first(i)` sent at once when that is not empty.
+    public static func open(
+        count: Int, port: Int, from: @escaping @Sendable (Int) -> String?, first: @escaping @Sendable (Int) -> [UInt8] = { _ in [] }
+    ) async throws -> [RawSocket] {
+        try await OffThread.run {
+            var sockets: [RawSocket] = []
+            sockets.reserveCapacity(count)
+            for i in 0..<count {
+                let socket = RawSocket(fd: try connect(port: port, from: from(i)))
+                let bytes = first(i)
+                if !bytes.isEmpty { socket.send(bytes) }
+                sockets.append(socket)
+            }
+            return sockets
+        }
+    }
+
+    private static func connect(port: Int, from: String?) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket() failed: errno \(errno)") }
+        if let from {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(from)
+            let rc = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else {
+                let error = errno
+                close(fd)
+                throw TestFailure("bind to \(from) failed: errno \(error)")
+            }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
