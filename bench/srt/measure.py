@@ -91,7 +91,7 @@ class Relay:
             conf = os.path.join(work, f"{tag}-proxy.yaml")
             with open(conf, "w") as f:
                 f.write(f"system_api: {{ listen: 127.0.0.1:{api} }}\nmodules:\n  rtmp: {{ enabled: false }}\n"
-                        f"  http-flv: {{ enabled: false }}\n  srt: {{ listen: 127.0.0.1:{srt}{a.srt_extra} }}\n")
+                        f"  http-flv: {{ enabled: false }}\n  srt: {{ listen: 127.0.0.1:{srt}, session_rate: 100000, session_burst: 100000{a.srt_extra} }}\n")
             self.log = open(os.path.join(work, f"{tag}-proxy.log"), "wb")
             self.proc = subprocess.Popen([a.proxy_bin, "--config", conf, "--log-level", "warning"], stdout=self.log, stderr=self.log)
             deadline = time.monotonic() + 10
@@ -251,7 +251,7 @@ Measured {meta['date']} on {os.cpu_count()} cores, commit {meta['commit']} (bina
   run with a fresh relay and fresh origins; figures are medians (min–max over the rounds in brackets).
 - Publishers: ffmpeg (libsrt 1.5.1) `-stream_loop -1 -c copy` of a fixed {meta['src_seconds']} s MPEG-TS file at
   {meta['src_mbit']:.2f} Mbit/s (8 Mbit/s video, mux rate 8.4 Mbit/s), pkt_size 1316, latency 200 ms, to srt-live-transmit
-  origins (one per flow); nginx stream `listen ... udp` with one worker; stream-proxy with its defaults{meta['srt_extra_note']}.
+  origins (one per flow); nginx stream `listen ... udp` with one worker; stream-proxy with its defaults (but session_rate and session_burst raised: every flow comes from 127.0.0.1){meta['srt_extra_note']}.
 - Measured over a steady window of {meta['window']} s after {meta['warmup']} s of warm-up (handshake and close excluded).
   Relay CPU is the on-CPU time of all the relay's threads in the window (`/proc/PID/task/TID/schedstat`), per GiB
   delivered and per million data packets (delivered bytes / 1316); "user %" is its user-mode share (utime/stime).

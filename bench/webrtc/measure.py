@@ -87,7 +87,7 @@ def main():
     conf = os.path.join(a.work, "proxy.yaml")
     with open(conf, "w") as f:
         f.write("system_api: { listen: 127.0.0.1:%d }\nmodules:\n  rtmp: { enabled: false }\n  http-flv: { enabled: false }\n"
-                "  srt: { enabled: false }\n  webrtc: { enabled: true, api_listen: 127.0.0.1:%d, udp_listen: 127.0.0.1:%d, candidate: 127.0.0.1 }\n"
+                "  srt: { enabled: false }\n  webrtc: { enabled: true, api_listen: 127.0.0.1:%d, udp_listen: 127.0.0.1:%d, candidate: 127.0.0.1, session_rate: 100000, session_burst: 100000 }\n"
                 % (sys_port, api_port, udp_port))
     proxy = subprocess.Popen([a.bin, "--config", conf], stdout=open(os.path.join(a.work, "proxy.log"), "w"), stderr=subprocess.STDOUT)
     nconf = os.path.join(a.work, "nginx.conf")
