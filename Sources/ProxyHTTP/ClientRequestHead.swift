@@ -136,12 +136,14 @@ extension ClientRequestHead {
 
         // Find the end of the request line first, so an over-long line is named as such.
         // Its length excludes the CR LF (or LF) that ends it, and a CR that may be the start of one.
+        // A first byte no request line starts with is refused at once, wherever the bytes are cut
+        // (a lone CR may still be the start of a blank line).
+        if b.count - start > 0, b[start] < 0x21 || b[start] > 0x7e, !(b[start] == 13 && b.count - start == 1) {
+            throw .malformed("request line starts with a control byte")
+        }
         guard let lineEnd = b[start...].firstIndex(of: 10) else {
             if b.count - start - (b.last == 13 ? 1 : 0) > limits.maxRequestLine { throw .requestLineTooLong }
             if b.count > limits.maxHead { throw .headTooLarge }
-            if b.count - start > 0, b[start] < 0x21 || b[start] > 0x7e, !(b[start] == 13 && b.count - start == 1) {
-                throw .malformed("request line starts with a control byte")
-            }
             return .needMore
         }
         if lineEnd - start - (b[lineEnd - 1] == 13 ? 1 : 0) > limits.maxRequestLine { throw .requestLineTooLong }

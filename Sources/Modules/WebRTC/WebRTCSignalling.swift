@@ -289,7 +289,9 @@ struct WebRTCSignalling: Sendable {
     /// A Location (absolute URL, absolute path or relative path) as an origin-form target.
     static func resolve(_ location: String, against path: String) -> String {
         if let url = URLComponents(string: location), url.scheme != nil {
-            return url.percentEncodedPath + (url.percentEncodedQuery.map { "?" + $0 } ?? "")
+            // `http://host` and `http://host?q` have an empty path: the target is `/`, `/?q`.
+            let path = url.percentEncodedPath.hasPrefix("/") ? url.percentEncodedPath : "/" + url.percentEncodedPath
+            return path + (url.percentEncodedQuery.map { "?" + $0 } ?? "")
         }
         if location.hasPrefix("/") { return location }
         let base = path.hasSuffix("/") ? path : String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) + "/"
