@@ -18,7 +18,7 @@ public enum LocalAddress {
             var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
             var sin = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }
             guard inet_ntop(AF_INET, &sin.sin_addr, &text, socklen_t(text.count)) != nil else { continue }
-            return String(cString: text)
+            return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
         throw TestFailure("this machine has no non-loopback IPv4 address (the access tests need one to connect from)")
     }
