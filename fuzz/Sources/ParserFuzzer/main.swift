@@ -1,12 +1,20 @@
-// libFuzzer entry point for the parsers: every input a client or an origin controls before the
-// proxy knows a stream key (ProxyCore), client request heads (ProxyHTTP), HLS playlist rewriting
-// (HTTPFLV), SRT handshakes (SRT), STUN and SDP (WebRTC). Built by fuzz/run from the package's own
-// targets (fuzz/Package.swift depends on the repository's package) with libFuzzer and
-// AddressSanitizer; no main: libFuzzer's drives the entry point below.
+// libFuzzer entry point for every parser network input reaches. Built by fuzz/run from the
+// package's own targets (fuzz/Package.swift depends on the repository's package; Host and the
+// Redis registry are compiled from their folders) with libFuzzer and AddressSanitizer; no main:
+// libFuzzer's drives the entry point below.
 //
-// The first byte picks the parser; the rest is its input (NUL separates fields where a parser
-// takes two or three). Besides "does not crash", each successful parse is checked for the
-// invariants the router relies on; a violation stops the fuzzer with the input saved.
+// The first byte picks the target (modulo their number: `targets` below, whose first eleven keep
+// the numbers the seed corpus was made with); the rest is its input. Besides "does not crash",
+// each target checks the invariants the proxy relies on (round trips, the same result however
+// the input is cut into reads, never outside the static root, no media without consent, ...); a
+// violation stops the fuzzer with the input saved. `FUZZ_TARGET=<name>` runs one target only
+// (every input goes to it, the first byte included), for a focused run or a replay.
+//
+// Targets by area: this file (core parsers, request heads, SRT handshakes, STUN, SDP, HLS
+// playlists), RTMPTargets.swift, HostTargets.swift (system and commands APIs), WebRTCTargets.swift,
+// HTTPTargets.swift, RegistryTargets.swift, SRTTargets.swift (and the UDP fast path rules).
+
+import Foundation
 
 @testable import HTTPFLV
 @testable import ProxyCore
@@ -14,50 +22,102 @@
 @testable import SRT
 @testable import WebRTC
 
+/// Every target, by the number of its first byte.
+nonisolated(unsafe) let targets: [(name: String, run: (FuzzInput) -> Void)] = [
+    ("listen-endpoint", CoreTargets.listenEndpoint),  // 0
+    ("rtmp-stream-request", CoreTargets.rtmpRequest),
+    ("http-stream-request", CoreTargets.httpRequest),
+    ("srt-stream-id", CoreTargets.srtStreamID),
+    ("config-duration", CoreTargets.duration),
+    ("query-string", CoreTargets.query),  // 5
+    ("request-head", { checkRequestHead($0.bytes) }),
+    ("srt-handshake", { checkSRTHandshake($0.bytes) }),
+    ("hls-playlist", { checkPlaylist($0.text) }),
+    ("stun", { checkSTUN($0.bytes) }),
+    ("sdp", { checkSDP($0.text) }),  // 10
+    ("rtmp-chunk-decoder", RTMPTargets.chunkDecoder),
+    ("rtmp-chunk-scanner", RTMPTargets.chunkScanner),
+    ("amf0-command", RTMPTargets.amf0),
+    ("rtmp-backend-translator", RTMPTargets.backendTranslator),
+    ("rtmp-client-session", RTMPTargets.clientSession),  // 15
+    ("register-request", HostTargets.register),
+    ("close-request-body", HostTargets.closeBody),
+    ("ip-network", HostTargets.ipNetwork),
+    ("api-access", HostTargets.apiAccess),
+    ("webrtc-host-header", WebRTCTargets.hostHeader),  // 20
+    ("webrtc-stream-url", WebRTCTargets.streamURL),
+    ("webrtc-location", WebRTCTargets.location),
+    ("webrtc-signalling", WebRTCTargets.signallingRequest),
+    ("webrtc-relay", WebRTCTargets.relay),
+    ("cors", HTTPTargets.cors),  // 25
+    ("http-request-reader", HTTPTargets.requestReader),
+    ("http-flv-head", HTTPTargets.flvHead),
+    ("hls-session", HTTPTargets.hlsSession),
+    ("static-files", HTTPTargets.staticFiles),
+    ("redis-route", RegistryTargets.redisRoute),  // 30
+    ("registry-json", RegistryTargets.storedJSON),
+    ("udp-fast-path-rules", SRTTargets.fastPathRules),
+    ("srt-stream-id-extension", SRTTargets.streamIDExtension),
+    ("srt-server", SRTTargets.server),
+]
+
+/// The one target `FUZZ_TARGET` names, if any.
+let onlyTarget: Int? = {
+    guard let name = ProcessInfo.processInfo.environment["FUZZ_TARGET"] else { return nil }
+    guard let i = targets.firstIndex(where: { $0.name == name }) else {
+        fatalError("FUZZ_TARGET=\(name): no such target (\(targets.map(\.name).joined(separator: ", ")))")
+    }
+    return i
+}()
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    guard size > 0 else { return 0 }
-    let bytes = UnsafeBufferPointer(start: data, count: size)
-    let text = String(decoding: bytes.dropFirst(), as: UTF8.self)
-    let fields = text.split(separator: "\0", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-    func field(_ i: Int) -> String { i < fields.count ? fields[i] : "" }
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    if let only = onlyTarget {
+        targets[only].run(FuzzInput(bytes: bytes))
+    } else if let selector = bytes.first {
+        targets[Int(selector) % targets.count].run(FuzzInput(bytes: Array(bytes.dropFirst())))
+    }
+    return 0
+}
 
-    switch bytes[0] % 11 {
-    case 0:
-        if let endpoint = try? ListenEndpoint(parsing: text) {
-            check((0...65535).contains(endpoint.port), "port out of range: \(endpoint)")
-            check((try? ListenEndpoint(parsing: endpoint.description)) == endpoint, "description does not parse back: \(endpoint)")
-        }
-    case 1:
-        if let request = try? StreamRequest.rtmp(tcUrl: field(0), stream: field(1)) { checkKey(request.key) }
-    case 2:
-        if let request = try? StreamRequest.http(host: field(0), path: field(1), query: field(2)) { checkKey(request.key) }
-    case 3:
-        if let sid = try? SRTStreamID(parsing: text) {
-            checkKey(sid.request.key)
-            check(text.utf8.count <= SRTStreamID.maxLength, "accepted a streamid over the limit")
-        }
-    case 4:
-        if let duration = ConfigDuration(parsing: text) {
-            check(duration.duration >= .zero, "negative duration from '\(text)'")
-        }
-    case 5:
+/// ProxyCore's parsers of what a client sends before a stream key is known.
+enum CoreTargets {
+    static func listenEndpoint(_ input: FuzzInput) {
+        guard let endpoint = try? ListenEndpoint(parsing: input.text) else { return }
+        check((0...65535).contains(endpoint.port), "port out of range: \(endpoint)")
+        check((try? ListenEndpoint(parsing: endpoint.description)) == endpoint, "description does not parse back: \(endpoint)")
+    }
+
+    static func rtmpRequest(_ input: FuzzInput) {
+        let f = input.fields(3)
+        if let request = try? StreamRequest.rtmp(tcUrl: f[0], stream: f[1]) { checkKey(request.key) }
+    }
+
+    static func httpRequest(_ input: FuzzInput) {
+        let f = input.fields(3)
+        if let request = try? StreamRequest.http(host: f[0], path: f[1], query: f[2]) { checkKey(request.key) }
+    }
+
+    static func srtStreamID(_ input: FuzzInput) {
+        let text = input.text
+        guard let sid = try? SRTStreamID(parsing: text) else { return }
+        checkKey(sid.request.key)
+        check(text.utf8.count <= SRTStreamID.maxLength, "accepted a streamid over the limit")
+    }
+
+    static func duration(_ input: FuzzInput) {
+        let text = input.text
+        if let duration = ConfigDuration(parsing: text) { check(duration.duration >= .zero, "negative duration from '\(text)'") }
+    }
+
+    static func query(_ input: FuzzInput) {
+        let text = input.text
         let query = QueryString(text)
         _ = query.value("vhost")
         _ = query.vhost
         _ = text.percentDecoded()
-    case 6:
-        checkRequestHead(Array(bytes.dropFirst()))
-    case 7:
-        checkSRTHandshake(Array(bytes.dropFirst()))
-    case 9:
-        checkSTUN(Array(bytes.dropFirst()))
-    case 10:
-        checkSDP(text)
-    default:
-        checkPlaylist(text)
     }
-    return 0
 }
 
 /// Small limits, so the 1 KiB inputs reach every limit.
@@ -69,7 +129,7 @@ private let headLimits: ClientRequestHead.Limits = {
     return limits
 }()
 
-private func checkRequestHead(_ input: [UInt8]) {
+func checkRequestHead(_ input: [UInt8]) {
     let result: ClientRequestHead.ParseResult
     do {
         result = try ClientRequestHead.parse(input, limits: headLimits)
@@ -106,7 +166,7 @@ private func checkRequestHead(_ input: [UInt8]) {
 
 private let rewriter = HLSPlaylistRewriter(parameter: "spsid", sessionID: "S1", ownAuthorities: ["origin:8080", "Origin"])
 
-private func checkPlaylist(_ text: String) {
+func checkPlaylist(_ text: String) {
     _ = HLSPlaylistRewriter.isPlaylist(Substring(text))
     let once = rewriter.rewrite(text)
     let inLines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
@@ -146,7 +206,7 @@ private func hasScheme(_ s: some Collection<UInt8>) -> Bool {
 /// SRT handshakes (the SRT module's parser): a parse serializes back to
 /// the same bytes (up to a trailing partial word, which is never an extension), and the Stream ID
 /// is within its limit and routes to a valid key or a typed error.
-private func checkSRTHandshake(_ input: [UInt8]) {
+func checkSRTHandshake(_ input: [UInt8]) {
     guard let hs = try? SRTHandshake(parsing: input) else { return }
     let out = hs.serialized()
     let used = SRTHandshake.minimumSize + hs.extensions.reduce(0) { $0 + 4 + $1.content.count }
@@ -159,21 +219,9 @@ private func checkSRTHandshake(_ input: [UInt8]) {
     }
 }
 
-private func checkKey(_ key: StreamKey) {
-    check(!key.app.isEmpty && !key.stream.isEmpty && !key.vhost.isEmpty, "empty part in \(key)")
-    check(key.description.utf8.count <= StreamKey.maxLength, "key over the limit: \(key.description.utf8.count) bytes")
-    check(!key.stream.contains("/") && !key.vhost.contains("/"), "slash in stream or vhost: \(key)")
-    check(!key.description.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }, "control character in \(key)")
-    check((try? StreamKey(vhost: key.vhost, app: key.app, stream: key.stream)) == key, "key does not rebuild: \(key)")
-}
-
-private func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fatalError("invariant: \(message())") }
-}
-
 /// The WebRTC module's STUN USERNAME reader: never reads past the datagram; a username it
 /// returns is within the datagram and its ufrag is the part before the first ':'.
-private func checkSTUN(_ input: [UInt8]) {
+func checkSTUN(_ input: [UInt8]) {
     switch STUNMessage.inspect(input) {
     case .binding(let ufrag, let username):
         check(input.count >= STUNMessage.headerSize && username.utf8.count <= input.count - STUNMessage.headerSize - 4, "username longer than the message")
@@ -197,7 +245,7 @@ private func checkSTUN(_ input: [UInt8]) {
 
 /// The WebRTC module's SDP edits: an accepted offer has no candidate left; a rewritten answer
 /// names only the proxy in its candidates and m= lines.
-private func checkSDP(_ text: String) {
+func checkSDP(_ text: String) {
     if let offer = try? SDPRewriter.offer(text) {
         let lines = offer.sdp.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\r\n" || $0 == "\n" || $0 == "\r" })
         check(!lines.contains { $0.hasPrefix("a=candidate:") }, "a candidate line survived the offer rewrite")

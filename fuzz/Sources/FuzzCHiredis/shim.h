@@ -1,0 +1,1 @@
+../../../Sources/CHiredis/shim.h
