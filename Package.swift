@@ -48,11 +48,14 @@ let package = Package(
         ),
         // Batched UDP I/O (recvmmsg, sendmmsg with UDP GSO, epoll) for ProxyNet's UDPFastPath (Linux).
         .target(name: "CUDPBatch", path: "Sources/CUDPBatch"),
+        // The C allocator's free-memory figure and trim, for ProxyNet's HeapTrim.
+        .target(name: "CMalloc", path: "Sources/CMalloc"),
         .target(
             name: "ProxyNet",
             dependencies: [
                 "ProxyCore",
                 "CUDPBatch",
+                "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

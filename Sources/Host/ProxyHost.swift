@@ -145,6 +145,7 @@ struct ProxyHost {
                 serviceName: "default-backend"))
         }
         services.append(.init(service: hooks, serviceName: "hooks"))
+        services.append(.init(service: HeapTrim(logger: Logger(label: "proxy.memory")), serviceName: "heap-trim"))
         services.append(.init(service: ModuleGroup(modules: modules, logger: logger), serviceName: "modules"))
 
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
