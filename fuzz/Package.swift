@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "ParserFuzzer",
             dependencies: [
-                "FuzzHost", "FuzzRedisRegistry",
+                "FuzzHost", "FuzzRedisRegistry", "FuzzCHiredis",
                 .product(name: "ProxyCore", package: "StreamProxy"),
                 .product(name: "ProxyHTTP", package: "StreamProxy"),
                 .product(name: "ProxyNet", package: "StreamProxy"),

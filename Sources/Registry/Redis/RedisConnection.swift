@@ -87,7 +87,8 @@ final class RedisConnection {
         }
     }
 
-    private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
+    /// Copies hiredis' reply (and its elements, which hiredis nests at most 7 deep) out of C memory.
+    static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
         let r = reply.pointee
         func text() -> String {
             guard let str = r.str else { return "" }

@@ -59,6 +59,7 @@ nonisolated(unsafe) let targets: [(name: String, run: (FuzzInput) -> Void)] = [
     ("udp-fast-path-rules", SRTTargets.fastPathRules),
     ("srt-stream-id-extension", SRTTargets.streamIDExtension),
     ("srt-server", SRTTargets.server),
+    ("redis-reply", RegistryTargets.redisReplies),  // 35
 ]
 
 /// The one target `FUZZ_TARGET` names, if any.
