@@ -41,11 +41,13 @@ extension CommandsAuthConfig {
         switch parts[0].lowercased() {
         case "basic":
             guard let basic, let data = Data(base64Encoded: credentials), let text = String(data: data, encoding: .utf8),
-                let colon = text.firstIndex(of: ":")
+                // The colon searched as a byte: as a Character it can merge with a combining mark
+                // that starts the password, and the credentials would never split.
+                let colon = text.utf8.firstIndex(of: UInt8(ascii: ":"))
             else { return false }
             // Both compared every time: the time taken says nothing about which one was wrong.
             let user = ConstantTime.equal(String(text[..<colon]), basic.username)
-            let password = ConstantTime.equal(String(text[text.index(after: colon)...]), basic.password)
+            let password = ConstantTime.equal(String(text[text.utf8.index(after: colon)...]), basic.password)
             return user && password
         case "bearer":
             guard let bearer else { return false }
