@@ -110,6 +110,9 @@ import Testing
         auth.basic = .init(username: "ops", password: "\u{0301}pw")
         #expect(auth.accepts("Basic " + Data("ops:\u{0301}pw".utf8).base64EncodedString()))
         #expect(!auth.accepts("Basic " + Data("ops:pw".utf8).base64EncodedString()))
+        auth.bearer = .init(token: "\u{0322}t")
+        #expect(auth.accepts("Bearer \u{0322}t"), "a token starting with a combining mark")
+        #expect(auth.accepts("Bearer  \u{0322}t") && !auth.accepts("Bearer t"))
     }
 }
 
