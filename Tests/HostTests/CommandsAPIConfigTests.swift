@@ -114,5 +114,12 @@ import Testing
         #expect(auth.accepts("Bearer \u{0322}t"), "a token starting with a combining mark")
         #expect(auth.accepts("Bearer  \u{0322}t") && !auth.accepts("Bearer t"))
     }
+
+    /// The system API reads its Bearer token the same way (bytes, scheme case-insensitive).
+    @Test func systemAPIBearerTokenIsReadAsBytes() {
+        #expect(APIAccess.bearerToken("Bearer \u{0322}t") == "\u{0322}t")
+        #expect(APIAccess.bearerToken("bEaReR  tok ") == "tok")
+        #expect(APIAccess.bearerToken("Basic tok") == nil && APIAccess.bearerToken("Bearer") == nil)
+    }
 }
 

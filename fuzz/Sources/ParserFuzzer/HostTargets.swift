@@ -113,8 +113,8 @@ enum HostTargets {
         let presented = APIAccess.presentedToken(request)
         let header = request.headers[.authorization]
         if request.uri.queryParameters["token"] == nil {
-            if let header, header.lowercased().hasPrefix("bearer ") {
-                check(presented == String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), "Bearer token not read as sent")
+            if let header, String(decoding: header.utf8.prefix(7), as: UTF8.self).lowercased() == "bearer " {
+                check(presented == String(decoding: header.utf8.dropFirst(7), as: UTF8.self).trimmingCharacters(in: .whitespaces), "Bearer token not read as sent")
             } else {
                 check(presented == nil, "a token from nowhere: \(presented ?? "")")
             }
