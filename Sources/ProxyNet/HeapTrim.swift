@@ -10,9 +10,9 @@ import ServiceLifecycle
 /// arenas' free lists; nothing runs per connection or per packet). Trimmed pages stay counted as
 /// free by the allocator, hence the comparison with the figure at the last trim.
 public struct HeapTrim: Service {
-    public var interval: Duration
-    public var threshold: Int
-    var logger: Logger
+    public let interval: Duration
+    public let threshold: Int
+    let logger: Logger
 
     public init(interval: Duration = .seconds(10), threshold: Int = 8 << 20, logger: Logger) {
         self.interval = interval

@@ -35,12 +35,9 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
 extension CommandsAuthConfig {
     /// Whether an `Authorization` header value carries configured credentials.
     func accepts(_ header: String) -> Bool {
-        // Split at space bytes, not Characters: a space followed by a combining mark is one
-        // Character, and credentials that start with one would never split off the scheme.
-        let words = header.utf8.split(separator: UInt8(ascii: " "), maxSplits: 1, omittingEmptySubsequences: true)
-        guard words.count == 2, let scheme = String(words[0]), let rest = String(words[1]) else { return false }
-        let credentials = rest.trimmingCharacters(in: .whitespaces)
-        switch scheme.lowercased() {
+        guard let header = AuthorizationHeader(header) else { return false }
+        let credentials = header.credentials
+        switch header.scheme {
         case "basic":
             guard let basic, let data = Data(base64Encoded: credentials), let text = String(data: data, encoding: .utf8),
                 // The colon searched as a byte: as a Character it can merge with a combining mark

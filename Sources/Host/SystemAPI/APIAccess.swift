@@ -26,17 +26,10 @@ struct APIAccess: Sendable {
     /// The token a request presents: `?token=` or `Authorization: Bearer`.
     static func presentedToken(_ request: Request) -> String? {
         if let token = request.uri.queryParameters["token"] { return String(token) }
-        if let auth = request.headers[.authorization] { return bearerToken(auth) }
+        if let value = request.headers[.authorization], let auth = AuthorizationHeader(value), auth.scheme == "bearer" {
+            return auth.credentials
+        }
         return nil
-    }
-
-    /// The token of an `Authorization: Bearer` value, the scheme case-insensitive. Read as bytes:
-    /// a space followed by a combining mark is one Character, so a Character prefix test would
-    /// refuse a token that starts with one.
-    static func bearerToken(_ value: String) -> String? {
-        let bytes = value.utf8
-        guard String(decoding: bytes.prefix(7), as: UTF8.self).lowercased() == "bearer " else { return nil }
-        return String(decoding: bytes.dropFirst(7), as: UTF8.self).trimmingCharacters(in: .whitespaces)
     }
 
     private func tokenMatches(_ request: Request) -> Bool {

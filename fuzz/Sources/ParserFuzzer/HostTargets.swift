@@ -111,7 +111,9 @@ enum HostTargets {
         // What a request presents, whatever its path and header.
         let request = request(path: path.hasPrefix("/") ? path : "/" + path, authorization: authorization.isEmpty ? nil : authorization)
         let presented = APIAccess.presentedToken(request)
-        let header = request.headers[.authorization]
+        // Read independently of AuthorizationHeader: leading spaces, then "bearer " in any case,
+        // as bytes; the rest trimmed.
+        let header = request.headers[.authorization].map { String(decoding: $0.utf8.drop { $0 == UInt8(ascii: " ") }, as: UTF8.self) }
         if request.uri.queryParameters["token"] == nil {
             if let header, String(decoding: header.utf8.prefix(7), as: UTF8.self).lowercased() == "bearer " {
                 check(presented == String(decoding: header.utf8.dropFirst(7), as: UTF8.self).trimmingCharacters(in: .whitespaces), "Bearer token not read as sent")
