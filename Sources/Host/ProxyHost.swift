@@ -68,7 +68,8 @@ struct ProxyHost {
         }
         let routing = Routing(
             registry: registry,
-            configuration: RouterConfiguration(routeLinger: proxy.registry.routeLinger.duration))
+            configuration: RouterConfiguration(
+                routeLinger: proxy.registry.routeLinger.duration, redispatchAttempts: proxy.registry.redispatchAttempts))
         _ = routing.router(for: proxy.balancer)
         return routing
     }

@@ -19,6 +19,8 @@ public actor Router {
     private var slots: [Slot.ID: Slot] = [:]
     private var suspects: [Backend.ID: Date] = [:]
     private var nextLeaseID: UInt64 = 1
+    /// Sessions routed again after their backend could not be reached (`/metrics`).
+    public private(set) var redispatches: UInt64 = 0
     private var ended: [EndedSessions.Key: EndedSessions] = [:]
     /// Leases ended synchronously, not yet taken in (see `applyEndings`).
     nonisolated let endings = LeaseEndings()
@@ -61,9 +63,12 @@ public actor Router {
     }
 
     /// Finds (or picks and claims) the backend of `request`'s stream for a session that needs
-    /// `kind`, and returns the session's lease on that route.
+    /// `kind`, and returns the session's lease on that route. `excluding` names backends this
+    /// session already failed to reach (a redispatch): they are never picked, and a route that
+    /// names one is replaced.
     public func acquire(
-        _ request: StreamRequest, needs kind: EndpointKind, role: SessionRole = .play, client: String = "", module: String = ""
+        _ request: StreamRequest, needs kind: EndpointKind, role: SessionRole = .play, client: String = "", module: String = "",
+        excluding: Set<Backend.ID> = []
     ) async throws(RoutingError) -> RouteLease {
         applyEndings()
         let key = request.key
@@ -80,7 +85,7 @@ public actor Router {
 
         var replacing: Backend.ID?
         if let route = existing {
-            if let backend = alive.first(where: { $0.id == route.backendID }), suspects[backend.id] == nil {
+            if let backend = alive.first(where: { $0.id == route.backendID }), suspects[backend.id] == nil, !excluding.contains(backend.id) {
                 guard backend.exposes(kind) else { throw .backendLacksProtocol(key, backend.id, kind) }
                 // A route refreshed within the last refresh interval needs no refresh now: the
                 // slot's own refresh comes before it could lapse (one registry round trip less).
@@ -92,7 +97,7 @@ public actor Router {
             replacing = route.backendID
         }
 
-        let exposing = alive.filter { $0.exposes(kind) }
+        let exposing = alive.filter { $0.exposes(kind) && !excluding.contains($0.id) }
         let healthy = exposing.filter { suspects[$0.id] == nil }
         guard let pick = strategy.pick(key, from: healthy.isEmpty ? exposing : healthy) else { throw .noBackend(kind) }
 
@@ -107,6 +112,12 @@ public actor Router {
             throw .noBackend(kind)
         }
         guard backend.exposes(kind) else { throw .backendLacksProtocol(key, backend.id, kind) }
+        // Another proxy claimed the stream for a backend this session could not reach.
+        guard !excluding.contains(backend.id) else { throw .noBackend(kind) }
+        if !excluding.isEmpty {
+            redispatches += 1
+            logger.info("session redispatched", metadata: ["stream": "\(key)", "to": "\(backend.id)", "failed": "\(excluding.map(\.rawValue).sorted().joined(separator: ","))"])
+        }
         if let replacing, replacing != backend.id {
             slots[Slot.ID(key: key, backend: replacing)]?.detached = true
             logger.warning("route failed over", metadata: ["stream": "\(key)", "from": "\(replacing)", "to": "\(backend.id)"])

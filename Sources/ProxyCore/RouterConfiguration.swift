@@ -9,11 +9,15 @@ public struct RouterConfiguration: Sendable {
     public var refreshInterval: Duration
     /// How long a backend that refused a connection is left out of new picks.
     public var suspectTime: Duration
+    /// How many times one session is routed again after its backend could not be reached
+    /// (`StreamSession.redispatch`), each time to a backend it has not tried.
+    public var redispatchAttempts: Int
 
     public init(
         routeLinger: Duration = .seconds(60), routeTTL: Duration? = nil, refreshInterval: Duration? = nil,
-        suspectTime: Duration = .seconds(10)
+        suspectTime: Duration = .seconds(10), redispatchAttempts: Int = 2
     ) {
+        self.redispatchAttempts = redispatchAttempts
         self.routeLinger = routeLinger
         let ttl = routeTTL ?? max(routeLinger, .seconds(1))
         self.routeTTL = ttl

@@ -37,12 +37,15 @@ public final class StreamSession: Sendable {
         case routing(RoutingError)
         /// The session ended while it was being opened (the client left, a close request): nothing to answer.
         case ended(String)
+        /// Its backend could not be reached and no other could take the session (`redispatch`).
+        case unreachable(String)
 
         public var description: String {
             switch self {
             case .denied(let why): "publish refused: \(why)"
             case .routing(let error): "\(error)"
             case .ended(let why): "session ended while it was opened: \(why)"
+            case .unreachable(let why): "backend unreachable: \(why)"
             }
         }
     }
@@ -57,6 +60,8 @@ public final class StreamSession: Sendable {
         var started = false
         var endReason: String?
         var closeHandler: (@Sendable (String) -> Void)?
+        /// The backends this session could not reach (redispatch leaves them out).
+        var tried: Set<Backend.ID> = []
     }
 
     public let request: StreamRequest
@@ -112,9 +117,14 @@ public final class StreamSession: Sendable {
     @discardableResult
     public func acquire() async throws(Refusal) -> RouteLease {
         try begin()
+        return try await route(excluding: [])
+    }
+
+    private func route(excluding tried: Set<Backend.ID>) async throws(Refusal) -> RouteLease {
         let lease: RouteLease
         do {
-            lease = try await context.router.acquire(request, needs: kind, role: role, client: client, module: context.module.name)
+            lease = try await context.router.acquire(
+                request, needs: kind, role: role, client: client, module: context.module.name, excluding: tried)
         } catch {
             end(reason: "\(error)")
             throw .routing(error)
@@ -129,6 +139,47 @@ public final class StreamSession: Sendable {
         try begin()
         let lease = await context.router.attach(request, to: backend, kind: kind, role: role, client: client, module: context.module.name)
         return try adopt(lease)
+    }
+
+    /// The lease's backend could not be reached (the dial was refused or timed out, or the
+    /// protocol's handshake failed) before the stream started: the route fails over, and the
+    /// same session is routed again, never to a backend it already tried, at most the router's
+    /// `redispatchAttempts` times. The client sees a normal connect. When no attempt is left or
+    /// no other backend can take it, the session ends as unreachable and this throws.
+    public func redispatch(reason: String) async throws(Refusal) -> RouteLease {
+        enum Step {
+            case gone(String), exhausted, again(RouteLease, Set<Backend.ID>)
+        }
+        let limit = context.router.configuration.redispatchAttempts
+        let step: Step = state.withLock { state in
+            guard state.phase == .leased, let lease = state.lease, !state.started else { return .gone(state.endReason ?? "ended") }
+            guard state.tried.count < limit else { return .exhausted }
+            state.tried.insert(lease.backend.id)
+            state.phase = .opening
+            state.lease = nil
+            return .again(lease, state.tried)
+        }
+        switch step {
+        case .gone(let why):
+            throw .ended(why)
+        case .exhausted:
+            endUnreachable(reason: reason)
+            throw .unreachable(reason)
+        case .again(let failed, let tried):
+            // The failed backend becomes a suspect and its route is released, as for any
+            // unreachable end; the router takes that in before it routes again.
+            failed.endUnreachable(reason)
+            do {
+                return try await route(excluding: tried)
+            } catch .routing(let error) {
+                throw .unreachable("\(reason); no other backend: \(error)")
+            }
+        }
+    }
+
+    /// `redispatch(reason:)` for a channel handler, completed on `loop`.
+    public func redispatch(reason: String, on loop: any EventLoop) -> EventLoopFuture<RouteLease> {
+        loop.makeFutureWithTask { try await self.redispatch(reason: reason) }
     }
 
     // MARK: Opening from an event loop

@@ -152,6 +152,50 @@ import Testing
         second.end(reason: "done")
     }
 
+    /// Redispatch: the same session, routed again, never to a backend it tried, at most
+    /// `redispatchAttempts` times; then it ends unreachable. One lease at a time throughout.
+    @Test func aRedispatchedSessionTriesEachBackendOnceAndHoldsOneLease() async throws {
+        let router = try await Self.router(backends: ["a", "b", "c"])
+        let hooks = RecordingHooks()
+        let session = try Self.session(router, hooks: hooks)
+        let first = try await session.open()
+        let second = try await session.redispatch(reason: "refused")
+        #expect(await router.sessionCount == 1, "the first lease went back")
+        let third = try await session.redispatch(reason: "refused")
+        #expect(Set([first.backend.id, second.backend.id, third.backend.id]).count == 3, "each attempt on another backend")
+        #expect(session.lease === third)
+        #expect(await router.sessionCount == 1)
+        #expect(await router.redispatches == 2)
+        await #expect(throws: StreamSession.Refusal.self, "the default allows two redispatches") {
+            try await session.redispatch(reason: "refused again")
+        }
+        #expect(session.isEnded && session.lease == nil)
+        #expect(await router.sessionCount == 0)
+        #expect(hooks.calls == [.asked(.publishStart)], "asked once, never started: nothing reported")
+    }
+
+    @Test func aRedispatchWithNoOtherBackendEndsTheSession() async throws {
+        let router = try await Self.router(backends: ["a"])
+        let session = try Self.session(router, hooks: RecordingHooks())
+        let lease = try await session.open()
+        await #expect(throws: StreamSession.Refusal.self) { try await session.redispatch(reason: "refused") }
+        #expect(session.isEnded)
+        #expect(await router.sessionCount == 0)
+        await router.drainEndings()
+        #expect(try await router.registry.route(for: lease.key) == nil, "the route is released")
+        #expect(await router.redispatches == 0)
+    }
+
+    @Test func aStartedSessionIsNotRedispatched() async throws {
+        let router = try await Self.router(backends: ["a", "b"])
+        let session = try Self.session(router, hooks: RecordingHooks())
+        try await session.open()
+        session.started()
+        await #expect(throws: StreamSession.Refusal.self) { try await session.redispatch(reason: "late") }
+        #expect(session.lease != nil, "the relayed session keeps its lease; the module ends it")
+        session.end(reason: "done")
+    }
+
     @Test func aCloseRequestReachesTheHandlerOnceWhenSetBeforeOrAfterTheLease() async throws {
         let router = try await Self.router()
         let closes = Mutex<[String]>([])

@@ -98,12 +98,15 @@ struct RegistryConfig: Decodable, Sendable {
     var backendAlive = ConfigDuration.seconds(300)
     /// How long a stream's route outlives its last session.
     var routeLinger = ConfigDuration.seconds(60)
+    /// How many other backends one session tries when its backend cannot be reached (0: none).
+    var redispatchAttempts = 2
     var redis = RedisConfig()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case type
         case backendAlive = "backend_alive"
         case routeLinger = "route_linger"
+        case redispatchAttempts = "redispatch_attempts"
         case redis
     }
 
@@ -120,6 +123,8 @@ struct RegistryConfig: Decodable, Sendable {
         type = kind
         backendAlive = try c.decodePositive(.backendAlive, default: d.backendAlive)
         routeLinger = try c.decode(ConfigDuration.self, forKey: .routeLinger, default: d.routeLinger)
+        redispatchAttempts = try c.decode(
+            Int.self, forKey: .redispatchAttempts, default: d.redispatchAttempts, in: 0...16, "must be from 0 to 16")
         redis = try c.decode(RedisConfig.self, forKey: .redis, default: d.redis)
     }
 }

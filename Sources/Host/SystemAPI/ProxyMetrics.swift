@@ -48,8 +48,10 @@ struct ProxyMetrics: Sendable {
             bytes[m.name] = (0, 0)
         }
         var localRoutes = 0
+        var redispatches: UInt64 = 0
         for router in routers {
             let snapshot = await router.sessionSnapshot()
+            redispatches += await router.redispatches
             localRoutes += snapshot.routes.count
             for (key, e) in snapshot.ended {
                 ended[key, default: 0] += e.sessions
@@ -90,6 +92,9 @@ struct ProxyMetrics: Sendable {
         out.append(MetricSample(
             name: "local_routes", help: "Routes this proxy holds sessions on, or lingers on after its last session.",
             kind: .gauge, value: Double(localRoutes)))
+        out.append(MetricSample(
+            name: "redispatches_total", help: "Sessions routed again, before their stream started, after their backend could not be reached.",
+            kind: .counter, value: Double(redispatches)))
         return out
     }
 

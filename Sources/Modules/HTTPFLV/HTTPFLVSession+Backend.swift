@@ -9,7 +9,9 @@ import ProxyNet
 
 /// The exchange with the backend: the request sent on a kept-alive or new connection, the response streamed to the client.
 extension HTTPFLVSession {
-    func forward(_ exchange: Exchange, to address: BackendAddress?, target: String) {
+    /// Sends the exchange's request to `address`, the response head due by `deadline` (the
+    /// session's `backend_timeout` from the first attempt, when this is a redispatch).
+    func forward(_ exchange: Exchange, to address: BackendAddress?, target: String, deadline: NIODeadline? = nil) {
         guard let context, let address else {
             return respond(.backendLacksProtocol, error: "the backend has no http endpoint")
         }
@@ -20,10 +22,12 @@ extension HTTPFLVSession {
             request.headers.remove(name: "if-range")
         }
         let backendRequest = request
-        let timeout = settings.backendTimeout
+        let deadline = deadline ?? .now() + settings.backendTimeout
+        let timeout = max(deadline - .now(), .milliseconds(1))
         let bound = NIOLoopBound((self, exchange), eventLoop: context.eventLoop)
         exchange.usesBackend = true
-        exchange.timer = context.eventLoop.scheduleTask(in: timeout) {
+        exchange.timer?.cancel()
+        exchange.timer = context.eventLoop.scheduleTask(deadline: deadline) {
             let (session, exchange) = bound.value
             session.backendTimedOut(exchange)
         }
@@ -47,8 +51,7 @@ extension HTTPFLVSession {
             switch result {
             case .failure(let error):
                 guard session.exchange === exchange else { return }
-                exchange.stream?.endUnreachable(reason: "\(error)")
-                session.respond(.backendUnreachable, error: "backend \(address) unreachable: \(error)")
+                session.redispatch(exchange, after: "backend \(address) unreachable: \(error)", target: target, deadline: deadline)
             case .success(let channel):
                 guard session.exchange === exchange, !session.closed else {
                     channel.close(promise: nil)
@@ -60,6 +63,28 @@ extension HTTPFLVSession {
                 }
                 session.link = BackendLink(channel: channel, address: address, handler: handler)
                 session.send(backendRequest, on: channel)
+            }
+        }
+    }
+
+    /// The backend of a live stream could not be reached: the stream's session is routed
+    /// again and the request forwarded there, or refused when no other backend or no time is
+    /// left (an HLS session stays where its state is: refused at once).
+    func redispatch(_ exchange: Exchange, after why: String, target: String, deadline: NIODeadline) {
+        guard let stream = exchange.stream, let loop = context?.eventLoop, NIODeadline.now() < deadline else {
+            exchange.stream?.endUnreachable(reason: why)
+            return respond(.backendUnreachable, error: why)
+        }
+        log(.warning, "backend unreachable, routing the request again: \(why)")
+        let bound = NIOLoopBound((self, exchange), eventLoop: loop)
+        stream.redispatch(reason: why, on: loop).whenComplete { result in
+            let (session, exchange) = bound.value
+            guard session.exchange === exchange, !session.closed else { return }
+            switch result {
+            case .success(let lease):
+                exchange.lease = lease
+                session.forward(exchange, to: lease.address, target: target, deadline: deadline)
+            case .failure: session.respond(.backendUnreachable, error: why)
             }
         }
     }
@@ -80,6 +105,8 @@ extension HTTPFLVSession {
         exchange.timer?.cancel()
         watchStall(exchange)
         exchange.streamMissing = head.status == .notFound
+        // The backend took the player: play_start (an HLS session reports its own).
+        if (200..<300).contains(head.status.code) { exchange.stream?.started() }
         exchange.backendKeepAlive = head.isKeepAlive
         let isPlaylist = exchange.rewriter != nil && head.status == .ok
             && (Self.fileExtension(exchange.head.path) == "m3u8" || (head.headers.first(name: "content-type")?.lowercased().contains("mpegurl") ?? false))

@@ -25,7 +25,6 @@ extension HTTPFLVSession {
             case .success(let lease):
                 guard session.exchange === exchange, !session.closed else { return stream.end(reason: "client left while routing") }
                 exchange.lease = lease
-                stream.started()
                 session.forward(exchange, to: lease.address, target: Self.originForm(head, droppingSession: false))
             }
         }

@@ -236,7 +236,8 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         session.open(on: eventLoop).whenComplete { result in
             let (handler, context) = loop.value
             switch result {
-            case .success(let lease): handler.dial(lease, publishing: publishing, context)
+            case .success(let lease):
+                handler.dial(lease, publishing: publishing, deadline: .now() + handler.settings.backendTimeout, context)
             case .failure(let error): handler.refuse(context, publishing: publishing, Self.cause(error))
             }
         }
@@ -251,7 +252,10 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func dial(_ lease: RouteLease, publishing: Bool, _ context: ChannelHandlerContext) {
+    /// Dials the lease's backend and runs the client side of its handshake, all before
+    /// `deadline` (the session's `backend_timeout`, whatever the attempts). When the backend
+    /// cannot be reached, the session is redispatched to another one while time is left.
+    private func dial(_ lease: RouteLease, publishing: Bool, deadline: NIODeadline, _ context: ChannelHandlerContext) {
         guard stage == .routing, let address = lease.address else {
             cleanUp(reason: "client left while routing")
             return
@@ -259,25 +263,44 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         logger[metadataKey: "backend"] = "\(lease.backend.id)"
         let handshakeDone = context.eventLoop.makePromise(of: ByteBuffer.self)
         let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let connect = BackendDialer.connect(to: address, on: context.eventLoop, timeout: settings.backendTimeout) { channel in
+        let left = max(deadline - .now(), .milliseconds(1))
+        let connect = BackendDialer.connect(to: address, on: context.eventLoop, timeout: left) { channel in
             channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RTMPBackendHandshake(done: handshakeDone)) }
         }
-        let backendTimeout = settings.backendTimeout
         connect.whenSuccess { channel in
             let handler = loop.value.0
             // The client may have left during the dial: nothing is left to relay for.
             guard handler.stage == .routing else { return channel.close(promise: nil) }
             handler.backendChannel = channel
-            channel.eventLoop.scheduleTask(in: backendTimeout) { handshakeDone.fail(RTMPError.backendHandshake("no answer in time")) }
+            channel.eventLoop.scheduleTask(deadline: deadline) { handshakeDone.fail(RTMPError.backendHandshake("no answer in time")) }
         }
         connect.whenFailure { handshakeDone.fail($0) }
         handshakeDone.futureResult.whenComplete { result in
             let (handler, context) = loop.value
             switch result {
             case .success(let leftover): handler.relay(lease, leftover: leftover, publishing: publishing, context)
-            case .failure(let error):
-                handler.session?.endUnreachable(reason: "\(error)")
-                handler.refuse(context, publishing: publishing, error)
+            case .failure(let error): handler.redispatch(after: error, publishing: publishing, deadline: deadline, context)
+            }
+        }
+    }
+
+    /// The backend could not be reached: route the session again, or refuse it with the
+    /// dial's error when no other backend or no time is left.
+    private func redispatch(after error: any Error, publishing: Bool, deadline: NIODeadline, _ context: ChannelHandlerContext) {
+        backendChannel?.close(promise: nil)
+        backendChannel = nil
+        guard stage == .routing, let session else { return cleanUp(reason: "client left while the backend was reached") }
+        guard NIODeadline.now() < deadline else {
+            session.endUnreachable(reason: "\(error)")
+            return refuse(context, publishing: publishing, error)
+        }
+        logger.warning("backend unreachable, routing the session again", metadata: ["error": "\(error)"])
+        let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        session.redispatch(reason: "\(error)", on: context.eventLoop).whenComplete { result in
+            let (handler, context) = loop.value
+            switch result {
+            case .success(let lease): handler.dial(lease, publishing: publishing, deadline: deadline, context)
+            case .failure: handler.refuse(context, publishing: publishing, error)
             }
         }
     }

@@ -69,7 +69,7 @@ extension SRTServerHandler {
             let (server, session) = loop.value
             switch result {
             case .success(let socket): server.backendConnected(session, socket)
-            case .failure(let error): server.setupFailed(session, "cannot reach the backend at \(address): \(error)", unreachable: true)
+            case .failure(let error): server.redispatch(session, "cannot reach the backend at \(address): \(error)")
             }
         }
     }
@@ -131,7 +131,30 @@ extension SRTServerHandler {
             }
             teardown(session, reason: "backend rejected the connection", notify: false)
         case .failed(let why):
-            setupFailed(session, why, unreachable: true)
+            redispatch(session, why)
+        }
+    }
+
+    /// The backend could not be reached or failed its handshake: its socket goes, and the
+    /// session is routed again within what is left of its setup time (`backend_timeout`), or
+    /// refused when no other backend can take it.
+    func redispatch(_ session: SRTSession, _ why: String) {
+        guard session.state == .connecting, let context else { return }
+        if let route = session.route {
+            session.route = nil
+            environment.fastPath?.remove(route)
+        }
+        session.backend?.close()
+        session.backend = nil
+        session.logger.warning("backend unreachable, routing the session again", metadata: ["error": "\(why)"])
+        let loop = NIOLoopBound((self, session), eventLoop: context.eventLoop)
+        session.stream.redispatch(reason: why, on: context.eventLoop).whenComplete { result in
+            let (server, session) = loop.value
+            switch result {
+            case .success(let lease): server.dial(session, lease)
+            // The session ended as unreachable in `redispatch` (route failed over, backend a suspect).
+            case .failure(let error): server.setupFailed(session, "\(error)", unreachable: false)
+            }
         }
     }
 

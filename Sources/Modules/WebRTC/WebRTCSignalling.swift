@@ -137,6 +137,7 @@ struct WebRTCSignalling: Sendable {
             case .denied(let why): throw SignallingRefusal(.forbidden, "publish refused: \(why)")
             case .routing(let error): throw SignallingRefusal(.serviceUnavailable, "\(error)")
             case .ended(let why): throw SignallingRefusal(.serviceUnavailable, why)
+            case .unreachable(let why): throw SignallingRefusal(.badGateway, "backend unreachable: \(why)")
             }
         }
         // Until the relay has it, the session ends with any refusal below.
