@@ -58,13 +58,13 @@ struct ProxyHost {
         let registry: any Registry
         switch proxy.registry.type {
         case .memory:
-            registry = MemoryRegistry(backendAlive: alive)
+            registry = MemoryRegistry(backendAlive: alive, heartbeatMisses: proxy.registry.heartbeatMisses)
         case .redis:
             let r = proxy.registry.redis
             let client = RedisClient(configuration: RedisConfiguration(
                 host: r.host, port: r.port, password: r.password, database: r.db, keyPrefix: r.keyPrefix,
                 connectTimeout: r.timeout.duration, commandTimeout: r.timeout.duration, maxQueued: r.maxQueued))
-            registry = RedisRegistry(client: client, backendAlive: alive)
+            registry = RedisRegistry(client: client, backendAlive: alive, heartbeatMisses: proxy.registry.heartbeatMisses)
         }
         let routing = Routing(
             registry: registry,

@@ -63,9 +63,12 @@ public struct BackendRecord: Sendable, Hashable {
     public var backend: Backend
     public var lastSeen: Date
     public var alive: Bool
-    public init(backend: Backend, lastSeen: Date, alive: Bool) {
+    /// The gap between its last two heartbeats (its cadence), once it sent two.
+    public var heartbeatInterval: TimeInterval?
+    public init(backend: Backend, lastSeen: Date, alive: Bool, heartbeatInterval: TimeInterval? = nil) {
         self.backend = backend
         self.lastSeen = lastSeen
         self.alive = alive
+        self.heartbeatInterval = heartbeatInterval
     }
 }

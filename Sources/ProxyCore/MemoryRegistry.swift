@@ -7,6 +7,7 @@ import Synchronization
 /// forgotten; expired routes and records vanish on the next access.
 public final class MemoryRegistry: Registry {
     public let backendAlive: Duration
+    public let liveness: Liveness
     private let now: @Sendable () -> Date
     private let state = Mutex(State())
     /// The event-callback queue (MemoryRegistry+EventQueue.swift).
@@ -15,7 +16,7 @@ public final class MemoryRegistry: Registry {
     let commandsState: MemoryCommandsState
 
     private struct State {
-        var backends: [Backend.ID: (backend: Backend, lastSeen: Date)] = [:]
+        var backends: [Backend.ID: (backend: Backend, lastSeen: Date, interval: TimeInterval?)] = [:]
         var routes: [StreamKey: Route] = [:]
         var records: [String: (value: String, expiresAt: Date)] = [:]
         /// Record count after the last sweep of expired records; the next sweep runs when it doubles.
@@ -23,8 +24,9 @@ public final class MemoryRegistry: Registry {
     }
 
     /// - Parameter now: the wall clock; tests pass a controllable one.
-    public init(backendAlive: Duration = .seconds(300), now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(backendAlive: Duration = .seconds(300), heartbeatMisses: Int = 3, now: @escaping @Sendable () -> Date = { Date() }) {
         self.backendAlive = backendAlive
+        self.liveness = Liveness(backendAlive: backendAlive, misses: heartbeatMisses)
         self.now = now
         self.events = MemoryEventQueue(now: now)
         self.commandsState = MemoryCommandsState(now: now)
@@ -32,7 +34,11 @@ public final class MemoryRegistry: Registry {
 
     public func heartbeat(_ backend: Backend) async throws {
         let t = now()
-        state.withLock { $0.backends[backend.id] = (backend, t) }
+        state.withLock { s in
+            let previous = s.backends[backend.id]
+            let gap = previous.map { t.timeIntervalSince($0.lastSeen) }
+            s.backends[backend.id] = (backend, t, Liveness.cadence(gap: gap, previous: previous?.interval))
+        }
     }
 
     public func backends() async throws -> [BackendRecord] {
@@ -41,7 +47,11 @@ public final class MemoryRegistry: Registry {
         return state.withLock { s in
             s.backends = s.backends.filter { t.timeIntervalSince($0.value.lastSeen) <= 2 * alive }
             return s.backends.values
-                .map { BackendRecord(backend: $0.backend, lastSeen: $0.lastSeen, alive: t.timeIntervalSince($0.lastSeen) <= alive) }
+                .map {
+                    BackendRecord(
+                        backend: $0.backend, lastSeen: $0.lastSeen,
+                        alive: liveness.isAlive(age: t.timeIntervalSince($0.lastSeen), interval: $0.interval), heartbeatInterval: $0.interval)
+                }
                 .sorted { $0.backend.id < $1.backend.id }
         }
     }

@@ -97,6 +97,12 @@ public final class NginxRTMP: Sendable {
         peer.stop(SIGTERM)
     }
 
+    /// Hangs the origin (SIGSTOP): connections are still accepted by the kernel, nothing answers.
+    public func hang() { kill(peer.process.processIdentifier, SIGSTOP) }
+
+    /// Undoes `hang()` (SIGCONT).
+    public func resume() { kill(peer.process.processIdentifier, SIGCONT) }
+
     deinit {
         peer.stop(SIGKILL)
         try? FileManager.default.removeItem(at: directory)

@@ -49,6 +49,19 @@ public enum RegistryConformance {
             let record = try await s.registry.backends().first { $0.backend.id == a.id }
             try require(record.map { !$0.alive } ?? true, "an expired backend is listed as not alive, or forgotten")
         },
+        Check(name: "the gap between a backend's last two heartbeats is its cadence") { s in
+            let a = backend("cadence-a")
+            try await s.registry.heartbeat(a)
+            let first = try await s.registry.backends().first { $0.backend.id == a.id }
+            try require(first != nil && first?.heartbeatInterval == nil, "no cadence after one heartbeat: \(String(describing: first))")
+            try await s.pass(.milliseconds(1200))
+            try await s.registry.heartbeat(a)
+            let gap = try await s.registry.backends().first { $0.backend.id == a.id }?.heartbeatInterval ?? 0
+            try require(gap >= 1.15 && gap < 1.9, "the cadence is the gap, about 1.2 s: \(gap)")
+            try await s.registry.heartbeat(a)
+            let kept = try await s.registry.backends().first { $0.backend.id == a.id }?.heartbeatInterval ?? 0
+            try require(kept == gap, "a gap under a second keeps the cadence: \(kept) != \(gap)")
+        },
         Check(name: "the first claim wins and every later claim gets it back") { s in
             let (k, a, b) = (key(), backend("a").id, backend("b").id)
             let first = try await s.registry.claim(k, backend: a, ttl: .seconds(10), replacing: nil)

@@ -71,7 +71,7 @@ import Testing
         ("event_loops: -1", "proxy.yaml:1:14: event_loops: must be from 0 (one per CPU core) to 1024"),
         ("balancr: x", "proxy.yaml:1:1: balancr: unknown key 'balancr' (allowed: balancer, registry, system_api, commands_api, default_backend, modules, quit, hooks, event_loops, limits)"),
         ("registry:\n  backend_alive: 5x", "proxy.yaml:2:18: registry.backend_alive: invalid duration '5x'"),
-        ("registry:\n  typo: 1", "proxy.yaml:2:3: registry.typo: unknown key 'typo' (allowed: type, backend_alive, route_linger, redispatch_attempts, redis)"),
+        ("registry:\n  typo: 1", "proxy.yaml:2:3: registry.typo: unknown key 'typo' (allowed: type, backend_alive, heartbeat_misses, route_linger, redispatch_attempts, redis)"),
         ("registry:\n  redispatch_attempts: 17", "proxy.yaml:2:24: registry.redispatch_attempts: must be from 0 to 16"),
         ("modules:\n  rtmp:\n    listen: 70000", "proxy.yaml:3:13: modules.rtmp.listen: invalid port 70000 (allowed: 0-65535)"),
         ("modules:\n  rtmp:\n    listn: 1935", "proxy.yaml:3:5: modules.rtmp.listn: unknown key 'listn' (allowed: enabled, balancer, listen, handshake_timeout, backend_timeout, max_message_size, idle_timeout)"),

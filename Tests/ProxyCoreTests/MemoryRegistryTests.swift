@@ -79,6 +79,55 @@ import Testing
         #expect(try await registry.aliveBackends() == [a])
     }
 
+    /// An origin heartbeating every 2 s is dead 3.5 intervals (7 s) after its last heartbeat, not
+    /// after backend_alive; SRS's default `interval 9` gives 31.5 s, capped here by the 30 s.
+    @Test func aBackendIsDeadAfterThreeMissedHeartbeatsAtItsOwnCadence() async throws {
+        for _ in 0..<3 {
+            try await registry.heartbeat(a)
+            clock.advance(.seconds(2))
+        }
+        try await registry.heartbeat(a)
+        clock.advance(.seconds(7))
+        #expect(try await registry.aliveBackends() == [a], "alive up to 3.5 intervals")
+        #expect(try await registry.backends().first?.heartbeatInterval == 2)
+        clock.advance(.milliseconds(100))
+        #expect(try await registry.aliveBackends().isEmpty, "dead after three missed heartbeats")
+
+        try await registry.heartbeat(b)
+        clock.advance(.seconds(9))
+        try await registry.heartbeat(b)
+        clock.advance(.seconds(30))
+        #expect(try await registry.aliveBackends().map(\.id) == [b.id], "31.5 s capped by backend_alive (30 s): alive at 30")
+        clock.advance(.milliseconds(100))
+        #expect(try await registry.aliveBackends().isEmpty)
+    }
+
+    @Test func heartbeatsCloserThanOneSecondSetNoCadenceAndNoMissesMeansBackendAlive() async throws {
+        try await registry.heartbeat(a)
+        clock.advance(.milliseconds(10))
+        try await registry.heartbeat(a)
+        #expect(try await registry.backends().first?.heartbeatInterval == nil, "a register retried at once is no cadence")
+        clock.advance(.seconds(30))
+        #expect(try await registry.aliveBackends() == [a], "backend_alive rules")
+        try await registry.heartbeat(a)
+        clock.advance(.seconds(2))
+        try await registry.heartbeat(a)
+        clock.advance(.milliseconds(500))
+        try await registry.heartbeat(a)
+        #expect(try await registry.backends().first?.heartbeatInterval == 2, "the half-second gap keeps the cadence known")
+        clock.advance(.seconds(7))
+        #expect(try await registry.aliveBackends() == [a])
+        clock.advance(.seconds(1))
+        #expect(try await registry.aliveBackends().isEmpty)
+
+        let patient = MemoryRegistry(backendAlive: .seconds(30), heartbeatMisses: 0, now: clock.source)
+        try await patient.heartbeat(a)
+        clock.advance(.seconds(1))
+        try await patient.heartbeat(a)
+        clock.advance(.seconds(30))
+        #expect(try await patient.aliveBackends() == [a], "heartbeat_misses 0: only backend_alive")
+    }
+
     // MARK: routes
 
     @Test func firstClaimWins() async throws {

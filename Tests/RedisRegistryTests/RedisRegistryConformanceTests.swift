@@ -20,6 +20,26 @@ import Testing
         try await check.run(RegistrySubject(registry: registry, pass: { try await Task.sleep(for: $0) }))
     }
 
+    /// Liveness from the cadence, with the server's clock: two heartbeats 1.1 s apart and one
+    /// miss allowed make the backend dead 1.65 s after the second, long before backend_alive.
+    @Test func aBackendThatStopsHeartbeatingIsDeadAfterItsMissesNotAfterBackendAlive() async throws {
+        let server = try await RedisServer.start()
+        defer { server.stop() }
+        let client = RedisClient(configuration: RedisConfiguration(port: server.port, keyPrefix: "cadence-\(UInt32.random(in: 0...UInt32.max))"))
+        let registry = RedisRegistry(client: client, backendAlive: .seconds(300), heartbeatMisses: 1)
+        let a = Backend(server: "cad", service: "s", pid: "1", ip: "127.0.0.1", endpoints: [.rtmp: [ListenEndpoint(port: 1935)]])
+        try await registry.heartbeat(a)
+        try await Task.sleep(for: .milliseconds(1100))
+        try await registry.heartbeat(a)
+        #expect(try await registry.aliveBackends() == [a])
+        try await Task.sleep(for: .milliseconds(1000))
+        #expect(try await registry.aliveBackends() == [a], "alive within 1.5 intervals")
+        try await Task.sleep(for: .milliseconds(900))
+        #expect(try await registry.aliveBackends().isEmpty, "dead after its missed heartbeat")
+        let record = try #require(try await registry.backends().first)
+        #expect(!record.alive && abs((record.heartbeatInterval ?? 0) - 1.1) < 0.3, "listed as dead, with its cadence: \(record)")
+    }
+
     @Test func twoPrefixesDoNotSeeEachOther() async throws {
         let server = try await RedisServer.start()
         defer { server.stop() }

@@ -96,6 +96,8 @@ struct RegistryConfig: Decodable, Sendable {
     var type = Kind.memory
     /// A backend without a heartbeat for this long is dead.
     var backendAlive = ConfigDuration.seconds(300)
+    /// Heartbeats a backend may miss, at its own cadence, before it is dead (0: only backend_alive).
+    var heartbeatMisses = 3
     /// How long a stream's route outlives its last session.
     var routeLinger = ConfigDuration.seconds(60)
     /// How many other backends one session tries when its backend cannot be reached (0: none).
@@ -105,6 +107,7 @@ struct RegistryConfig: Decodable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case type
         case backendAlive = "backend_alive"
+        case heartbeatMisses = "heartbeat_misses"
         case routeLinger = "route_linger"
         case redispatchAttempts = "redispatch_attempts"
         case redis
@@ -122,6 +125,7 @@ struct RegistryConfig: Decodable, Sendable {
         }
         type = kind
         backendAlive = try c.decodePositive(.backendAlive, default: d.backendAlive)
+        heartbeatMisses = try c.decode(Int.self, forKey: .heartbeatMisses, default: d.heartbeatMisses, in: 0...100, "must be from 0 to 100")
         routeLinger = try c.decode(ConfigDuration.self, forKey: .routeLinger, default: d.routeLinger)
         redispatchAttempts = try c.decode(
             Int.self, forKey: .redispatchAttempts, default: d.redispatchAttempts, in: 0...16, "must be from 0 to 16")

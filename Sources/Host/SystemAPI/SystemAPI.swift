@@ -97,6 +97,7 @@ struct SystemAPI {
                 "age_s": (now.timeIntervalSince(r.lastSeen) * 10).rounded() / 10, "last_seen": ISO8601.string(r.lastSeen),
                 "endpoints": Dictionary(uniqueKeysWithValues: r.backend.endpoints.map { ($0.key.rawValue, $0.value.map(\.description)) }),
             ]
+            if let interval = r.heartbeatInterval { o["heartbeat_interval_s"] = (interval * 10).rounded() / 10 }
             if let s = r.backend.summaries, let obj = try? JSONSerialization.jsonObject(with: Data(s.utf8)) { o["summaries"] = obj }
             return o
         }

@@ -9,21 +9,26 @@ import ProxyCore
 /// Keys, under `keyPrefix`:
 /// - `<p>:backend:<id>`: the backend's JSON, expiring 2 x backendAlive after its last heartbeat;
 /// - `<p>:backends`: sorted set of backend ids by last heartbeat (ms);
+/// - `<p>:backends:gaps`: hash of backend id -> ms between its last two heartbeats (its cadence,
+///   which `Liveness` turns into its lifetime);
 /// - `<p>:route:<vhost/app/stream>`: `<backend id>\n<claimed ms>\n<stream key JSON>`, expiring with the route;
 /// - `<p>:routes`: sorted set of route keys by expiry (ms), the index `routes()` reads;
 /// - `<p>:rec:<namespace>:<id>`: a record, expiring with its ttl.
 public struct RedisRegistry: Registry {
     public let backendAlive: Duration
+    public let liveness: Liveness
     public let client: RedisClient
     private let prefix: String
 
-    public init(client: RedisClient, backendAlive: Duration = .seconds(300)) {
+    public init(client: RedisClient, backendAlive: Duration = .seconds(300), heartbeatMisses: Int = 3) {
+        self.liveness = Liveness(backendAlive: backendAlive, misses: heartbeatMisses)
         self.client = client
         self.backendAlive = backendAlive
         self.prefix = client.configuration.keyPrefix
     }
 
     private var backendsIndex: String { "\(prefix):backends" }
+    private var heartbeatGaps: String { "\(prefix):backends:gaps" }
     private var routesIndex: String { "\(prefix):routes" }
     private func backendKey(_ id: Backend.ID) -> String { "\(prefix):backend:\(id.rawValue)" }
     private func routeKey(_ key: StreamKey) -> String { "\(prefix):route:\(key)" }
@@ -38,11 +43,12 @@ public struct RedisRegistry: Registry {
 
     public func heartbeat(_ backend: Backend) async throws {
         let json = String(decoding: try JSONEncoder().encode(backend), as: UTF8.self)
-        _ = try await eval(Scripts.heartbeat, keys: [backendKey(backend.id), backendsIndex], [json, String(2 * aliveMS), backend.id.rawValue])
+        _ = try await eval(
+            Scripts.heartbeat, keys: [backendsIndex, backendKey(backend.id), heartbeatGaps], [json, String(2 * aliveMS), backend.id.rawValue])
     }
 
     public func backends() async throws -> [BackendRecord] {
-        let reply = try await eval(Scripts.backends, keys: [backendsIndex], [String(aliveMS), "\(prefix):backend:"]).array
+        let reply = try await eval(Scripts.backends, keys: [backendsIndex, heartbeatGaps], [String(aliveMS), "\(prefix):backend:"]).array
         return try backendRecords(reply[...])
     }
 
@@ -53,7 +59,7 @@ public struct RedisRegistry: Registry {
     /// One script for both reads, so a new session costs one round trip less.
     public func routingSnapshot(for key: StreamKey) async throws -> RoutingSnapshot {
         let reply = try await eval(
-            Scripts.routing, keys: [backendsIndex, routeKey(key)], [String(aliveMS), "\(prefix):backend:"]
+            Scripts.routing, keys: [backendsIndex, routeKey(key), heartbeatGaps], [String(aliveMS), "\(prefix):backend:"]
         ).array
         guard reply.count >= 3 else { throw RedisError.unexpected("routing: \(reply.prefix(3))") }
         let route = reply[0] == .null ? nil : try Self.route(reply[0], reply[1])
@@ -61,16 +67,19 @@ public struct RedisRegistry: Registry {
         return RoutingSnapshot(alive: alive, route: route)
     }
 
-    /// Backends from a script's `{now, json, seen, json, seen, ...}`.
+    /// Backends from a script's `{now, json, seen, gap, json, seen, gap, ...}`.
     private func backendRecords(_ reply: ArraySlice<RedisReply>) throws -> [BackendRecord] {
         guard let now = reply.first?.integer else { throw RedisError.unexpected("backends: \(reply.prefix(1))") }
         var records: [BackendRecord] = []
         var i = reply.startIndex + 1
-        while i + 1 < reply.endIndex {
-            defer { i += 2 }
-            guard let json = reply[i].string, let seen = reply[i + 1].integer,
+        while i + 2 < reply.endIndex {
+            defer { i += 3 }
+            guard let json = reply[i].string, let seen = reply[i + 1].integer, let gap = reply[i + 2].integer,
                   let backend = try? JSONDecoder().decode(Backend.self, from: Data(json.utf8)) else { continue }
-            records.append(BackendRecord(backend: backend, lastSeen: Self.date(ms: seen), alive: now - seen <= aliveMS))
+            let interval = gap >= 0 ? Double(gap) / 1000 : nil
+            records.append(BackendRecord(
+                backend: backend, lastSeen: Self.date(ms: seen),
+                alive: liveness.isAlive(age: Double(now - seen) / 1000, interval: interval), heartbeatInterval: interval))
         }
         return records.sorted { $0.backend.id < $1.backend.id }
     }

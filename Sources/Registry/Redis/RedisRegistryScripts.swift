@@ -9,36 +9,55 @@ extension RedisRegistry {
             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
             """ + "\n"
 
-        /// KEYS: backend key, backends index. ARGV: backend JSON, 2 x alive (ms), backend id.
-        static let heartbeat = now + """
-            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-            redis.call('ZADD', KEYS[2], now, ARGV[3])
-            redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))
-            return now
+        /// Forgets the backends of index `KEYS[1]` not heard from since `before` (ms), and their
+        /// gaps in the hash named `gaps`.
+        private static func forget(before: String) -> String {
             """
+            for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', \(before))) do
+              redis.call('ZREM', KEYS[1], id)
+              redis.call('HDEL', gaps, id)
+            end
+            """ + "\n"
+        }
 
-        /// Appends `json, seen` of every backend heard from within 2 x alive to `out` and returns
-        /// it. KEYS[1]: backends index. ARGV: alive (ms), backend key prefix.
+        /// KEYS: backends index, backend key, heartbeat gaps hash. ARGV: backend JSON, 2 x alive
+        /// (ms), backend id. The gap since the backend's previous heartbeat is its cadence, unless
+        /// shorter than a second (Liveness.cadence).
+        static let heartbeat = now + """
+            local gaps = KEYS[3]
+            local prev = redis.call('ZSCORE', KEYS[1], ARGV[3])
+            redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+            redis.call('ZADD', KEYS[1], now, ARGV[3])
+            if prev and now - tonumber(prev) >= 1000 then redis.call('HSET', gaps, ARGV[3], now - tonumber(prev)) end
+            """ + "\n" + forget(before: "now - tonumber(ARGV[2])") + "return now"
+
+        /// Appends `json, seen, gap` (gap -1 when unknown) of every backend heard from within
+        /// 2 x alive to `out` and returns it. KEYS[1]: backends index; `gaps` set before.
+        /// ARGV: alive (ms), backend key prefix.
         private static let appendBackends = """
             local alive = tonumber(ARGV[1])
-            redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 2 * alive)
+            """ + "\n" + forget(before: "now - 2 * alive") + """
             local ids = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
             for i = 1, #ids, 2 do
               local v = redis.call('GET', ARGV[2] .. ids[i])
               if v then
                 table.insert(out, v)
                 table.insert(out, tonumber(ids[i + 1]))
+                table.insert(out, tonumber(redis.call('HGET', gaps, ids[i]) or -1))
               end
             end
             return out
             """
 
-        /// KEYS: backends index. ARGV: alive (ms), backend key prefix. Returns {now, json, seen, json, seen, ...}.
-        static let backends = now + "local out = {now}\n" + appendBackends
+        /// KEYS: backends index, heartbeat gaps hash. ARGV: alive (ms), backend key prefix.
+        /// Returns {now, json, seen, gap, json, seen, gap, ...}.
+        static let backends = now + "local gaps = KEYS[2]\nlocal out = {now}\n" + appendBackends
 
-        /// The backends and a route in one call. KEYS: backends index, route key. ARGV: as `backends`.
-        /// Returns {route value, route pttl, now, json, seen, ...}, the first two nil without a route.
+        /// The backends and a route in one call. KEYS: backends index, route key, heartbeat gaps
+        /// hash. ARGV: as `backends`. Returns {route value, route pttl, now, json, seen, gap, ...},
+        /// the first two nil without a route.
         static let routing = now + """
+            local gaps = KEYS[3]
             local out = {false, false, now}
             local r = redis.call('GET', KEYS[2])
             if r then
