@@ -122,9 +122,11 @@ struct ProxyHost {
     func run() async throws {
         let proxy = config.proxy
         let routing = makeRouting()
+        let watchdog = ForceQuitWatchdog(force: proxy.quit.force.duration, logger: logger)
         var api = SystemAPI(
             config: proxy.systemAPI, registry: routing.registry, routers: routing.all, group: group, limits: proxy.limits,
             logger: Logger(label: "proxy.system-api"), onListening: { _, _ in }, registryType: proxy.registry.type)
+        api.shuttingDown = { watchdog.shutdownRequested }
         let hooks = HooksService(
             config: proxy.hooks, queue: (routing.registry as? any EventQueue) ?? MemoryEventQueue(), server: api.identity.server,
             service: api.identity.service, group: group, logger: Logger(label: "proxy.hooks"))
@@ -158,7 +160,6 @@ struct ProxyHost {
             "registry": "\(proxy.registry.type.rawValue)", "modules": "\(modules.map(\.name).joined(separator: ","))",
             "event_loops": "\(proxy.eventLoops == 0 ? System.coreCount : proxy.eventLoops)",
         ])
-        let watchdog = ForceQuitWatchdog(force: proxy.quit.force.duration, logger: logger)
         do {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await serviceGroup.run() }

@@ -13,6 +13,7 @@ struct SystemAPI {
     /// Every path served, with its method (a 405 names it in `Allow`).
     static let paths: [String: String] = [
         "/api/v1/srs/register": "POST", "/api/v1/versions": "GET", "/api/v1/origins": "GET", "/api/v1/streams": "GET", "/metrics": "GET",
+        "/healthz": "GET", "/readyz": "GET",
     ]
 
     var config: SystemAPIConfig
@@ -27,6 +28,8 @@ struct SystemAPI {
     var registryType = RegistryConfig.Kind.memory
     /// What `GET /metrics` reports; set by the host once the modules are built.
     var metrics: ProxyMetrics?
+    /// True once a shutdown signal arrived (`/readyz` turns 503 at once).
+    var shuttingDown: @Sendable () -> Bool = { false }
     let identity = ProxyIdentity()
 
     func makeApplication() throws -> some ApplicationProtocol {
@@ -44,6 +47,9 @@ struct SystemAPI {
             return try await streams()
         }
         router.get("/metrics") { _, _ in await metricsPage() }
+        let probes = Probes(registry: registry, shuttingDown: shuttingDown)
+        router.get("/healthz") { _, _ in probes.health() }
+        router.get("/readyz") { _, _ in await probes.readiness() }
         return try APIServer.application(
             name: "system-api", router: router, listen: config.listen, tls: config.tls, limits: limits, group: group, logger: logger,
             onListening: onListening)
