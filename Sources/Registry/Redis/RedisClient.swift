@@ -10,9 +10,9 @@ public final class RedisClient: Sendable {
         let queue: DispatchQueue
         let connection: RedisConnection
 
-        init(index: Int, configuration: RedisConfiguration) {
+        init(index: Int, configuration: RedisConfiguration, connects: RedisPoolConnects) {
             queue = DispatchQueue(label: "streamproxy.redis.\(index)")
-            connection = RedisConnection(configuration: configuration)
+            connection = RedisConnection(configuration: configuration, poolConnects: connects)
         }
     }
 
@@ -20,10 +20,13 @@ public final class RedisClient: Sendable {
     private let slots: [Slot]
     private let next = Atomic<Int>(0)
     private let queued = Atomic<Int>(0)
+    /// Successful connects of any connection (RedisConnection skips its backoff once it grows).
+    private let connects = RedisPoolConnects()
 
     public init(configuration: RedisConfiguration) {
         self.configuration = configuration
-        slots = (0..<configuration.connections).map { Slot(index: $0, configuration: configuration) }
+        let connects = self.connects
+        slots = (0..<configuration.connections).map { Slot(index: $0, configuration: configuration, connects: connects) }
     }
 
     /// Runs one command on the next connection of the pool.

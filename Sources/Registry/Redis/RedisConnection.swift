@@ -1,17 +1,28 @@
 import CHiredis
 import Foundation
+import Synchronization
 
 /// One blocking hiredis connection with connect and command timeouts, AUTH and SELECT, and
 /// reconnection with backoff. Not thread-safe: RedisClient gives each connection its own
 /// serial queue.
+/// Successful connects of any connection of one pool.
+final class RedisPoolConnects: Sendable {
+    let count = Atomic<Int>(0)
+}
+
 final class RedisConnection {
     private let configuration: RedisConfiguration
     private var context: UnsafeMutablePointer<redisContext>?
     private var failures = 0
     private var retryAfter = ContinuousClock.now
+    /// Connects that succeeded anywhere in the pool: once another connection reached Redis
+    /// again, this one skips the rest of its backoff.
+    private let poolConnects: RedisPoolConnects?
+    private var poolConnectsAtBackoff = 0
 
-    init(configuration: RedisConfiguration) {
+    init(configuration: RedisConfiguration, poolConnects: RedisPoolConnects? = nil) {
         self.configuration = configuration
+        self.poolConnects = poolConnects
     }
 
     deinit {
@@ -27,7 +38,7 @@ final class RedisConnection {
     }
 
     private func connect() throws(RedisError) {
-        guard ContinuousClock.now >= retryAfter else {
+        guard ContinuousClock.now >= retryAfter || (poolConnects?.count.load(ordering: .relaxed) ?? 0) > poolConnectsAtBackoff else {
             throw .unavailable("reconnecting to \(configuration.host):\(configuration.port) (backoff)")
         }
         let ctx = redisConnectWithTimeout(configuration.host, Int32(configuration.port), timeval(configuration.connectTimeout))
@@ -48,6 +59,7 @@ final class RedisConnection {
             throw error
         }
         failures = 0
+        poolConnects?.count.wrappingAdd(1, ordering: .relaxed)
     }
 
     private func expectOK(_ reply: RedisReply, _ what: String) throws(RedisError) {
@@ -77,6 +89,7 @@ final class RedisConnection {
 
     private func backOff() {
         failures += 1
+        poolConnectsAtBackoff = poolConnects?.count.load(ordering: .relaxed) ?? 0
         let delay = min(Duration.milliseconds(100) * (1 << min(failures - 1, 5)), .seconds(2))
         retryAfter = ContinuousClock.now + delay
     }
