@@ -5,7 +5,7 @@ import Synchronization
 /// One blocking hiredis connection with connect and command timeouts, AUTH and SELECT, and
 /// reconnection with backoff. Not thread-safe: RedisClient gives each connection its own
 /// serial queue.
-/// Successful connects of any connection of one pool.
+/// How many times a connection of one pool got Redis to answer after (re)connecting.
 final class RedisPoolConnects: Sendable {
     let count = Atomic<Int>(0)
 }
@@ -15,10 +15,12 @@ final class RedisConnection {
     private var context: UnsafeMutablePointer<redisContext>?
     private var failures = 0
     private var retryAfter = ContinuousClock.now
-    /// Connects that succeeded anywhere in the pool: once another connection reached Redis
-    /// again, this one skips the rest of its backoff.
+    /// Connections of the pool that got a reply after connecting: once another connection got
+    /// an answer from Redis again, this one skips the rest of its backoff.
     private let poolConnects: RedisPoolConnects?
     private var poolConnectsAtBackoff = 0
+    /// This connection got a reply since it connected (it has counted in `poolConnects`).
+    private var answered = false
 
     init(configuration: RedisConfiguration, poolConnects: RedisPoolConnects? = nil) {
         self.configuration = configuration
@@ -33,6 +35,10 @@ final class RedisConnection {
     func command(_ arguments: [String]) throws(RedisError) -> RedisReply {
         if context == nil { try connect() }
         let reply = try send(arguments)
+        if !answered {
+            answered = true
+            poolConnects?.count.wrappingAdd(1, ordering: .relaxed)
+        }
         if case .error(let message) = reply { throw .server(message) }
         return reply
     }
@@ -59,7 +65,7 @@ final class RedisConnection {
             throw error
         }
         failures = 0
-        poolConnects?.count.wrappingAdd(1, ordering: .relaxed)
+        answered = false
     }
 
     private func expectOK(_ reply: RedisReply, _ what: String) throws(RedisError) {
