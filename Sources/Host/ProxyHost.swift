@@ -31,11 +31,16 @@ struct ProxyHost {
     final class Routing: Sendable {
         let registry: any Registry
         let configuration: RouterConfiguration
+        /// The endpoints' health, when `registry.health_check.enabled`.
+        let health: BackendHealth?
+        /// This proxy's sessions per backend, shared by its routers (placement counts them all).
+        let localLoads = LocalLoads()
         private let routers = Mutex<[String: Router]>([:])
 
-        init(registry: any Registry, configuration: RouterConfiguration) {
+        init(registry: any Registry, configuration: RouterConfiguration, health: BackendHealth? = nil) {
             self.registry = registry
             self.configuration = configuration
+            self.health = health
         }
 
         func router(for balancer: String) -> Router {
@@ -43,7 +48,7 @@ struct ProxyHost {
                 if let r = routers[balancer] { return r }
                 let r = Router(
                     registry: registry, strategy: BalancingStrategies.make(named: balancer)!, configuration: configuration,
-                    logger: Logger(label: "proxy.router"))
+                    logger: Logger(label: "proxy.router"), health: health, localLoads: localLoads)
                 routers[balancer] = r
                 return r
             }
@@ -52,7 +57,7 @@ struct ProxyHost {
         var all: [Router] { routers.withLock { Array($0.values) } }
     }
 
-    func makeRouting() -> Routing {
+    func makeRouting(proxyID: String = "") -> Routing {
         let proxy = config.proxy
         let alive = proxy.registry.backendAlive.duration
         let registry: any Registry
@@ -69,7 +74,10 @@ struct ProxyHost {
         let routing = Routing(
             registry: registry,
             configuration: RouterConfiguration(
-                routeLinger: proxy.registry.routeLinger.duration, redispatchAttempts: proxy.registry.redispatchAttempts))
+                routeLinger: proxy.registry.routeLinger.duration, redispatchAttempts: proxy.registry.redispatchAttempts,
+                placement: proxy.placement.policy, proxyID: proxyID),
+            health: proxy.registry.healthCheck.enabled
+                ? BackendHealth(policy: .init(fall: proxy.registry.healthCheck.fall, rise: proxy.registry.healthCheck.rise)) : nil)
         _ = routing.router(for: proxy.balancer)
         return routing
     }
@@ -121,12 +129,15 @@ struct ProxyHost {
 
     func run() async throws {
         let proxy = config.proxy
-        let routing = makeRouting()
+        let identity = ProxyIdentity()
+        let routing = makeRouting(proxyID: identity.server)
         let watchdog = ForceQuitWatchdog(force: proxy.quit.force.duration, logger: logger)
         var api = SystemAPI(
             config: proxy.systemAPI, registry: routing.registry, routers: routing.all, group: group, limits: proxy.limits,
             logger: Logger(label: "proxy.system-api"), onListening: { _, _ in }, registryType: proxy.registry.type)
+        api.identity = identity
         api.shuttingDown = { watchdog.shutdownRequested }
+        api.health = routing.health
         let hooks = HooksService(
             config: proxy.hooks, queue: (routing.registry as? any EventQueue) ?? MemoryEventQueue(), server: api.identity.server,
             service: api.identity.service, group: group, logger: Logger(label: "proxy.hooks"))
@@ -135,7 +146,7 @@ struct ProxyHost {
         api.routers = routing.all
         api.metrics = ProxyMetrics(
             registry: routing.registry, routers: routing.all, modules: modules.map { ($0.name, $0.service as? any MetricsReporting) },
-            hookCounters: hooks.hooks.counters, startedAt: startedAt)
+            hookCounters: hooks.hooks.counters, startedAt: startedAt, health: routing.health)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: RouterService(routers: routing.all), serviceName: "router"),
@@ -146,6 +157,16 @@ struct ProxyHost {
             services.append(.init(
                 service: DefaultBackendService(backend: proxy.defaultBackend.backend, registry: routing.registry, logger: logger),
                 serviceName: "default-backend"))
+        }
+        if let health = routing.health {
+            let probes = modules.compactMap { ($0.service as? any HealthProbing)?.healthProbes }.reduce(into: [EndpointKind: any EndpointProbe]()) {
+                $0.merge($1) { first, _ in first }
+            }
+            services.append(.init(
+                service: HealthCheckService(
+                    config: proxy.registry.healthCheck, registry: routing.registry, health: health, probes: probes, proxyID: api.identity.server,
+                    group: group, logger: Logger(label: "proxy.health")),
+                serviceName: "health-checks"))
         }
         services.append(.init(service: hooks, serviceName: "hooks"))
         services.append(.init(service: HeapTrim(logger: Logger(label: "proxy.memory")), serviceName: "heap-trim"))

@@ -21,11 +21,14 @@ public struct Backend: Sendable, Hashable, Codable {
     public var endpoints: [EndpointKind: [ListenEndpoint]]
     /// The origin's `summaries` object as JSON text, when it sent one.
     public var summaries: String?
+    /// Weight, capacity and reported load (Placement.swift); nil when it registered none.
+    public var placement: BackendPlacement?
 
     public init(
         server: String, service: String, pid: String, ip: String, deviceID: String? = nil,
-        endpoints: [EndpointKind: [ListenEndpoint]], summaries: String? = nil
+        endpoints: [EndpointKind: [ListenEndpoint]], summaries: String? = nil, placement: BackendPlacement? = nil
     ) {
+        self.placement = placement
         self.server = server
         self.service = service
         self.pid = pid

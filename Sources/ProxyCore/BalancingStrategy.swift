@@ -1,15 +1,23 @@
-/// Picks a backend for a stream that has no live route. Strategies see only candidates that are
-/// alive and expose the protocol the session needs; the Router does that filtering.
+/// Picks a backend for a stream that has no live route. Strategies see only candidates that may
+/// take it (alive, exposing the protocol, healthy, not drained, not full); the Router does that
+/// filtering, and hands them each backend's load and the placement policy (weights).
 public protocol BalancingStrategy: Sendable {
     /// The `balancer:` value in proxy.yaml.
     static var name: String { get }
     init()
-    func pick(_ key: StreamKey, from candidates: [Backend]) -> Backend?
+    func pick(_ key: StreamKey, from candidates: [Backend], context: PlacementContext) -> Backend?
+}
+
+extension BalancingStrategy {
+    /// A pick with no load known and the default policy.
+    public func pick(_ key: StreamKey, from candidates: [Backend]) -> Backend? {
+        pick(key, from: candidates, context: PlacementContext())
+    }
 }
 
 /// The catalog of strategies, by name. Adding a strategy = one type and one entry here.
 public enum BalancingStrategies {
-    public static let all: [any BalancingStrategy.Type] = [RoundRobinStrategy.self, HashStrategy.self]
+    public static let all: [any BalancingStrategy.Type] = [RoundRobinStrategy.self, LeastLoadStrategy.self, HashStrategy.self]
 
     public static var names: [String] { all.map { $0.name } }
 

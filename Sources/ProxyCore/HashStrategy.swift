@@ -1,18 +1,38 @@
-/// Consistent placement by rendezvous (highest random weight) hashing: each candidate scores
-/// hash(key, backend id) and the highest wins. A key moves only when its winner leaves or a new
-/// backend outscores it, so adding an Nth backend moves about 1/N of the keys; every proxy
-/// computes the same answer without sharing state.
+import Foundation
+
+/// Consistent placement by weighted rendezvous (highest random weight) hashing with bounded
+/// loads. Each candidate scores `weight / -ln(u)`, u uniform in (0, 1) from hash(key, backend id),
+/// and the highest wins (with equal weights: the highest hash). A key moves only when its winner
+/// leaves or a new backend outscores it, so adding an Nth backend moves about 1/N of the keys, and
+/// every proxy computes the same answer from the same loads. Bounded loads: a candidate whose
+/// streams are already at `placement.hash_load_factor` x its weighted share of the total (plus the
+/// new one) is passed over for the next in score order, so no backend gets more than factor x the
+/// average however the keys fall (factor 0: unbounded, the same answer with no shared state).
 public struct HashStrategy: BalancingStrategy {
     public static let name = "hash"
 
     public init() {}
 
-    public func pick(_ key: StreamKey, from candidates: [Backend]) -> Backend? {
+    public func pick(_ key: StreamKey, from candidates: [Backend], context: PlacementContext) -> Backend? {
+        guard !candidates.isEmpty else { return nil }
         let keyHash = Self.fnv1a(key.description)
-        return candidates.max { a, b in
-            let sa = Self.score(keyHash, a.id), sb = Self.score(keyHash, b.id)
-            return sa != sb ? sa < sb : a.id > b.id
+        let policy = context.policy
+        let ranked = candidates.map { b in (backend: b, score: Self.weightedScore(keyHash, b.id, weight: policy.weight(of: b))) }
+            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.backend.id < $1.backend.id }
+        guard policy.hashLoadFactor > 0 else { return ranked[0].backend }
+        let total = candidates.reduce(0) { $0 + context.load($1).streams }
+        let weights = Double(candidates.reduce(0) { $0 + policy.weight(of: $1) })
+        for (backend, _) in ranked {
+            let bound = (policy.hashLoadFactor * Double(total + 1) * Double(policy.weight(of: backend)) / weights).rounded(.up)
+            if Double(context.load(backend).streams) < bound { return backend }
         }
+        return ranked[0].backend
+    }
+
+    /// `weight / -ln(u)`: with equal weights, ordered as the raw score.
+    static func weightedScore(_ keyHash: UInt64, _ id: Backend.ID, weight: Int) -> Double {
+        let u = (Double(score(keyHash, id) >> 11) + 0.5) / 9_007_199_254_740_992  // (0, 1)
+        return Double(weight) / -log(u)
     }
 
     static func score(_ keyHash: UInt64, _ id: Backend.ID) -> UInt64 {

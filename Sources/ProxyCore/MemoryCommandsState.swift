@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 
-/// What MemoryRegistry keeps for the commands API: each proxy's published session counts and
-/// the close request log, behind a lock of their own.
+/// What MemoryRegistry keeps besides backends and routes: each proxy's published session counts,
+/// the close request log, the origins' drain states and the health views, behind a lock of their own.
 final class MemoryCommandsState: Sendable {
     let now: @Sendable () -> Date
 
@@ -10,6 +10,8 @@ final class MemoryCommandsState: Sendable {
         var counts: [String: (counts: SessionCounts, expiresAt: Date)] = [:]
         var closes: [(seq: Int, request: StreamCloseRequest, expiresAt: Date)] = []
         var closeSeq = 0
+        var drains: [Backend.ID: OriginDrain] = [:]
+        var healthViews: [String: (view: HealthView, expiresAt: Date)] = [:]
     }
 
     let state = Mutex(State())

@@ -5,7 +5,8 @@ import Logging
 /// 1. all sessions of a stream reach the backend its route names, on every proxy sharing the registry;
 /// 2. candidates are alive backends exposing the endpoint kind the session needs;
 /// 3. routes are claimed atomically in the registry (the first claim wins);
-/// 4. a route whose backend expired or refused a connection is replaced on the next session;
+/// 4. a route whose backend expired, refused a connection, fails its health checks or ended its
+///    drain is replaced on the next session;
 /// 5. routes are refreshed while sessions use them and expire `routeLinger` after the last one
 ///    (on any proxy: each proxy's last session sets the expiry; nobody releases a route another
 ///    proxy may still use, only failover drops one early).
@@ -13,15 +14,27 @@ public actor Router {
     public nonisolated let registry: any Registry
     public nonisolated let strategy: any BalancingStrategy
     public nonisolated let configuration: RouterConfiguration
-    private let logger: Logger
-    private let now: @Sendable () -> Date
+    /// The endpoints' health (active checks); nil: every alive backend counts as healthy.
+    public nonisolated let health: BackendHealth?
+    let logger: Logger
+    let now: @Sendable () -> Date
 
-    private var slots: [Slot.ID: Slot] = [:]
+    var slots: [Slot.ID: Slot] = [:]
     private var suspects: [Backend.ID: Date] = [:]
     private var nextLeaseID: UInt64 = 1
     /// Sessions routed again after their backend could not be reached (`/metrics`).
     public private(set) var redispatches: UInt64 = 0
     private var ended: [EndedSessions.Key: EndedSessions] = [:]
+    /// Drain states as last read from the registry (Router+Drains.swift).
+    var drains: [Backend.ID: OriginDrain] = [:]
+    var drainsReadAt: Date = .distantPast
+    var drainReadFailures = 0
+    /// Streams and sessions per backend on this proxy, kept as leases come and go, and the
+    /// other proxies' as last read (Router+Loads.swift).
+    public nonisolated let localLoads: LocalLoads
+    var otherLoads: [Backend.ID: BackendLoad] = [:]
+    var loadsReadAt: Date = .distantPast
+    var loadReadFailures = 0
     /// Leases ended synchronously, not yet taken in (see `applyEndings`).
     nonisolated let endings = LeaseEndings()
     /// Registry writes the endings taken in still owe, made by `drainEndings`.
@@ -49,12 +62,17 @@ public actor Router {
         /// The stream's route moved to another backend (failover): these sessions finish where
         /// they are, but never refresh or claim the route again.
         var detached = false
+        /// Its backend's drain grace ended and its sessions were asked to close.
+        var drainClosed = false
     }
 
     public init(
         registry: any Registry, strategy: any BalancingStrategy, configuration: RouterConfiguration = .init(),
-        logger: Logger = Logger(label: "proxy.router"), now: @escaping @Sendable () -> Date = { Date() }
+        logger: Logger = Logger(label: "proxy.router"), now: @escaping @Sendable () -> Date = { Date() }, health: BackendHealth? = nil,
+        localLoads: LocalLoads = LocalLoads()
     ) {
+        self.health = health
+        self.localLoads = localLoads
         self.registry = registry
         self.strategy = strategy
         self.configuration = configuration
@@ -85,7 +103,9 @@ public actor Router {
 
         var replacing: Backend.ID?
         if let route = existing {
-            if let backend = alive.first(where: { $0.id == route.backendID }), suspects[backend.id] == nil, !excluding.contains(backend.id) {
+            // A drained backend keeps its streams until its grace time ends; then they move.
+            if let backend = alive.first(where: { $0.id == route.backendID }), suspects[backend.id] == nil, !excluding.contains(backend.id),
+               drains[backend.id]?.closing(at: t) != true, health?.isDown(backend.id, kind) != true {
                 guard backend.exposes(kind) else { throw .backendLacksProtocol(key, backend.id, kind) }
                 // A route refreshed within the last refresh interval needs no refresh now: the
                 // slot's own refresh comes before it could lapse (one registry round trip less).
@@ -98,8 +118,22 @@ public actor Router {
         }
 
         let exposing = alive.filter { $0.exposes(kind) && !excluding.contains($0.id) }
-        let healthy = exposing.filter { suspects[$0.id] == nil }
-        guard let pick = strategy.pick(key, from: healthy.isEmpty ? exposing : healthy) else { throw .noBackend(kind) }
+        let open = exposing.filter { drains[$0.id] == nil }
+        if open.isEmpty, !exposing.isEmpty { throw .noCapacity(kind, "every alive backend with one is draining") }
+        // Endpoints failing their health checks take no new sessions; a suspect (it refused a
+        // connection) is only avoided while another candidate is left.
+        let up = health.map { h in open.filter { !h.isDown($0.id, kind) } } ?? open
+        // A backend at its capacity (or over a summaries threshold) takes no new stream.
+        let context = placementContext()
+        var full: String?
+        let roomy = up.filter { b in
+            guard let why = configuration.placement.fullness(of: b, at: context.load(b)) else { return true }
+            full = full ?? "\(b.id): \(why)"
+            return false
+        }
+        if roomy.isEmpty, let full { throw .noCapacity(kind, "every candidate is full (\(full))") }
+        let healthy = roomy.filter { suspects[$0.id] == nil }
+        guard let pick = strategy.pick(key, from: healthy.isEmpty ? roomy : healthy, context: context) else { throw .noBackend(kind) }
 
         let winner: Route
         do {
@@ -154,6 +188,7 @@ public actor Router {
             id: id, request: request, backend: backend, kind: kind, role: role, client: client, module: module, claimedRoute: claimed,
             since: t, router: self)
         let slotID = Slot.ID(key: request.key, backend: backend.id)
+        noteLease(on: backend.id, firstOfStream: slots[slotID]?.leases.isEmpty ?? true)
         slots[slotID, default: Slot(backend: backend, since: t, lastRefresh: t)].leases[id] = lease
         slots[slotID]!.idleSince = nil
         slots[slotID]!.detached = false
@@ -209,6 +244,7 @@ public actor Router {
         let slotID = Slot.ID(key: lease.key, backend: lease.backend.id)
         guard slots[slotID]?.leases.removeValue(forKey: lease.id) != nil else { return false }
         ended[EndedSessions.Key(module: lease.module, role: lease.role), default: EndedSessions()].add(lease.counters)
+        noteLeaseEnded(on: lease.backend.id, lastOfStream: slots[slotID]!.leases.isEmpty)
         guard slots[slotID]!.leases.isEmpty else { return false }
         slots[slotID]!.idleSince = now()
         return true
@@ -218,7 +254,13 @@ public actor Router {
     /// (their registry routes expire by themselves).
     public func tick() async {
         await drainEndings()
-        let t = now()
+        var t = now()
+        if t.timeIntervalSince(drainsReadAt) >= Self.drainsReadInterval.timeInterval {
+            await reloadDrains()
+            t = now()
+        }
+        await closeDrainedSessions(at: t)
+        if t.timeIntervalSince(loadsReadAt) >= Self.loadsReadInterval.timeInterval { await reloadLoads() }
         suspects = suspects.filter { $0.value > t }
         for slotID in Array(slots.keys) {
             // Read each slot now, not from a copy taken before the loop: the refreshes below
@@ -231,7 +273,7 @@ public actor Router {
             } else if t.timeIntervalSince(slot.lastRefresh) >= configuration.refreshInterval.timeInterval {
                 slots[slotID]?.lastRefresh = t
                 // After a failover away from this backend, its remaining sessions must not claim the route back.
-                guard !slot.detached, suspects[slotID.backend] == nil else { continue }
+                guard !slot.detached, !slot.drainClosed, suspects[slotID.backend] == nil else { continue }
                 do {
                     if try await registry.refresh(slotID.key, backend: slotID.backend, ttl: configuration.routeTTL) { continue }
                     // The route lapsed (registry outage, clock skew): claim it back unless someone holds it now,

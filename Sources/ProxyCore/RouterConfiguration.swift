@@ -12,11 +12,18 @@ public struct RouterConfiguration: Sendable {
     /// How many times one session is routed again after its backend could not be reached
     /// (`StreamSession.redispatch`), each time to a backend it has not tried.
     public var redispatchAttempts: Int
+    /// Weights, capacities and what `least-load` and `hash` count.
+    public var placement: PlacementPolicy
+    /// This proxy's id in the shared session counts (its own are counted from its leases, not
+    /// read back); empty: every proxy's published counts are read.
+    public var proxyID: String
 
     public init(
         routeLinger: Duration = .seconds(60), routeTTL: Duration? = nil, refreshInterval: Duration? = nil,
-        suspectTime: Duration = .seconds(10), redispatchAttempts: Int = 2
+        suspectTime: Duration = .seconds(10), redispatchAttempts: Int = 2, placement: PlacementPolicy = .init(), proxyID: String = ""
     ) {
+        self.placement = placement
+        self.proxyID = proxyID
         self.redispatchAttempts = redispatchAttempts
         self.routeLinger = routeLinger
         let ttl = routeTTL ?? max(routeLinger, .seconds(1))

@@ -5,6 +5,8 @@ public enum RoutingError: Error, CustomStringConvertible {
     case noBackend(EndpointKind)
     /// The stream lives on a backend that does not serve this protocol; moving it would split it.
     case backendLacksProtocol(StreamKey, Backend.ID, EndpointKind)
+    /// Alive backends expose the kind, but none may take a new stream (drained, or at capacity).
+    case noCapacity(EndpointKind, String)
     /// The registry could not be read or written.
     case registry(String)
 
@@ -12,6 +14,7 @@ public enum RoutingError: Error, CustomStringConvertible {
         switch self {
         case .noBackend(let kind): "no alive backend with an \(kind.rawValue) endpoint"
         case .backendLacksProtocol(let key, let id, let kind): "stream \(key) is on backend \(id), which has no \(kind.rawValue) endpoint"
+        case .noCapacity(let kind, let why): "no capacity for a new stream on an \(kind.rawValue) endpoint: \(why)"
         case .registry(let why): "registry error: \(why)"
         }
     }

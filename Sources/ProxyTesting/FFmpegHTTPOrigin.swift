@@ -17,7 +17,7 @@ public final class FFmpegHTTPOrigin: Sendable {
 
     public static func start(_ format: Format, seconds: Int, path: String = "/live/origin") async throws -> FFmpegHTTPOrigin {
         let origin = try FFmpegHTTPOrigin(format, seconds: seconds, path: path)
-        try await Wait.until("ffmpeg HTTP origin on port \(origin.port)", timeout: .seconds(10)) { () throws -> Bool? in
+        try await Wait.until("ffmpeg HTTP origin on port \(origin.port)", timeout: .seconds(30)) { () throws -> Bool? in
             if hasListener(origin.port) { return true }
             if !origin.process.isRunning { throw TestFailure("ffmpeg exited:\n\(origin.process.output)") }
             return nil

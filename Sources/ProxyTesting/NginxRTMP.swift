@@ -78,10 +78,17 @@ public final class NginxRTMP: Sendable {
         }
     }
 
-    /// Request lines (`GET /live/s-1.ts HTTP/1.1`) from the HTTP access log, oldest first.
-    public var httpRequests: [String] {
+    /// Request lines (`GET /live/s-1.ts HTTP/1.1`) from the HTTP access log, oldest first; the
+    /// proxy's health checks (user agent `stream-proxy-health-check`) are left out.
+    public var httpRequests: [String] { accessLog(healthChecks: false) }
+
+    /// The request lines of the proxy's health checks only.
+    public var healthCheckRequests: [String] { accessLog(healthChecks: true) }
+
+    private func accessLog(healthChecks: Bool) -> [String] {
         guard let text = try? String(contentsOf: directory.appendingPathComponent("access.log"), encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
+            guard line.contains("\"stream-proxy-health-check\"") == healthChecks else { return nil }
             let parts = line.split(separator: "\"", omittingEmptySubsequences: false)
             return parts.count > 1 ? String(parts[1]) : nil
         }

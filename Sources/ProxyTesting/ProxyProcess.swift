@@ -16,12 +16,31 @@ public final class ProxyProcess: Sendable {
 
     /// Starts the proxy with `config` (proxy.yaml text) and extra environment, and waits until
     /// the system API is listening (or the process exits, or `timeout` passes).
+    /// - Parameter healthChecks: false turns `registry.health_check` off, for tests whose origins
+    ///   are one-shot or counting fakes (ffmpeg `-listen 1` serves one client; a raw socket that
+    ///   counts datagrams would count the checks).
     public static func start(
-        config: String, environment: [String: String] = [:], arguments: [String] = [], timeout: Duration = .seconds(20)
+        config: String, environment: [String: String] = [:], arguments: [String] = [], timeout: Duration = .seconds(20),
+        healthChecks: Bool = true
     ) async throws -> ProxyProcess {
-        let p = try ProxyProcess(config: config, environment: environment, arguments: arguments)
+        let p = try ProxyProcess(config: healthChecks ? config : withoutHealthChecks(config), environment: environment, arguments: arguments)
         _ = try await p.waitForListener("system-api", timeout: timeout)
         return p
+    }
+
+    /// `config` with `registry.health_check.enabled: false` added to its `registry:` section (flow
+    /// or block style), or a section of its own.
+    static func withoutHealthChecks(_ config: String) -> String {
+        var lines = config.components(separatedBy: "\n")
+        guard let i = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("registry:") && !$0.hasPrefix(" ") }) else {
+            return config + "\nregistry: { health_check: { enabled: false } }\n"
+        }
+        if let brace = lines[i].firstIndex(of: "{") {
+            lines[i].insert(contentsOf: " health_check: { enabled: false },", at: lines[i].index(after: brace))
+        } else {
+            lines.insert("  health_check: { enabled: false }", at: i + 1)
+        }
+        return lines.joined(separator: "\n")
     }
 
     private init(config: String, environment: [String: String], arguments: [String]) throws {

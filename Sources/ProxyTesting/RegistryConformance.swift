@@ -149,6 +149,29 @@ public enum RegistryConformance {
             try require(try await s.registry.record(namespace: "hls", id: id) == nil, "deleted")
             try require(try await s.registry.record(namespace: "hls", id: UUID().uuidString) == nil, "an unknown id is nil")
         },
+        Check(name: "a drain is kept apart from heartbeats until undrained; a second drain keeps its start") { s in
+            guard let drains = s.registry as? any OriginDrains else { throw TestFailure("registry conformance: the registry keeps no drains") }
+            let a = backend("drain-a")
+            try await s.registry.heartbeat(a)
+            try require(try await drains.drains()[a.id] == nil, "not drained before a drain")
+            guard let first = try await drains.drain(a.id, grace: nil) else { throw TestFailure("registry conformance: drain refused") }
+            try require(first.closeAt == nil, "no close time without a grace: \(first)")
+            try await s.registry.heartbeat(a)
+            try require(try await drains.drains()[a.id] != nil, "a heartbeat (re-registration) keeps the drain")
+            try await s.pass(.milliseconds(1100))
+            let second = try await drains.drain(a.id, grace: .seconds(30))
+            let close = second?.closeAt?.timeIntervalSince(first.since) ?? 0
+            try require(close > 30.5 && close < 32, "the grace sets the close time 30 s after the second drain: \(String(describing: second))")
+            let read = try await drains.drains()[a.id]
+            try require(
+                read.map { abs($0.since.timeIntervalSince(first.since)) < 0.5 } ?? false, "the first drain's start is kept: \(String(describing: read))")
+            try require(
+                read?.closing(at: first.since.addingTimeInterval(20)) == false && read?.closing(at: first.since.addingTimeInterval(40)) == true,
+                "closing after the grace")
+            try require(try await drains.undrain(a.id), "undrain of a drained origin")
+            try require(try await !drains.undrain(a.id), "a second undrain finds none")
+            try require(try await drains.drains()[a.id] == nil, "undrained")
+        },
     ]
 
     private static func require(_ condition: Bool, _ what: @autoclosure () -> String) throws {

@@ -14,7 +14,7 @@ import Testing
         let statuses: [HTTPRefusal: UInt?] = [
             .malformedRequest: 400, .headerTimeout: 408, .requestLineTooLong: 414, .headTooLarge: 431, .requestBody: 400,
             .methodNotAllowed: 405, .noStream: 400, .notAStream: 404, .noSuchFile: 404, .forbiddenPath: 403,
-            .unknownHLSSession: 404, .noBackend: 503, .registryError: 503, .backendLacksProtocol: 502,
+            .unknownHLSSession: 404, .noBackend: 503, .noCapacity: 503, .registryError: 503, .backendLacksProtocol: 502,
             .backendUnreachable: 502, .backendBadResponse: 502, .backendTimeout: 504, .tooManyPipelined: nil, .rateLimited: 429,
         ]
         #expect(statuses.count == HTTPRefusal.allCases.count)
@@ -32,6 +32,7 @@ import Testing
         }
         #expect(HTTPRefusal(routing: RoutingError.noBackend(.http)) == .noBackend)
         #expect(HTTPRefusal(routing: RoutingError.registry("down")) == .registryError)
+        #expect(HTTPRefusal(routing: RoutingError.noCapacity(.http, "every alive backend with one is draining")) == .noCapacity)
         let key = try StreamKey(vhost: nil, app: "live", stream: "s")
         #expect(HTTPRefusal(routing: RoutingError.backendLacksProtocol(key, Backend.ID(rawValue: "b"), .http)) == .backendLacksProtocol)
         #expect(HTTPRefusal(routing: CancellationError()) == .registryError, "any other error from routing counts as the registry's")

@@ -37,6 +37,31 @@ import Testing
         #expect(b.summaries?.contains("\"cpu_percent\":0.02") == true)
     }
 
+    @Test func readsWeightCapacityAndTheLoadSRSSummariesReport() throws {
+        let backend = try parse(#"""
+            {"server":"s","service":"v","pid":"1","ip":"10.0.0.1","rtmp":["1935"],"weight":3,"capacity":{"streams":100,"sessions":5000},
+             "summaries":{"code":0,"data":{"ok":true,"system":{"cpu_percent":0.4567,"conn_srs":42}}}}
+            """#)
+        #expect(backend.placement == BackendPlacement(weight: 3, maxStreams: 100, maxSessions: 5000, cpuPercent: 45.7, connections: 42))
+        let plain = try parse(#"{"server":"s","service":"v","pid":"1","ip":"10.0.0.1","rtmp":["1935"],"summaries":{"ok":true}}"#)
+        #expect(plain.placement == nil, "nothing registered, nothing reported")
+        let bare = try parse(#"{"server":"s","service":"v","pid":"1","ip":"10.0.0.1","rtmp":["1935"],"summaries":{"system":{"cpu_percent":1.5}}}"#)
+        #expect(bare.placement?.cpuPercent == 150, "summaries without the data wrapper; several cores' worth")
+    }
+
+    @Test(arguments: [
+        (#""weight":0"#, "field 'weight': expected a whole number from 1 to 1000"),
+        (#""weight":1.5"#, "field 'weight': expected a whole number from 1 to 1000"),
+        (#""weight":"2""#, "field 'weight': expected a whole number from 1 to 1000"),
+        (#""weight":true"#, "field 'weight': expected a whole number from 1 to 1000"),
+        (#""capacity":5"#, "field 'capacity': expected an object"),
+        (#""capacity":{"streams":-1}"#, "field 'capacity.streams': expected a whole number from 0 to 10000000"),
+        (#""capacity":{"bitrate":1}"#, "field 'capacity': unknown field 'bitrate' (allowed: streams, sessions)"),
+    ])
+    func refusesBadPlacementFields(field: String, message: String) {
+        #expect(refusal(#"{"server":"s","service":"v","pid":"1","ip":"10.0.0.1","rtmp":["1935"],\#(field)}"#).contains(message))
+    }
+
     @Test func acceptsTheManualFormOfSRSProxyDocs() throws {
         let b = try parse("""
             {"device_id":"origin2","ip":"10.78.122.184","server":"vid-46p14mm","service":"z2s3w865","pid":"42583",

@@ -70,7 +70,7 @@ import Testing
         ProcStat.raiseFileLimit(to: 16384)
         let nginx = try await NginxRTMP.start()
         defer { nginx.stop() }
-        let proxy = try await ProxyProcess.start(config: Self.config)
+        let proxy = try await ProxyProcess.start(config: Self.config, healthChecks: false)
         let pid = proxy.process.processIdentifier
         try await RTMPRelayTests.register(nginx, as: "n", with: proxy)
         var ports: [String: Int] = [:]

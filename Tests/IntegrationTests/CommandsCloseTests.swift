@@ -39,7 +39,7 @@ import Testing
 
     @Test func closingAnHTTPFLVStreamEndsThePlayerAndTheBackendRequest() async throws {
         let origin = try await FFmpegHTTPOrigin.start(.flv, seconds: 60)
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         try await Self.register(origin.registration(server: "o"), with: proxy)
         let port = try await CommandsAPITests.port(proxy, "http-flv")
         let player = try MediaTools.play("http://127.0.0.1:\(port)\(origin.path)", idleTimeout: .seconds(30))
@@ -58,7 +58,7 @@ import Testing
 
     @Test func closingAnSRTStreamSendsShutdownToBothEnds() async throws {
         let origin = try await SRTLiveTransmit.start()
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         try await Self.register(origin.registration(server: "s"), with: proxy)
         let port = try await CommandsAPITests.port(proxy, "srt")
         let name = CommandsAPITests.unique("srt")
@@ -85,7 +85,7 @@ import Testing
     @Test func closingAnSRTStreamDuringItsBackendHandshakeRejectsTheCaller() async throws {
         let origin = try RawUDPSocket(port: 9, from: "127.0.0.1")  // bound, never answers
         let proxy = try await ProxyProcess.start(config: Self.config().replacingOccurrences(
-            of: "srt: { listen: 127.0.0.1:0 }", with: "srt: { listen: 127.0.0.1:0, backend_timeout: 30s }"))
+            of: "srt: { listen: 127.0.0.1:0 }", with: "srt: { listen: 127.0.0.1:0, backend_timeout: 30s }"), healthChecks: false)
         try await Self.register(#"{"ip":"127.0.0.1","server":"silent","service":"udp","pid":"1","srt":["\#(origin.localPort)"]}"#, with: proxy)
         let port = try await CommandsAPITests.port(proxy, "srt")
         let name = CommandsAPITests.unique("srt")
@@ -117,7 +117,7 @@ import Testing
 
     @Test func closingAWebRTCStreamDropsTheSessionAndDeletesTheBackendResource() async throws {
         let origin = try await WebRTCPeers.Origin.start()
-        let proxy = try await ProxyProcess.start(config: Self.config(webrtc: true))
+        let proxy = try await ProxyProcess.start(config: Self.config(webrtc: true), healthChecks: false)
         try await Self.register(origin.registration(server: "w"), with: proxy)
         let name = CommandsAPITests.unique("rtc").replacingOccurrences(of: "-", with: "")
         let url = "http://127.0.0.1:\(try await CommandsAPITests.port(proxy, "webrtc-api"))/rtc/v1/whip/?app=live&stream=\(name)"

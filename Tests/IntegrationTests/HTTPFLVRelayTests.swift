@@ -51,12 +51,12 @@ import Testing
 
     /// The refusal counters by reason (MetricsTests.counts), the reasons at 0 left out.
     static func refusals(_ proxy: ProxyProcess) async throws -> [String: Double] {
-        try await MetricsTests.counts(proxy, refusalMetric, reasons: 19)
+        try await MetricsTests.counts(proxy, refusalMetric, reasons: 20)
     }
 
     /// Waits until the refusal counters are `expected` (and no other reason is counted).
     static func waitForRefusals(_ proxy: ProxyProcess, _ expected: [String: Double], timeout: Duration = .seconds(10)) async throws {
-        try await MetricsTests.waitForCounts(proxy, refusalMetric, reasons: 19, expected, timeout: timeout)
+        try await MetricsTests.waitForCounts(proxy, refusalMetric, reasons: 20, expected, timeout: timeout)
     }
 
     // MARK: Live HTTP-FLV and HTTP-TS
@@ -65,7 +65,7 @@ import Testing
     func aLiveStreamThroughTheProxyHasTheSameFramesAndTimestampsAsDirect(format: FFmpegHTTPOrigin.Format) async throws {
         let routed = try await FFmpegHTTPOrigin.start(format, seconds: 4)
         let direct = try await FFmpegHTTPOrigin.start(format, seconds: 4)
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(routed.registration(server: "o"), with: proxy)
 
@@ -88,7 +88,7 @@ import Testing
 
     @Test func aPlayerThatLeavesClosesItsUpstreamRequestAtOnce() async throws {
         let origin = try await FFmpegHTTPOrigin.start(.flv, seconds: 60)
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(origin.registration(server: "o"), with: proxy)
         let socket = try await RawSocket(port: port)
@@ -111,7 +111,7 @@ import Testing
 
     @Test func aBackendErrorStatusIsPassedThrough() async throws {
         let nginx = try await NginxRTMP.start(hls: true)
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(nginx.registration(server: "n"), with: proxy)
         let answer = try await Self.exchange(port, "GET /live/none.flv HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
@@ -126,7 +126,7 @@ import Testing
 
     @Test func anHLSPlayerGetsItsPlaylistAndEverySegmentFromOneBackend() async throws {
         let a = try await NginxRTMP.start(hls: true), b = try await NginxRTMP.start(hls: true)
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let httpPort = try await Self.port(proxy, "http-flv")
         let rtmpPort = try await Self.port(proxy, "rtmp")
         try await Self.register(a.registration(server: "a"), with: proxy)
@@ -170,7 +170,7 @@ import Testing
 
     @Test func anUnknownSessionRestartsAPlaylistButNotASegment() async throws {
         let nginx = try await NginxRTMP.start(hls: true)
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(nginx.registration(server: "n"), with: proxy)
         let stale = String(repeating: "ab", count: 16)
@@ -194,7 +194,7 @@ import Testing
         let secret = root.deletingLastPathComponent().appendingPathComponent("secret-\(UInt32.random(in: 0...UInt32.max)).txt")
         try "secret".write(to: secret, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: secret) }
-        let proxy = try await ProxyProcess.start(config: Self.config(", static_files: \(root.path)"))
+        let proxy = try await ProxyProcess.start(config: Self.config(", static_files: \(root.path)"), healthChecks: false)
         let port = try await Self.port(proxy, "http-flv")
 
         let preflight = try await Self.exchange(port, "OPTIONS /live/s.flv HTTP/1.1\r\nHost: h\r\nOrigin: http://example.com\r\nConnection: close\r\n\r\n")
@@ -220,7 +220,7 @@ import Testing
     // MARK: Bad input
 
     @Test func badRequestsGetTheirStatusAndTheProxyKeepsServing() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config(", header_timeout: 1s"))
+        let proxy = try await ProxyProcess.start(config: Self.config(", header_timeout: 1s"), healthChecks: false)
         let port = try await Self.port(proxy, "http-flv")
         #expect(try await Self.refusals(proxy).isEmpty, "nothing refused yet")
 
@@ -270,7 +270,7 @@ import Testing
         let backendPort = try await Wait.until("the test backend's port", timeout: .seconds(10)) { () -> Int? in
             Int(backend.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(#"{"ip":"127.0.0.1","server":"bad","service":"py","pid":"1","http":["\#(backendPort)"]}"#, with: proxy)
         let garbage = try await Self.exchange(port, "GET /live/g.flv HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
@@ -302,7 +302,7 @@ import Testing
         let silentPort = try await Wait.until("the silent backend's port", timeout: .seconds(10)) { () -> Int? in
             Int(silent.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        let proxy = try await ProxyProcess.start(config: Self.config(", backend_timeout: 1s"))
+        let proxy = try await ProxyProcess.start(config: Self.config(", backend_timeout: 1s"), healthChecks: false)
         let port = try await Self.port(proxy, "http-flv")
 
         // 20 pipelined requests while the first is being routed: past the queue of 16 the
@@ -357,7 +357,7 @@ import Testing
             Int(origin.output.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         // 500 players from one address: over the per-address session rate a public proxy defaults to.
-        let proxy = try await ProxyProcess.start(config: Self.config(", session_rate: 100000, session_burst: 100000"))
+        let proxy = try await ProxyProcess.start(config: Self.config(", session_rate: 100000, session_burst: 100000"), healthChecks: false)
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(#"{"ip":"127.0.0.1","server":"idle","service":"py","pid":"1","http":["\#(originPort)"]}"#, with: proxy)
         ProcStat.raiseFileLimit()

@@ -42,7 +42,7 @@ import Testing
     @Test func rtmpPublishesTheHookRefusesNeverReachTheOriginAndAllowedOnesCarryTheirKey() async throws {
         let hook = try await HookServer.start(Self.secretChecker)
         let nginx = try await NginxRTMP.start()
-        let proxy = try await ProxyProcess.start(config: Self.config(hooks: "  publish_auth: { url: \"\(hook.url("/auth"))\", bearer_token: t0ken }"))
+        let proxy = try await ProxyProcess.start(config: Self.config(hooks: "  publish_auth: { url: \"\(hook.url("/auth"))\", bearer_token: t0ken }"), healthChecks: false)
         try await Self.register(nginx.registration(server: "n"), with: proxy)
         let port = try await Self.port(proxy, "rtmp")
         let name = Self.unique("auth")
@@ -70,7 +70,7 @@ import Testing
     @Test func anUnreachableHookDeniesByDefaultAndOnErrorAllowLetsThePublishThrough() async throws {
         let nginx = try await NginxRTMP.start()
         let nowhere = "http://127.0.0.1:\(try FreePort.tcp())/auth"
-        let closed = try await ProxyProcess.start(config: Self.config(hooks: "  publish_auth: { url: \"\(nowhere)\", timeout: 1s }"))
+        let closed = try await ProxyProcess.start(config: Self.config(hooks: "  publish_auth: { url: \"\(nowhere)\", timeout: 1s }"), healthChecks: false)
         try await Self.register(nginx.registration(server: "n"), with: closed)
         let denied = try MediaTools.publish("rtmp://127.0.0.1:\(try await Self.port(closed, "rtmp"))/live/\(Self.unique("closed"))", seconds: 1)
         #expect(try await denied.wait(timeout: .seconds(15)) != 0, "fail closed")
@@ -78,7 +78,7 @@ import Testing
         #expect(nginx.published.isEmpty)
         try await closed.stop()
 
-        let open = try await ProxyProcess.start(config: Self.config(hooks: "  publish_auth: { url: \"\(nowhere)\", timeout: 1s, on_error: allow }"))
+        let open = try await ProxyProcess.start(config: Self.config(hooks: "  publish_auth: { url: \"\(nowhere)\", timeout: 1s, on_error: allow }"), healthChecks: false)
         try await Self.register(nginx.registration(server: "n"), with: open)
         let name = Self.unique("open")
         let allowed = try MediaTools.publish("rtmp://127.0.0.1:\(try await Self.port(open, "rtmp"))/live/\(name)", seconds: 1)
@@ -98,7 +98,7 @@ import Testing
         }
         let nginx = try await NginxRTMP.start()
         for (path, reason) in [("/slow", "no answer within 0.5 seconds"), ("/huge", "the answer is larger than 65536 bytes")] {
-            let proxy = try await ProxyProcess.start(config: Self.config(hooks: "  publish_auth: { url: \"\(hook.url(path))\", timeout: 500ms }"))
+            let proxy = try await ProxyProcess.start(config: Self.config(hooks: "  publish_auth: { url: \"\(hook.url(path))\", timeout: 500ms }"), healthChecks: false)
             try await Self.register(nginx.registration(server: "n"), with: proxy)
             let started = ContinuousClock.now
             let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(try await Self.port(proxy, "rtmp"))/live/\(Self.unique("bounded"))", seconds: 1)
@@ -116,7 +116,7 @@ import Testing
         let origin = try await SRTLiveTransmit.start()
         let proxy = try await ProxyProcess.start(config: Self.config(
             hooks: "  publish_auth: { url: \"\(hook.url("/auth"))\" }",
-            modules: "  webrtc: { enabled: true, api_listen: 127.0.0.1:0, udp_listen: 127.0.0.1:0, candidate: 127.0.0.1 }"))
+            modules: "  webrtc: { enabled: true, api_listen: 127.0.0.1:0, udp_listen: 127.0.0.1:0, candidate: 127.0.0.1 }"), healthChecks: false)
         try await Self.register(origin.registration(server: "o"), with: proxy)
 
         let srt = try SRTTools.publish(try await SRTTools.fixture(), to: SRTTools.url(port: try await Self.port(proxy, "srt"), streamID: "#!::r=live/srtdenied,m=publish"))
@@ -146,7 +146,7 @@ import Testing
         }
         let origin = try await SRTLiveTransmit.start()
         let proxy = try await ProxyProcess.start(config: Self.config(
-            hooks: "  publish_auth: { url: \"\(hook.url("/auth"))\", timeout: 3s }", srt: ", backend_timeout: 1s"))
+            hooks: "  publish_auth: { url: \"\(hook.url("/auth"))\", timeout: 3s }", srt: ", backend_timeout: 1s"), healthChecks: false)
         try await Self.register(origin.registration(server: "o"), with: proxy)
         let url = SRTTools.url(port: try await Self.port(proxy, "srt"), streamID: "#!::r=live/slowhook,m=publish") + "&connect_timeout=8000"
         let srt = try SRTTools.publish(try await SRTTools.fixture(), to: url)
@@ -165,7 +165,7 @@ import Testing
         let nginx = try await NginxRTMP.start()
         let proxy = try await ProxyProcess.start(config: Self.config(hooks: """
               events: { urls: ["\(hook.url("/events"))"], events: [publish_start, publish_end] }
-            """))
+            """), healthChecks: false)
         try await Self.register(nginx.registration(server: "n"), with: proxy)
         let port = try await Self.port(proxy, "rtmp")
         let name = Self.unique("events")
@@ -200,7 +200,7 @@ import Testing
                 urls: ["\(hook.url("/flaky"))", "\(hook.url("/dead"))"]
                 events: [publish_start]
                 retry: { max_attempts: 3, initial_backoff: 300ms, max_backoff: 5s }
-            """))
+            """), healthChecks: false)
         try await Self.register(nginx.registration(server: "n"), with: proxy)
         let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(try await Self.port(proxy, "rtmp"))/live/\(Self.unique("retry"))", seconds: 1)
         #expect(try await publisher.wait(timeout: .seconds(20)) == 0)
@@ -226,7 +226,7 @@ import Testing
         let hook = try await HookServer.start { _, _ in (200, "0") }
         let nginx = try await NginxRTMP.start()
         let proxy = try await ProxyProcess.start(config: Self.config(
-            hooks: "  events: { urls: [\"\(hook.url("/events"))\"], events: [publish_end] }", quit: "quit: { grace: 10s, force: 15s }"))
+            hooks: "  events: { urls: [\"\(hook.url("/events"))\"], events: [publish_end] }", quit: "quit: { grace: 10s, force: 15s }"), healthChecks: false)
         try await Self.register(nginx.registration(server: "n"), with: proxy)
         let name = Self.unique("drain")
         let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(try await Self.port(proxy, "rtmp"))/live/\(name)", seconds: 3)
@@ -260,7 +260,7 @@ import Testing
         let hooks = """
               events: { urls: ["\(hook.url("/events"))"], events: [publish_start], timeout: 1s, retry: { initial_backoff: 500ms, max_backoff: 1s } }
             """
-        let a = try await ProxyProcess.start(config: Self.config(hooks: hooks, registry: Self.redisConfig(redis, prefix: prefix)))
+        let a = try await ProxyProcess.start(config: Self.config(hooks: hooks, registry: Self.redisConfig(redis, prefix: prefix)), healthChecks: false)
         let nginx = try await NginxRTMP.start()
         try await Self.register(nginx.registration(server: "n"), with: a)
         let aServer = try await HTTPTestClient.get(try a.systemAPI.appendingPathComponent("api/v1/versions")).json["server"] as? String
@@ -271,7 +271,7 @@ import Testing
         open.isOpen = true
         _ = try await publisher.wait(timeout: .seconds(10))
 
-        let b = try await ProxyProcess.start(config: Self.config(hooks: hooks, registry: Self.redisConfig(redis, prefix: prefix)))
+        let b = try await ProxyProcess.start(config: Self.config(hooks: hooks, registry: Self.redisConfig(redis, prefix: prefix)), healthChecks: false)
         let delivered = try await Wait.until("B delivers A's event", timeout: .seconds(20)) { () -> HookServer.Received? in
             hook.requests().dropFirst(attemptsByA).first
         }
@@ -290,7 +290,7 @@ import Testing
         let prefix = "hooks\(UInt32.random(in: 0...UInt32.max))"
         let config = Self.config(hooks: "  events: { urls: [\"\(hook.url("/events"))\"], events: [publish_start, publish_end] }",
                                  registry: Self.redisConfig(redis, prefix: prefix))
-        let a = try await ProxyProcess.start(config: config), b = try await ProxyProcess.start(config: config)
+        let a = try await ProxyProcess.start(config: config, healthChecks: false), b = try await ProxyProcess.start(config: config, healthChecks: false)
         let nginx = try await NginxRTMP.start()
         try await Self.register(nginx.registration(server: "n"), with: a)
         let ports = [try await Self.port(a, "rtmp"), try await Self.port(b, "rtmp")]

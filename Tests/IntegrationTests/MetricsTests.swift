@@ -95,7 +95,7 @@ import Testing
 
     @Test func showsThePublishSessionTheRouteAndTheBackend() async throws {
         let nginx = try await NginxRTMP.start()
-        let proxy = try await ProxyProcess.start(config: RTMPRelayTests.config())
+        let proxy = try await ProxyProcess.start(config: RTMPRelayTests.config(), healthChecks: false)
         let port = try await RTMPRelayTests.rtmpPort(proxy)
 
         let before = try await Self.scrape(proxy).samples
@@ -137,7 +137,7 @@ import Testing
     }
 
     @Test func theSRTModuleReportsItsDrops() async throws {
-        let proxy = try await ProxyProcess.start(config: RTMPRelayTests.config())
+        let proxy = try await ProxyProcess.start(config: RTMPRelayTests.config(), healthChecks: false)
         let address = try await proxy.waitForListener("srt")
         let raw = try RawUDPSocket(port: Int(address.split(separator: ":").last!)!)
         let before = try await Self.scrape(proxy).samples
@@ -158,7 +158,7 @@ import Testing
             registry: { type: redis, redis: { host: 127.0.0.1, port: \(redis.port), timeout: 1s } }
             modules:
               rtmp: { listen: 127.0.0.1:0 }
-            """)
+            """, healthChecks: false)
         let up = try await Self.scrape(proxy)
         #expect(Self.value(up.samples, "stream_proxy_registry_up") == 1)
         #expect(up.types["stream_proxy_registry_up"] == "gauge")

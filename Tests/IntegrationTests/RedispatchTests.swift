@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func anRTMPPublishRoutedToAnUnreachableBackendLandsOnAnotherOnTheFirstAttempt() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.port(proxy, "rtmp")
         let nginx = try await NginxRTMP.start()
         try await Self.register(Self.deadBackend("rtmp", port: try FreePort.tcp()), with: proxy)
@@ -73,7 +73,7 @@ import Testing
     /// The stream's route names an origin that was killed since (the benchmark's failover case):
     /// the publisher coming back is relayed to the survivor on its first attempt.
     @Test func aRepublishAfterItsOriginDiedMovesTheRouteOnTheFirstAttempt() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config(balancer: "round-robin"))
+        let proxy = try await ProxyProcess.start(config: Self.config(balancer: "round-robin"), healthChecks: false)
         let port = try await Self.port(proxy, "rtmp")
         let first = try await NginxRTMP.start()
         try await Self.register(first.registration(server: "first"), with: proxy)
@@ -97,7 +97,7 @@ import Testing
     }
 
     @Test func anHTTPFLVPlayerRoutedToAnUnreachableBackendIsServedByAnother() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.port(proxy, "http-flv")
         try await Self.register(Self.deadBackend("http", port: try FreePort.tcp()), with: proxy)
         let name = try Self.nameHashedToTheDeadBackend()
@@ -113,7 +113,7 @@ import Testing
     }
 
     @Test func anSRTPublishRoutedToAnUnreachableBackendLandsOnAnother() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.port(proxy, "srt")
         let origin = try await SRTLiveTransmit.start()
         try await Self.register(Self.deadBackend("srt", port: try FreePort.udp()), with: proxy)
@@ -134,7 +134,7 @@ import Testing
     /// `registry.redispatch_attempts: 0`: the first failure refuses the client (the behaviour
     /// before redispatch existed).
     @Test func withRedispatchOffTheFirstFailureRefusesTheClient() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config(registry: "\nregistry: { redispatch_attempts: 0 }"))
+        let proxy = try await ProxyProcess.start(config: Self.config(registry: "\nregistry: { redispatch_attempts: 0 }"), healthChecks: false)
         let port = try await Self.port(proxy, "rtmp")
         let nginx = try await NginxRTMP.start()
         try await Self.register(Self.deadBackend("rtmp", port: try FreePort.tcp()), with: proxy)
@@ -148,7 +148,7 @@ import Testing
 
     /// With nowhere else to go the client is refused as before, within its backend timeout.
     @Test func withNoOtherBackendTheSessionIsRefusedFast() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.port(proxy, "rtmp")
         try await Self.register(Self.deadBackend("rtmp", port: try FreePort.tcp()), with: proxy)
         let started = ContinuousClock.now

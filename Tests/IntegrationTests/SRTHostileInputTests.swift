@@ -17,7 +17,7 @@ import Testing
         let hook = try await HookServer.start { _, _ in (200, #"{"code":1,"msg":"no publishing here"}"#) }
         defer { hook.stop() }
         let origin = try await SRTLiveTransmit.start()
-        let proxy = try await ProxyProcess.start(config: HooksTests.config(hooks: "  publish_auth: { url: \"\(hook.url("/auth"))\" }"))
+        let proxy = try await ProxyProcess.start(config: HooksTests.config(hooks: "  publish_auth: { url: \"\(hook.url("/auth"))\" }"), healthChecks: false)
         try await S.register(origin, as: "o", with: proxy)
         let raw = try RawUDPSocket(port: try await S.srtPort(proxy))
         let cookie = try await S.cookie(raw, socketID: 0x77)
@@ -30,7 +30,7 @@ import Testing
 
     @Test func conclusionsFasterThanTheSessionRateAreRefusedAsOverload() async throws {
         let origin = try await SRTLiveTransmit.start()
-        let proxy = try await ProxyProcess.start(config: S.config(", session_rate: 1, session_burst: 3"))
+        let proxy = try await ProxyProcess.start(config: S.config(", session_rate: 1, session_burst: 3"), healthChecks: false)
         try await S.register(origin, as: "o", with: proxy)
         let raw = try RawUDPSocket(port: try await S.srtPort(proxy))
         // One induction cookie, ten sessions (socket ids) from one address.
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func aDatagramLongerThanTheProxyReadsIsDroppedNotRelayedCut() async throws {
-        let proxy = try await ProxyProcess.start(config: S.config())
+        let proxy = try await ProxyProcess.start(config: S.config(), healthChecks: false)
         let port = try await S.srtPort(proxy)
         let raw = try RawUDPSocket(port: port)
         var big = [UInt8](repeating: 0, count: 4000)

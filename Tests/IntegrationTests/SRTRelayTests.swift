@@ -41,7 +41,7 @@ import Testing
         let input = try await SRTTools.fixture()
         let direct = try await SRTLiveTransmit.start(passphrase: passphrase)
         let origin = try await SRTLiveTransmit.start(passphrase: passphrase)
-        let proxy = try await ProxyProcess.start(config: Self.config(srtExtra))
+        let proxy = try await ProxyProcess.start(config: Self.config(srtExtra), healthChecks: false)
         let port = try await Self.srtPort(proxy)
         try await Self.register(origin, as: "o", with: proxy)
         let name = Self.unique("pub")
@@ -82,7 +82,7 @@ import Testing
     @Test func aPlayerThroughTheProxyGetsWhatADirectPlayerGets() async throws {
         let input = try await SRTTools.fixture()
         let a = try await SRTLiveTransmit.start(servePlayers: true), b = try await SRTLiveTransmit.start(servePlayers: true)
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.srtPort(proxy)
         try await Self.register(a, as: "a", with: proxy)
         let name = Self.unique("play")
@@ -160,7 +160,7 @@ import Testing
     }
 
     @Test func badDatagramsAreDroppedAndCountedAndTheProxyKeepsServing() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.srtPort(proxy)
         let origin = try await SRTLiveTransmit.start()
         try await Self.register(origin, as: "o", with: proxy)
@@ -208,7 +208,7 @@ import Testing
     }
 
     @Test func repeatedConclusionsMakeOneBackendAssociationAndIdleSessionsEnd() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config(", idle_timeout: 2s"))
+        let proxy = try await ProxyProcess.start(config: Self.config(", idle_timeout: 2s"), healthChecks: false)
         let port = try await Self.srtPort(proxy)
         let origin = try await SRTLiveTransmit.start()
         try await Self.register(origin, as: "o", with: proxy)
@@ -232,7 +232,7 @@ import Testing
     }
 
     @Test func noBackendIsARejectionNotAHang() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: false)
         let port = try await Self.srtPort(proxy)
         let started = ContinuousClock.now
         let publisher = try SRTTools.publish(try await SRTTools.fixture(), to: SRTTools.url(port: port, streamID: "#!::r=live/none,m=publish"))

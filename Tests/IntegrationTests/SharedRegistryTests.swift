@@ -23,8 +23,8 @@ import Testing
     /// Proxies A and B on one Redis under a fresh key prefix.
     static func pair(_ redis: RedisServer, webrtc: Bool = false) async throws -> (ProxyProcess, ProxyProcess) {
         let prefix = "pair\(UInt32.random(in: 0...UInt32.max))"
-        return (try await ProxyProcess.start(config: config(redis: redis, prefix: prefix, webrtc: webrtc)),
-                try await ProxyProcess.start(config: config(redis: redis, prefix: prefix, webrtc: webrtc)))
+        return (try await ProxyProcess.start(config: config(redis: redis, prefix: prefix, webrtc: webrtc), healthChecks: false),
+                try await ProxyProcess.start(config: config(redis: redis, prefix: prefix, webrtc: webrtc), healthChecks: false))
     }
 
     static func port(_ proxy: ProxyProcess, _ listener: String) async throws -> Int {

@@ -51,7 +51,7 @@ import Testing
         #expect(seen.count == 1 && seen.allSatisfy { $0["authorization"] is NSNull }, "the origin got no Authorization: \(seen)")
 
         let config = W.config.replacingOccurrences(of: "idle_timeout: 5s }", with: "idle_timeout: 5s, forward_authorization: true }")
-        let proxy = try await ProxyProcess.start(config: config)
+        let proxy = try await ProxyProcess.start(config: config, healthChecks: false)
         let api = try await W.port(proxy, "webrtc-api")
         #expect(try await HTTPTestClient.post(try proxy.systemAPI.appendingPathComponent("api/v1/srs/register"), json: s.origin.registration(server: "aiortc")).status == 200)
         let forwarding = W.Setup(proxy: proxy, origin: s.origin, api: api, udp: try await W.port(proxy, "webrtc-udp"))

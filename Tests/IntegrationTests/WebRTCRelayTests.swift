@@ -27,7 +27,7 @@ import Testing
     /// The origin (also serving the browser pages when `servePages`), the proxy, and the origin registered.
     static func start(servePages: Bool = false) async throws -> Setup {
         let origin = try await WebRTCPeers.Origin.start(servePages: servePages)
-        let proxy = try await ProxyProcess.start(config: config)
+        let proxy = try await ProxyProcess.start(config: config, healthChecks: false)
         let api = try await port(proxy, "webrtc-api"), udp = try await port(proxy, "webrtc-udp")
         let r = try await HTTPTestClient.post(try proxy.systemAPI.appendingPathComponent("api/v1/srs/register"), json: origin.registration(server: "aiortc"))
         #expect(r.status == 200)
@@ -173,7 +173,7 @@ import Testing
         // The origin registers an ip its candidates do not name (and an rtc port they do not
         // use): nothing in its answer is the backend's, so nothing can be relayed.
         let origin = try await WebRTCPeers.Origin.start()
-        let proxy = try await ProxyProcess.start(config: Self.config)
+        let proxy = try await ProxyProcess.start(config: Self.config, healthChecks: false)
         let api = try await Self.port(proxy, "webrtc-api")
         let body = #"{"ip":"127.0.0.2","server":"far","service":"aiortc","pid":"1","api":["127.0.0.1:\#(origin.port)"],"rtc":["udp://127.0.0.2:8000"]}"#
         #expect(try await HTTPTestClient.post(try proxy.systemAPI.appendingPathComponent("api/v1/srs/register"), json: body).status == 200)

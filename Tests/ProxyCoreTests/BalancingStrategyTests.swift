@@ -25,8 +25,9 @@ import Testing
 
     // MARK: catalog
 
-    @Test func catalogNamesAreExactlyRoundRobinAndHash() {
-        #expect(BalancingStrategies.names == ["round-robin", "hash"])
+    @Test func catalogNamesAreExactlyRoundRobinLeastLoadAndHash() {
+        #expect(BalancingStrategies.names == ["round-robin", "least-load", "hash"])
+        #expect(LeastLoadStrategy.name == "least-load")
         #expect(RoundRobinStrategy.name == "round-robin")
         #expect(HashStrategy.name == "hash")
         #expect(Set(BalancingStrategies.names).count == BalancingStrategies.all.count)

@@ -29,6 +29,7 @@ import Testing
     @Test func routingErrorsHaveTheirReasonsAndOtherErrorsNone() throws {
         #expect(RTMPRefusal(RoutingError.noBackend(.rtmp)) == .noBackend)
         #expect(RTMPRefusal(RoutingError.registry("down")) == .registryError)
+        #expect(RTMPRefusal(RoutingError.noCapacity(.rtmp, "every alive backend with one is draining")) == .noCapacity)
         let key = try StreamKey(vhost: nil, app: "live", stream: "s")
         #expect(RTMPRefusal(RoutingError.backendLacksProtocol(key, Backend.ID(rawValue: "b"), .rtmp)) == .backendLacksProtocol)
         #expect(RTMPRefusal(RTMPError.streamIDMismatch(proxy: 1, backend: 2)) == nil, "a backend's fault after the relay started")

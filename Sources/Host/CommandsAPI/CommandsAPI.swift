@@ -74,6 +74,7 @@ struct CommandsAPI {
         let all = try await allCounts()
         let alive = try await registry.aliveBackends()
         let routes = try await registry.routes()
+        let drains = try await (registry as? any OriginDrains)?.drains() ?? [:]
         let mine = all.first { $0.proxy == sessions.proxy } ?? SessionCounts(proxy: sessions.proxy, entries: [])
 
         func moduleFigures(_ c: SessionCounts) -> [String: Any] {
@@ -92,7 +93,17 @@ struct CommandsAPI {
         }
 
         var backendSessions: [Backend.ID: Int] = [:]
-        for c in all { for e in c.entries { backendSessions[e.backend, default: 0] &+= e.sessions } }
+        var backendStreams: [Backend.ID: Set<StreamKey>] = [:]
+        for c in all {
+            for e in c.entries {
+                backendSessions[e.backend, default: 0] &+= e.sessions
+                backendStreams[e.backend, default: []].insert(e.key)
+            }
+        }
+        let policy = sessions.routers.first?.configuration.placement ?? PlacementPolicy()
+        func isFull(_ b: Backend) -> Bool {
+            policy.fullness(of: b, at: BackendLoad(streams: backendStreams[b.id]?.count ?? 0, sessions: backendSessions[b.id] ?? 0)) != nil
+        }
         let routesByBackend = Dictionary(grouping: routes, by: \.backendID)
         let backends: [[String: Any]] = alive.map { b in
             let held = routesByBackend[b.id] ?? []
@@ -100,6 +111,7 @@ struct CommandsAPI {
                 "id": b.id.rawValue, "ip": b.ip, "routes": held.count, "streams": Set(held.map(\.key)).count,
                 "sessions": backendSessions[b.id] ?? 0,
                 "protocols": EndpointKind.allCases.filter { b.exposes($0) }.map(\.rawValue),
+                "draining": drains[b.id] != nil, "full": isFull(b),
             ]
         }
 
@@ -112,7 +124,7 @@ struct CommandsAPI {
         let verdict: String
         if alive.isEmpty {
             verdict = "no_backend"
-        } else if fractions.contains(where: { $0 >= 1 }) {
+        } else if fractions.contains(where: { $0 >= 1 }) || alive.allSatisfy({ drains[$0.id] != nil || isFull($0) }) {
             verdict = "full"
         } else if fractions.contains(where: { $0 >= 0.8 }) {
             verdict = "busy"
@@ -137,6 +149,7 @@ struct CommandsAPI {
     private func report() async throws -> Response {
         let all = try await allCounts()
         let routes = try await registry.routes()
+        let drains = try await (registry as? any OriginDrains)?.drains() ?? [:]
         struct Totals {
             var publishers = 0
             var players = 0
@@ -197,6 +210,8 @@ struct CommandsAPI {
         totals["streams"] = perStream.count
         totals["modules"] = perModule.mapValues(\.json)
         totals["proxies"] = perProxy.mapValues(\.json)
-        return JSONResponse.ok(["proxy": sessions.proxy, "streams": streams, "totals": totals])
+        return JSONResponse.ok([
+            "proxy": sessions.proxy, "streams": streams, "totals": totals, "draining_origins": drains.keys.sorted().map(\.rawValue),
+        ])
     }
 }

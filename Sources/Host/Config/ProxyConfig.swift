@@ -4,8 +4,10 @@ import ProxyNet
 /// proxy.yaml, every key with its default. `modules:` is not decoded here: the host hands each
 /// module its own section (see ModuleCatalog), the Caddy pattern.
 struct ProxyConfig: Decodable, Sendable {
-    /// Strategy for streams without a route: `round-robin` or `hash`.
+    /// Strategy for streams without a route: `round-robin`, `least-load` or `hash`.
     var balancer = RoundRobinStrategy.name
+    /// Weights, capacities and load measures of placement.
+    var placement = PlacementConfig()
     var registry = RegistryConfig()
     var systemAPI = SystemAPIConfig()
     var commandsAPI = CommandsAPIConfig()
@@ -19,7 +21,7 @@ struct ProxyConfig: Decodable, Sendable {
     var limits = LimitsConfig()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case balancer, registry
+        case balancer, placement, registry
         case systemAPI = "system_api"
         case commandsAPI = "commands_api"
         case defaultBackend = "default_backend"
@@ -38,6 +40,7 @@ struct ProxyConfig: Decodable, Sendable {
         guard BalancingStrategies.names.contains(balancer) else {
             throw c.invalid(.balancer, "unknown balancer '\(balancer)' (allowed: \(BalancingStrategies.names.joined(separator: ", ")))")
         }
+        placement = try c.decode(PlacementConfig.self, forKey: .placement, default: d.placement)
         registry = try c.decode(RegistryConfig.self, forKey: .registry, default: d.registry)
         systemAPI = try c.decode(SystemAPIConfig.self, forKey: .systemAPI, default: d.systemAPI)
         commandsAPI = try c.decode(CommandsAPIConfig.self, forKey: .commandsAPI, default: d.commandsAPI)
@@ -102,6 +105,8 @@ struct RegistryConfig: Decodable, Sendable {
     var routeLinger = ConfigDuration.seconds(60)
     /// How many other backends one session tries when its backend cannot be reached (0: none).
     var redispatchAttempts = 2
+    /// Active health checks of every alive origin's endpoints.
+    var healthCheck = HealthCheckConfig()
     var redis = RedisConfig()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -110,6 +115,7 @@ struct RegistryConfig: Decodable, Sendable {
         case heartbeatMisses = "heartbeat_misses"
         case routeLinger = "route_linger"
         case redispatchAttempts = "redispatch_attempts"
+        case healthCheck = "health_check"
         case redis
     }
 
@@ -129,7 +135,37 @@ struct RegistryConfig: Decodable, Sendable {
         routeLinger = try c.decode(ConfigDuration.self, forKey: .routeLinger, default: d.routeLinger)
         redispatchAttempts = try c.decode(
             Int.self, forKey: .redispatchAttempts, default: d.redispatchAttempts, in: 0...16, "must be from 0 to 16")
+        healthCheck = try c.decode(HealthCheckConfig.self, forKey: .healthCheck, default: d.healthCheck)
         redis = try c.decode(RedisConfig.self, forKey: .redis, default: d.redis)
+    }
+}
+
+/// `registry.health_check:` active checks of each alive origin's endpoints, per kind a module
+/// dials (an RTMP handshake, an HTTP status, an SRT induction). An endpoint failing `fall` checks
+/// in a row takes no new sessions until it passes `rise` in a row.
+struct HealthCheckConfig: Decodable, Sendable {
+    var enabled = true
+    var interval = ConfigDuration.seconds(2)
+    var timeout = ConfigDuration.seconds(1)
+    var fall = 2
+    var rise = 2
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enabled, interval, timeout, fall, rise
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = HealthCheckConfig()
+        enabled = try c.decode(Bool.self, forKey: .enabled, default: d.enabled)
+        interval = try c.decodePositive(.interval, default: d.interval)
+        timeout = try c.decodePositive(.timeout, default: d.timeout)
+        guard timeout.duration <= interval.duration else { throw c.invalid(.timeout, "must not be longer than the interval (\(interval))") }
+        fall = try c.decode(Int.self, forKey: .fall, default: d.fall, in: 1...100, "must be from 1 to 100")
+        rise = try c.decode(Int.self, forKey: .rise, default: d.rise, in: 1...100, "must be from 1 to 100")
     }
 }
 

@@ -8,8 +8,21 @@ import RedisRegistry
 /// SRS-style JSON: `{"code": N, "error": "..."}` with the matching HTTP status.
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     var logger: Logger
-    /// Paths the API serves and their method, so a wrong method on one is a 405 with `Allow`, not a 404.
+    /// Paths the API serves and their methods (`Allow` syntax), so a wrong method on one is a 405
+    /// with `Allow`, not a 404. A segment `:name` matches any one segment.
     var knownPaths: [String: String] = [:]
+
+    /// The methods served on `path`, if it is a known one.
+    func allowed(on path: String) -> String? {
+        if let exact = knownPaths[path] { return exact }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        for (pattern, methods) in knownPaths where pattern.contains("/:") {
+            let parts = pattern.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == segments.count else { continue }
+            if zip(parts, segments).allSatisfy({ p, s in p.hasPrefix(":") ? !s.isEmpty : p == s }) { return methods }
+        }
+        return nil
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -21,7 +34,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         } catch let error as HTTPError {
             let path = request.uri.path.count > 1 && request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
-            if error.status == .notFound, let allowed = knownPaths[path] {
+            if error.status == .notFound, let allowed = allowed(on: path) {
                 var response = JSONResponse.error(.methodNotAllowed, "method \(request.method) not allowed on \(path)")
                 response.headers[.allow] = allowed
                 return response

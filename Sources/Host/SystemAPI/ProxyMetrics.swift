@@ -14,6 +14,8 @@ struct ProxyMetrics: Sendable {
     var modules: [(name: String, reporter: (any MetricsReporting)?)]
     var hookCounters: HookCounters?
     var startedAt: Date
+    /// The endpoints' health checks, when on.
+    var health: BackendHealth?
 
     func render() async -> String {
         PrometheusText.render(await samples(), prefix: Self.prefix)
@@ -31,6 +33,7 @@ struct ProxyMetrics: Sendable {
         out += await sessionSamples()
         out += await registrySamples()
         if let hookCounters { out += Self.hookSamples(hookCounters) }
+        if let health { out += Self.healthSamples(health) }
         for module in modules {
             if let reporter = module.reporter { out += await reporter.metricSamples() }
         }
@@ -104,6 +107,7 @@ struct ProxyMetrics: Sendable {
         do {
             let routes = try await registry.routes()
             let backends = try await registry.backends()
+            let drains = try await (registry as? any OriginDrains)?.drains() ?? [:]
             return [
                 MetricSample(name: "registry_up", help: "1 when the registry answered this scrape, else 0.", kind: .gauge, value: 1),
                 MetricSample(name: "routes", help: "Live routes in the registry (every proxy sharing it).", kind: .gauge, value: Double(routes.count)),
@@ -111,9 +115,34 @@ struct ProxyMetrics: Sendable {
                 MetricSample(
                     name: "backends_alive", help: "Backends heard from within registry.backend_alive.", kind: .gauge,
                     value: Double(backends.filter(\.alive).count)),
+                MetricSample(
+                    name: "backends_draining", help: "Known backends drained for maintenance (no new streams; POST /api/v1/origins/{id}/drain).",
+                    kind: .gauge, value: Double(backends.filter { drains[$0.backend.id] != nil }.count)),
             ]
         } catch {
             return [MetricSample(name: "registry_up", help: "1 when the registry answered this scrape, else 0.", kind: .gauge, value: 0)]
+        }
+    }
+
+    /// Checked endpoints up and down for placement, and failed checks, by endpoint kind.
+    static func healthSamples(_ health: BackendHealth) -> [MetricSample] {
+        var up: [EndpointKind: Int] = [:], down: [EndpointKind: Int] = [:]
+        for (key, state) in health.snapshot() {
+            if state.down { down[key.kind, default: 0] += 1 } else { up[key.kind, default: 0] += 1 }
+        }
+        let failures = health.failures
+        return EndpointKind.allCases.flatMap { kind in
+            [
+                MetricSample(
+                    name: "backend_endpoints_up", help: "Checked backend endpoints that take new sessions, by endpoint kind.", kind: .gauge,
+                    labels: [.init("protocol", kind.rawValue)], value: Double(up[kind] ?? 0)),
+                MetricSample(
+                    name: "backend_endpoints_down", help: "Backend endpoints failing their health checks (no new sessions), by endpoint kind.",
+                    kind: .gauge, labels: [.init("protocol", kind.rawValue)], value: Double(down[kind] ?? 0)),
+                MetricSample(
+                    name: "health_check_failures_total", help: "Failed health checks of backend endpoints on this proxy, by endpoint kind.",
+                    kind: .counter, labels: [.init("protocol", kind.rawValue)], value: Double(failures[kind] ?? 0)),
+            ]
         }
     }
 

@@ -4,7 +4,8 @@ import ProxyCore
 /// The body of `POST /api/v1/srs/register`: what SRS 5+ heartbeats send with `ports on`
 /// (`server`, `service`, `pid`, `ip`, `device_id` as strings; `rtmp`, `http`, `api`, `srt`, `rtc`
 /// as arrays of endpoint strings such as `"1935"` or `"udp://0.0.0.0:8000"`; an optional
-/// `summaries` object), and the manual form of SRS's proxy docs (the same fields).
+/// `summaries` object), and the manual form of SRS's proxy docs (the same fields), plus two
+/// optional placement fields: `weight` (1-1000) and `capacity` (`{"streams": N, "sessions": M}`).
 /// Numbers are accepted where strings are expected (a hand-written `"pid": 42`).
 enum RegisterRequest {
     static let maxFieldLength = 256
@@ -30,7 +31,20 @@ enum RegisterRequest {
         }
         guard endpoints.values.contains(where: { !$0.isEmpty }) else { throw APIError(.badRequest, "no endpoints (give at least one of rtmp, http, api, srt, rtc)") }
 
+        var placement = BackendPlacement()
+        placement.weight = try integer(fields, "weight", in: 1...1000)
+        if let capacity = fields["capacity"], !(capacity is NSNull) {
+            guard let object = capacity as? [String: Any] else {
+                throw APIError(.badRequest, "field 'capacity': expected an object such as {\"streams\": 100, \"sessions\": 5000}")
+            }
+            for name in object.keys where name != "streams" && name != "sessions" {
+                throw APIError(.badRequest, "field 'capacity': unknown field '\(name.prefix(64))' (allowed: streams, sessions)")
+            }
+            placement.maxStreams = try integer(object, "streams", in: 0...10_000_000, field: "capacity.streams")
+            placement.maxSessions = try integer(object, "sessions", in: 0...100_000_000, field: "capacity.sessions")
+        }
         var summaries: String?
+        if let s = fields["summaries"] as? [String: Any] { (placement.cpuPercent, placement.connections) = reportedLoad(s) }
         if let s = fields["summaries"], !(s is NSNull) {
             guard s is [String: Any], JSONSerialization.isValidJSONObject(s), let data = try? JSONSerialization.data(withJSONObject: s, options: [.sortedKeys]) else {
                 throw APIError(.badRequest, "field 'summaries': expected a JSON object")
@@ -40,7 +54,33 @@ enum RegisterRequest {
             }
             summaries = String(decoding: data, as: UTF8.self)
         }
-        return Backend(server: server, service: service, pid: pid, ip: ip, deviceID: deviceID, endpoints: endpoints, summaries: summaries)
+        return Backend(
+            server: server, service: service, pid: pid, ip: ip, deviceID: deviceID, endpoints: endpoints, summaries: summaries,
+            placement: placement.isEmpty ? nil : placement)
+    }
+
+    /// An optional whole number within `range` (`12` or `12.0`; not a string, not a boolean).
+    private static func integer(_ fields: [String: Any], _ name: String, in range: ClosedRange<Int>, field: String? = nil) throws(APIError) -> Int? {
+        guard let value = fields[name], !(value is NSNull) else { return nil }
+        guard let n = value as? NSNumber, !n.isBoolean, n.doubleValue.rounded() == n.doubleValue, let i = Int(exactly: n.doubleValue), range.contains(i) else {
+            throw APIError(.badRequest, "field '\(field ?? name)': expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return i
+    }
+
+    /// What SRS's summaries (`srs_api_dump_summaries`: `{"data": {"system": {...}}}`) say of the
+    /// origin's load: the system's CPU use in percent (SRS sends a fraction) and its connections
+    /// (`conn_srs`). Anything else, or nothing, is no figure.
+    static func reportedLoad(_ summaries: [String: Any]) -> (cpuPercent: Double?, connections: Int?) {
+        let data = summaries["data"] as? [String: Any] ?? summaries
+        guard let system = data["system"] as? [String: Any] else { return (nil, nil) }
+        func number(_ name: String) -> Double? {
+            guard let n = system[name] as? NSNumber, !n.isBoolean, n.doubleValue.isFinite, n.doubleValue >= 0 else { return nil }
+            return n.doubleValue
+        }
+        let cpu = number("cpu_percent").map { ($0 * 100 * 10).rounded() / 10 }
+        let connections = number("conn_srs").flatMap { $0 <= 1e12 ? Int($0) : nil }
+        return (cpu, connections)
     }
 
     private static func string(_ fields: [String: Any], _ name: String) throws(APIError) -> String {
@@ -109,7 +149,7 @@ extension NSNumber {
     }
 
     /// JSON `true`/`false` arrive as NSNumber too; their type encoding is char or C bool.
-    fileprivate var isBoolean: Bool {
+    var isBoolean: Bool {
         let type = String(cString: objCType)
         return type == "c" || type == "B"
     }

@@ -13,7 +13,7 @@ struct SystemAPI {
     /// Every path served, with its method (a 405 names it in `Allow`).
     static let paths: [String: String] = [
         "/api/v1/srs/register": "POST", "/api/v1/versions": "GET", "/api/v1/origins": "GET", "/api/v1/streams": "GET", "/metrics": "GET",
-        "/healthz": "GET", "/readyz": "GET",
+        "/healthz": "GET", "/readyz": "GET", drainPath: "POST, DELETE",
     ]
 
     var config: SystemAPIConfig
@@ -30,7 +30,9 @@ struct SystemAPI {
     var metrics: ProxyMetrics?
     /// True once a shutdown signal arrived (`/readyz` turns 503 at once).
     var shuttingDown: @Sendable () -> Bool = { false }
-    let identity = ProxyIdentity()
+    /// The endpoints' health checks, when on (shown per origin).
+    var health: BackendHealth?
+    var identity = ProxyIdentity()
 
     func makeApplication() throws -> some ApplicationProtocol {
         let router = Hummingbird.Router(context: APIRequestContext.self)
@@ -46,6 +48,8 @@ struct SystemAPI {
             try access.read(request, from: context.remoteAddress)
             return try await streams()
         }
+        router.post(RouterPath(Self.drainPath)) { request, context in try await drain(request, context) }
+        router.delete(RouterPath(Self.drainPath)) { request, context in try await undrain(request, context) }
         router.get("/metrics") { _, _ in await metricsPage() }
         let probes = Probes(registry: registry, shuttingDown: shuttingDown)
         router.get("/healthz") { _, _ in probes.health() }
@@ -96,6 +100,8 @@ struct SystemAPI {
     private func origins() async throws -> Response {
         let now = Date()
         let records = try await registry.backends()
+        let drains = try await (registry as? any OriginDrains)?.drains() ?? [:]
+        let loads = await routers.first?.loads ?? [:]
         let list: [[String: Any]] = records.map { r in
             var o: [String: Any] = [
                 "id": r.backend.id.rawValue, "server": r.backend.server, "service": r.backend.service, "pid": r.backend.pid,
@@ -104,6 +110,9 @@ struct SystemAPI {
                 "endpoints": Dictionary(uniqueKeysWithValues: r.backend.endpoints.map { ($0.key.rawValue, $0.value.map(\.description)) }),
             ]
             if let interval = r.heartbeatInterval { o["heartbeat_interval_s"] = (interval * 10).rounded() / 10 }
+            o.merge(Self.drainJSON(drains[r.backend.id])) { _, new in new }
+            if let checks = health.map({ Self.healthJSON($0, r.backend) }), !checks.isEmpty { o["health"] = checks }
+            o.merge(Self.placementJSON(r.backend, load: loads[r.backend.id] ?? .zero)) { _, new in new }
             if let s = r.backend.summaries, let obj = try? JSONSerialization.jsonObject(with: Data(s.utf8)) { o["summaries"] = obj }
             return o
         }

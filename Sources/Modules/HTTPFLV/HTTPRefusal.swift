@@ -31,6 +31,8 @@ enum HTTPRefusal: CountedReason {
     case unknownHLSSession
     /// No alive backend with an http endpoint (503).
     case noBackend
+    /// Every alive backend with an http endpoint is draining or full (503).
+    case noCapacity
     /// The registry could not be read or written, or the HLS session table is full (503).
     case registryError
     /// The stream lives on a backend without an http endpoint (502).
@@ -61,6 +63,7 @@ enum HTTPRefusal: CountedReason {
         case .forbiddenPath: "forbidden_path"
         case .unknownHLSSession: "unknown_hls_session"
         case .noBackend: "no_backend"
+        case .noCapacity: "no_capacity"
         case .registryError: "registry_error"
         case .backendLacksProtocol: "backend_lacks_protocol"
         case .backendUnreachable: "backend_unreachable"
@@ -82,7 +85,7 @@ enum HTTPRefusal: CountedReason {
         case .notAStream, .noSuchFile, .unknownHLSSession: .notFound
         case .forbiddenPath: .forbidden
         case .rateLimited: .tooManyRequests
-        case .noBackend, .registryError: .serviceUnavailable
+        case .noBackend, .noCapacity, .registryError: .serviceUnavailable
         case .backendLacksProtocol, .backendUnreachable, .backendBadResponse: .badGateway
         case .backendTimeout: .gatewayTimeout
         case .tooManyPipelined: nil
@@ -102,6 +105,7 @@ enum HTTPRefusal: CountedReason {
     init(routing error: any Error) {
         switch error as? RoutingError {
         case .noBackend?: self = .noBackend
+        case .noCapacity?: self = .noCapacity
         case .backendLacksProtocol?: self = .backendLacksProtocol
         case .registry?, nil: self = .registryError
         }

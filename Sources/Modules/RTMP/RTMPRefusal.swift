@@ -27,6 +27,8 @@ enum RTMPRefusal: CountedReason {
     case publishDenied
     /// No alive backend with an rtmp endpoint.
     case noBackend
+    /// Every alive backend with an rtmp endpoint is draining or full.
+    case noCapacity
     /// The stream lives on a backend without an rtmp endpoint.
     case backendLacksProtocol
     /// The registry could not be read or written.
@@ -49,6 +51,7 @@ enum RTMPRefusal: CountedReason {
         case .bufferLimit: "buffer_limit"
         case .publishDenied: "publish_denied"
         case .noBackend: "no_backend"
+        case .noCapacity: "no_capacity"
         case .backendLacksProtocol: "backend_lacks_protocol"
         case .registryError: "registry_error"
         case .backendUnreachable: "backend_unreachable"
@@ -79,6 +82,7 @@ enum RTMPRefusal: CountedReason {
         case let error as RoutingError:
             switch error {
             case .noBackend: self = .noBackend
+            case .noCapacity: self = .noCapacity
             case .backendLacksProtocol: self = .backendLacksProtocol
             case .registry: self = .registryError
             }

@@ -50,6 +50,15 @@ enum HostTargets {
         check((try? CloseRequestBody.parse(json(["vhost": key.vhost, "app": key.app, "stream": key.stream]))) == key, "vhost, app and stream of \(key) give another key")
     }
 
+    /// The drain body: a grace time within 0 to 7 days, which the same number sent back gives again.
+    static func drainBody(_ input: FuzzInput) {
+        guard let grace = try? DrainRequestBody.parse(Data(input.bytes)) else { return }
+        guard let grace else { return }
+        check(grace >= .zero && grace <= OriginDrainLimits.maxGrace, "grace \(grace) out of range")
+        let again = try? DrainRequestBody.parse(Data("{\"grace_s\": \(grace.seconds)}".utf8))
+        check(again.flatMap { $0 } == grace, "grace_s \(grace.seconds) reads back as \(String(describing: again))")
+    }
+
     /// `system_api.allow` networks: host bits cleared, the text form parses back to the same
     /// network, and membership of a peer address is the prefix comparison (IPv4-mapped IPv6
     /// peers compared as IPv4).

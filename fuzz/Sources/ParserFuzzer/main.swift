@@ -60,6 +60,7 @@ nonisolated(unsafe) let targets: [(name: String, run: (FuzzInput) -> Void)] = [
     ("srt-stream-id-extension", SRTTargets.streamIDExtension),
     ("srt-server", SRTTargets.server),
     ("redis-reply", RegistryTargets.redisReplies),  // 35
+    ("drain-request-body", HostTargets.drainBody),
 ]
 
 /// The one target `FUZZ_TARGET` names, if any.
