@@ -9,7 +9,9 @@ import ServiceLifecycle
 /// each alive origin that an enabled module probes (HealthProbing), at most `concurrency` checks
 /// at once, each within `timeout`. Results go to BackendHealth, which the routers consult. With
 /// a registry that shares health views (Redis), this proxy publishes its view and reads the
-/// others' after every round, so placement follows the majority of proxies (BackendHealth).
+/// others' every `viewInterval` (checks and views apart, so a change another proxy saw counts
+/// here within half a second, not a whole round later), and placement follows the majority of
+/// proxies (BackendHealth).
 struct HealthCheckService: Service {
     var config: HealthCheckConfig
     var registry: any Registry
@@ -21,27 +23,52 @@ struct HealthCheckService: Service {
     /// Checks running at once, at most.
     static let concurrency = 64
 
+    /// How often the shared views are published and read.
+    var viewInterval: Duration { min(config.interval.duration / 2, .milliseconds(500)) }
+
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            var failures = 0
-            while !Task.isCancelled {
-                let started = ContinuousClock.now
-                do {
-                    try await round()
-                    if failures > 0 { logger.notice("health checks read the registry again") }
-                    failures = 0
-                } catch {
-                    if failures == 0 { logger.warning("health checks cannot read the registry", metadata: ["error": "\(error)"]) }
-                    failures += 1
-                }
-                // While the registry fails, the next round waits 1, 2, 4, then 8 s more.
-                let pause = failures == 0 ? Duration.zero : .seconds(1 << min(failures - 1, 3))
-                try? await Task.sleep(until: started + config.interval.duration + pause)
+            await withDiscardingTaskGroup { group in
+                if let store = registry as? any HealthViewStore { group.addTask { await shareViews(store) } }
+                await checks()
             }
         }
     }
 
-    /// One round: check every endpoint, then share and read the views.
+    /// Publishes this proxy's view and reads the others' until cancelled; a failure waits longer.
+    private func shareViews(_ store: any HealthViewStore) async {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                try await store.publishHealthView(health.view(proxy: proxyID), ttl: config.interval.duration * 3 + config.timeout.duration)
+                health.setOthers(try await store.liveHealthViews().filter { $0.proxy != proxyID })
+                failures = 0
+            } catch {
+                failures += 1
+            }
+            try? await Task.sleep(for: failures == 0 ? viewInterval : .seconds(1 << min(failures - 1, 3)))
+        }
+    }
+
+    private func checks() async {
+        var failures = 0
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            do {
+                try await round()
+                if failures > 0 { logger.notice("health checks read the registry again") }
+                failures = 0
+            } catch {
+                if failures == 0 { logger.warning("health checks cannot read the registry", metadata: ["error": "\(error)"]) }
+                failures += 1
+            }
+            // While the registry fails, the next round waits 1, 2, 4, then 8 s more.
+            let pause = failures == 0 ? Duration.zero : .seconds(1 << min(failures - 1, 3))
+            try? await Task.sleep(until: started + config.interval.duration + pause)
+        }
+    }
+
+    /// One round: check every endpoint.
     func round() async throws {
         let backends = try await registry.aliveBackends()
         health.retain(Set(backends.map(\.id)))
@@ -72,10 +99,6 @@ struct HealthCheckService: Service {
                 note(key, probe: name, error: error)
                 _ = add()
             }
-        }
-        if let store = registry as? any HealthViewStore {
-            try await store.publishHealthView(health.view(proxy: proxyID), ttl: config.interval.duration * 3 + config.timeout.duration)
-            health.setOthers(try await store.liveHealthViews().filter { $0.proxy != proxyID })
         }
     }
 

@@ -67,11 +67,27 @@ public final class BackendHealth: Sendable {
         case up
     }
 
-    private struct State {
+    fileprivate struct State {
         var local: [HealthKey: Local] = [:]
         /// Per endpoint: how many other proxies check it, and how many of them see it down.
         var others: [HealthKey: (voters: Int, down: Int)] = [:]
         var failures: [EndpointKind: UInt64] = [:]
+        /// Per kind, the backends down for placement, kept as results and views change (so a
+        /// new session reads one set instead of asking per candidate).
+        var down: [EndpointKind: Set<Backend.ID>] = [:]
+
+        mutating func update(_ key: HealthKey) {
+            if BackendHealth.placementDown(self, key) {
+                down[key.kind, default: []].insert(key.backend)
+            } else {
+                down[key.kind]?.remove(key.backend)
+            }
+        }
+
+        mutating func updateAll() {
+            down = [:]
+            for key in Set(local.keys).union(others.keys) { update(key) }
+        }
     }
 
     public let policy: Policy
@@ -91,7 +107,10 @@ public final class BackendHealth: Sendable {
                 s.failures[key.kind, default: 0] += 1
                 e.lastError = error ?? "failed"
             }
-            defer { s.local[key] = e }
+            defer {
+                s.local[key] = e
+                s.update(key)
+            }
             if ok == e.up {
                 e.streak = 0
                 if ok { e.lastError = nil }
@@ -119,7 +138,12 @@ public final class BackendHealth: Sendable {
         return state.withLock { s in Self.placementDown(s, key) }
     }
 
-    private static func placementDown(_ s: State, _ key: HealthKey) -> Bool {
+    /// The backends whose `kind` endpoint is down for placement.
+    public func downBackends(_ kind: EndpointKind) -> Set<Backend.ID> {
+        state.withLock { $0.down[kind] ?? [] }
+    }
+
+    fileprivate static func placementDown(_ s: State, _ key: HealthKey) -> Bool {
         let mine = s.local[key]
         let others = s.others[key] ?? (0, 0)
         let voters = others.voters + (mine == nil ? 0 : 1)
@@ -132,6 +156,7 @@ public final class BackendHealth: Sendable {
         state.withLock { s in
             s.local = s.local.filter { alive.contains($0.key.backend) }
             s.others = s.others.filter { alive.contains($0.key.backend) }
+            s.updateAll()
         }
     }
 
@@ -155,7 +180,10 @@ public final class BackendHealth: Sendable {
                 others[key, default: (0, 0)].down += 1
             }
         }
-        state.withLock { $0.others = others }
+        state.withLock { s in
+            s.others = others
+            s.updateAll()
+        }
     }
 
     /// Every endpoint known, with this proxy's own state and the placement verdict.

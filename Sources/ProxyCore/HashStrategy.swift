@@ -17,16 +17,26 @@ public struct HashStrategy: BalancingStrategy {
         guard !candidates.isEmpty else { return nil }
         let keyHash = Self.fnv1a(key.description)
         let policy = context.policy
-        let ranked = candidates.map { b in (backend: b, score: Self.weightedScore(keyHash, b.id, weight: policy.weight(of: b))) }
-            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.backend.id < $1.backend.id }
-        guard policy.hashLoadFactor > 0 else { return ranked[0].backend }
+        var scores = candidates.map { b in Self.weightedScore(keyHash, b.id, weight: policy.weight(of: b)) }
+        // The best remaining candidate (ties to the lower id: candidates arrive in id order).
+        func best() -> Int? {
+            var top: Int?
+            for i in scores.indices where scores[i] >= 0 && (top == nil || scores[i] > scores[top!]) { top = i }
+            return top
+        }
+        guard let first = best() else { return nil }
+        guard policy.hashLoadFactor > 0 else { return candidates[first] }
         let total = candidates.reduce(0) { $0 + context.load($1).streams }
         let weights = Double(candidates.reduce(0) { $0 + policy.weight(of: $1) })
-        for (backend, _) in ranked {
-            let bound = (policy.hashLoadFactor * Double(total + 1) * Double(policy.weight(of: backend)) / weights).rounded(.up)
-            if Double(context.load(backend).streams) < bound { return backend }
+        // In score order, the first under its bound; usually the first or second (a selection, not a sort).
+        var next: Int? = first
+        while let i = next {
+            let bound = (policy.hashLoadFactor * Double(total + 1) * Double(policy.weight(of: candidates[i])) / weights).rounded(.up)
+            if Double(context.load(candidates[i]).streams) < bound { return candidates[i] }
+            scores[i] = -1
+            next = best()
         }
-        return ranked[0].backend
+        return candidates[first]
     }
 
     /// `weight / -ln(u)`: with equal weights, ordered as the raw score.

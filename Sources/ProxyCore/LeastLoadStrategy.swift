@@ -16,14 +16,14 @@ public final class LeastLoadStrategy: BalancingStrategy {
             context.policy.value(context.load(a)) * context.policy.weight(of: b) < context.policy.value(context.load(b)) * context.policy.weight(of: a)
         }
         var least: [Backend] = []
-        for candidate in candidates {
+        for candidate in context.candidatesInIDOrder ? candidates : candidates.inIDOrder {
             if least.isEmpty || less(candidate, least[0]) {
                 least = [candidate]
             } else if !less(least[0], candidate) {
                 least.append(candidate)
             }
         }
-        least.sort { $0.id < $1.id }
+        // Candidates arrive in id order, so `least` is in id order too.
         return least[Int(UInt(bitPattern: next.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(least.count))]
     }
 }

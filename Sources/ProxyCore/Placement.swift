@@ -70,6 +70,9 @@ public struct PlacementPolicy: Sendable, Equatable {
 
     public func weight(of backend: Backend) -> Int { max(1, backend.placement?.weight ?? defaultWeight) }
 
+    /// Whether any default capacity or threshold is set (else only registered ones apply).
+    public var hasLimits: Bool { maxStreams > 0 || maxSessions > 0 || maxCPUPercent > 0 || maxConnections > 0 }
+
     /// The count `least-load` and `hash` compare.
     public func value(_ load: BackendLoad) -> Int { measure == .sessions ? load.sessions : load.streams }
 
@@ -89,6 +92,10 @@ public struct PlacementPolicy: Sendable, Equatable {
 public struct PlacementContext: Sendable {
     public var policy: PlacementPolicy
     public var loads: [Backend.ID: BackendLoad]
+    /// The Router's promise that the candidates are sorted by id (strategies then skip the check).
+    public var candidatesInIDOrder = false
+    /// Every candidate weighs 1 (none registered a weight, `placement.weight` is 1).
+    public var uniformWeights = false
     public init(policy: PlacementPolicy = .init(), loads: [Backend.ID: BackendLoad] = [:]) {
         self.policy = policy
         self.loads = loads

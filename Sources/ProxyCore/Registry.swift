@@ -14,8 +14,6 @@ public protocol Registry: Sendable {
     func backends() async throws -> [BackendRecord]
     /// Backends heard from within `backendAlive`.
     func aliveBackends() async throws -> [Backend]
-    /// `aliveBackends()` and `route(for:)` together (RoutingSnapshot.swift has a default).
-    func routingSnapshot(for key: StreamKey) async throws -> RoutingSnapshot
 
     /// The live (unexpired) route of `key`, if any.
     func route(for key: StreamKey) async throws -> Route?

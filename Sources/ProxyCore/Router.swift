@@ -20,7 +20,7 @@ public actor Router {
     let now: @Sendable () -> Date
 
     var slots: [Slot.ID: Slot] = [:]
-    private var suspects: [Backend.ID: Date] = [:]
+    var suspects: [Backend.ID: Date] = [:]
     private var nextLeaseID: UInt64 = 1
     /// Sessions routed again after their backend could not be reached (`/metrics`).
     public private(set) var redispatches: UInt64 = 0
@@ -35,6 +35,8 @@ public actor Router {
     var otherLoads: [Backend.ID: BackendLoad] = [:]
     var loadsReadAt: Date = .distantPast
     var loadReadFailures = 0
+    /// The alive backends as last read (Router+Candidates.swift).
+    var cachedCandidates: Candidates?
     /// Leases ended synchronously, not yet taken in (see `applyEndings`).
     nonisolated let endings = LeaseEndings()
     /// Registry writes the endings taken in still owe, made by `drainEndings`.
@@ -64,6 +66,8 @@ public actor Router {
         var detached = false
         /// Its backend's drain grace ended and its sessions were asked to close.
         var drainClosed = false
+        /// Its backend failed its health checks and its sessions were asked to close.
+        var healthClosed = false
     }
 
     public init(
@@ -93,18 +97,21 @@ public actor Router {
         let t = now()
         suspects = suspects.filter { $0.value > t }
 
-        let snapshot: RoutingSnapshot
+        var (candidates, fresh) = try await self.candidates()
+        let existing: Route?
         do {
-            snapshot = try await registry.routingSnapshot(for: key)
+            existing = try await registry.route(for: key)
         } catch {
             throw .registry(String(describing: error))
         }
-        let alive = snapshot.alive, existing = snapshot.route
+        if let route = existing, candidates.byID[route.backendID] == nil, !fresh {
+            (candidates, fresh) = try await self.candidates(fresh: true)  // a backend registered since the last read
+        }
 
         var replacing: Backend.ID?
         if let route = existing {
             // A drained backend keeps its streams until its grace time ends; then they move.
-            if let backend = alive.first(where: { $0.id == route.backendID }), suspects[backend.id] == nil, !excluding.contains(backend.id),
+            if let backend = candidates.byID[route.backendID], suspects[backend.id] == nil, !excluding.contains(backend.id),
                drains[backend.id]?.closing(at: t) != true, health?.isDown(backend.id, kind) != true {
                 guard backend.exposes(kind) else { throw .backendLacksProtocol(key, backend.id, kind) }
                 // A route refreshed within the last refresh interval needs no refresh now: the
@@ -117,23 +124,18 @@ public actor Router {
             replacing = route.backendID
         }
 
-        let exposing = alive.filter { $0.exposes(kind) && !excluding.contains($0.id) }
-        let open = exposing.filter { drains[$0.id] == nil }
-        if open.isEmpty, !exposing.isEmpty { throw .noCapacity(kind, "every alive backend with one is draining") }
-        // Endpoints failing their health checks take no new sessions; a suspect (it refused a
-        // connection) is only avoided while another candidate is left.
-        let up = health.map { h in open.filter { !h.isDown($0.id, kind) } } ?? open
-        // A backend at its capacity (or over a summaries threshold) takes no new stream.
-        let context = placementContext()
-        var full: String?
-        let roomy = up.filter { b in
-            guard let why = configuration.placement.fullness(of: b, at: context.load(b)) else { return true }
-            full = full ?? "\(b.id): \(why)"
-            return false
+        var choice: Backend?
+        do throws(RoutingError) {
+            choice = try choose(key, needs: kind, from: candidates, excluding: excluding)
+        } catch {
+            guard !fresh else { throw error }
         }
-        if roomy.isEmpty, let full { throw .noCapacity(kind, "every candidate is full (\(full))") }
-        let healthy = roomy.filter { suspects[$0.id] == nil }
-        guard let pick = strategy.pick(key, from: healthy.isEmpty ? roomy : healthy, context: context) else { throw .noBackend(kind) }
+        if choice == nil, !fresh {
+            // Nothing suits in the cached view: read it again before refusing.
+            (candidates, fresh) = try await self.candidates(fresh: true)
+            choice = try choose(key, needs: kind, from: candidates, excluding: excluding)
+        }
+        guard let pick = choice else { throw .noBackend(kind) }
 
         let winner: Route
         do {
@@ -141,8 +143,9 @@ public actor Router {
         } catch {
             throw .registry(String(describing: error))
         }
-        guard let backend = alive.first(where: { $0.id == winner.backendID }) else {
-            // Another proxy won with a backend this one does not see as alive yet: treat as unavailable.
+        if candidates.byID[winner.backendID] == nil, !fresh { (candidates, fresh) = try await self.candidates(fresh: true) }
+        guard let backend = candidates.byID[winner.backendID] else {
+            // Another proxy won with a backend this one does not see as alive: treat as unavailable.
             throw .noBackend(kind)
         }
         guard backend.exposes(kind) else { throw .backendLacksProtocol(key, backend.id, kind) }
@@ -260,6 +263,7 @@ public actor Router {
             t = now()
         }
         await closeDrainedSessions(at: t)
+        await closeUnhealthySessions()
         if t.timeIntervalSince(loadsReadAt) >= Self.loadsReadInterval.timeInterval { await reloadLoads() }
         suspects = suspects.filter { $0.value > t }
         for slotID in Array(slots.keys) {
@@ -273,7 +277,7 @@ public actor Router {
             } else if t.timeIntervalSince(slot.lastRefresh) >= configuration.refreshInterval.timeInterval {
                 slots[slotID]?.lastRefresh = t
                 // After a failover away from this backend, its remaining sessions must not claim the route back.
-                guard !slot.detached, !slot.drainClosed, suspects[slotID.backend] == nil else { continue }
+                guard !slot.detached, !slot.drainClosed, !slot.healthClosed, suspects[slotID.backend] == nil else { continue }
                 do {
                     if try await registry.refresh(slotID.key, backend: slotID.backend, ttl: configuration.routeTTL) { continue }
                     // The route lapsed (registry outage, clock skew): claim it back unless someone holds it now,

@@ -17,11 +17,15 @@ public struct RouterConfiguration: Sendable {
     /// This proxy's id in the shared session counts (its own are counted from its leases, not
     /// read back); empty: every proxy's published counts are read.
     public var proxyID: String
+    /// How long the alive backends read from the registry serve new sessions (Router+Candidates).
+    public var candidatesTTL: Duration
 
     public init(
         routeLinger: Duration = .seconds(60), routeTTL: Duration? = nil, refreshInterval: Duration? = nil,
-        suspectTime: Duration = .seconds(10), redispatchAttempts: Int = 2, placement: PlacementPolicy = .init(), proxyID: String = ""
+        suspectTime: Duration = .seconds(10), redispatchAttempts: Int = 2, placement: PlacementPolicy = .init(), proxyID: String = "",
+        candidatesTTL: Duration = .seconds(1)
     ) {
+        self.candidatesTTL = candidatesTTL
         self.placement = placement
         self.proxyID = proxyID
         self.redispatchAttempts = redispatchAttempts

@@ -73,10 +73,28 @@ public func isListening(_ port: Int) -> Bool {
 /// Whether a TCP socket listens on 127.0.0.1 or any address at `port`, read from /proc/net/tcp
 /// without connecting (for servers that accept exactly one connection, like `ffmpeg -listen 1`).
 public func hasListener(_ port: Int) -> Bool {
-    guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+    guard let table = readProcFile("/proc/net/tcp") else { return false }
     let hexPort = String(format: ":%04X", port)
     return table.split(separator: "\n").dropFirst().contains { line in
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
         return fields.count > 3 && fields[1].hasSuffix(hexPort) && fields[3] == "0A"
     }
+}
+
+/// The whole text of a /proc file, read until end of file: such files report a size of 0, and a
+/// read sized by it can stop after the first page (a listener's line past it would not be seen once
+/// the machine has a few hundred sockets).
+public func readProcFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var data = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { return nil }
+        if n == 0 { break }
+        data.append(contentsOf: chunk[0..<n])
+    }
+    return String(decoding: data, as: UTF8.self)
 }

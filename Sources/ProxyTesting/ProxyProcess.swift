@@ -16,12 +16,13 @@ public final class ProxyProcess: Sendable {
 
     /// Starts the proxy with `config` (proxy.yaml text) and extra environment, and waits until
     /// the system API is listening (or the process exits, or `timeout` passes).
-    /// - Parameter healthChecks: false turns `registry.health_check` off, for tests whose origins
-    ///   are one-shot or counting fakes (ffmpeg `-listen 1` serves one client; a raw socket that
-    ///   counts datagrams would count the checks).
+    /// - Parameter healthChecks: true keeps `registry.health_check` on (the product's default), for
+    ///   the suites about checks, drain and placement. Off otherwise: many tests use one-shot or
+    ///   counting origins (ffmpeg `-listen 1` serves one client; a raw socket counts datagrams),
+    ///   and a proxy of one test would probe ports that another test's one-shot origin may take.
     public static func start(
         config: String, environment: [String: String] = [:], arguments: [String] = [], timeout: Duration = .seconds(20),
-        healthChecks: Bool = true
+        healthChecks: Bool = false
     ) async throws -> ProxyProcess {
         let p = try ProxyProcess(config: healthChecks ? config : withoutHealthChecks(config), environment: environment, arguments: arguments)
         _ = try await p.waitForListener("system-api", timeout: timeout)

@@ -119,7 +119,7 @@ final class LockedValue<T>: @unchecked Sendable {
 
 /// Whether a UDP socket is bound to `port` (127.0.0.1 or any address), from /proc/net/udp.
 public func hasUDPSocket(_ port: Int) -> Bool {
-    guard let table = try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8) else { return false }
+    guard let table = readProcFile("/proc/net/udp") else { return false }
     let hexPort = String(format: ":%04X", port)
     return table.split(separator: "\n").dropFirst().contains { line in
         line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first?.hasSuffix(hexPort) == true

@@ -33,21 +33,28 @@ import Testing
         return Double(try await bytes() - before) / Double(seconds)
     }
 
-    /// `count` connections to `port` from 127.0.0.10-29; every other one sends junk at once, the
-    /// rest stay silent.
-    static func flood(_ port: Int, count: Int) async throws -> [RawSocket] {
-        try await RawSocket.open(count: count, port: port, from: { "127.0.0.\(10 + $0 % 20)" }) { i in
-            i % 2 == 0 ? (0..<64).map { _ in UInt8.random(in: 0x80...0xFF) } : []
+    /// `count` connections to `port` from 127.0.0.10-29, held by Tests/Peers/flood.py (a process
+    /// of its own, so this test process never holds thousands of descriptors while other tests
+    /// start their peers); every other one sends junk at once, the rest stay silent. Stopping the
+    /// process closes them all.
+    static func flood(_ port: Int, count: Int) async throws -> PeerProcess {
+        let script = PackagePaths.root.appendingPathComponent("Tests/Peers/flood.py").path
+        let peer = try PeerProcess("python3", [script, "\(port):\(count)"])
+        try await Wait.until("\(count) connections held on \(port)", timeout: .seconds(120)) { () throws -> Bool? in
+            if peer.output.contains("held \(count)") { return true }
+            if !peer.isRunning { throw TestFailure("flood.py exited: \(peer.output)") }
+            return nil
         }
+        return peer
     }
 
     /// One flood: 2,000 connections on each TCP listener, 20,000 junk datagrams on each UDP port.
-    static func flood(_ ports: [String: Int]) async throws -> [RawSocket] {
+    static func flood(_ ports: [String: Int]) async throws -> [PeerProcess] {
         // All listeners at once (the debug build accepts a few hundred connections a second on
         // each): the flood is held whole before the first timeouts close it.
-        let held = try await withThrowingTaskGroup(of: [RawSocket].self) { group in
+        let held = try await withThrowingTaskGroup(of: PeerProcess.self) { group in
             for l in tcpListeners { group.addTask { try await flood(ports[l]!, count: 2000) } }
-            return try await group.reduce(into: [RawSocket]()) { $0 += $1 }
+            return try await group.reduce(into: [PeerProcess]()) { $0.append($1) }
         }
         for l in ["srt", "webrtc-udp"] {
             let udp = try RawUDPSocket(port: ports[l]!)
@@ -95,14 +102,14 @@ import Testing
         // listener) first runs every refusal path, so the code pages they fault in and the
         // tables they size are in the start figure; then RSS is read once it is steady.
         let warmStartFiles = ProcStat.openFiles(pid), listenerPorts = ports
-        let warmUp = try await withThrowingTaskGroup(of: [RawSocket].self) { group in
+        let warmUp = try await withThrowingTaskGroup(of: PeerProcess.self) { group in
             for l in Self.tcpListeners { group.addTask { try await Self.flood(listenerPorts[l]!, count: 200) } }
-            return try await group.reduce(into: [RawSocket]()) { $0 += $1 }
+            return try await group.reduce(into: [PeerProcess]()) { $0.append($1) }
         }
         try await Wait.until("the warm-up connections closed", timeout: .seconds(100)) { () -> Bool? in
             ProcStat.openFiles(pid) <= warmStartFiles + max(2, warmStartFiles / 10) ? true : nil
         }
-        warmUp.forEach { $0.disconnect() }
+        warmUp.forEach { $0.stop(SIGKILL) }
         let startRSS = try await Self.steadyRSS(pid)
         let startFiles = ProcStat.openFiles(pid)
         let baseRate = try await Self.playerRate(proxy, name, over: 4)
@@ -128,7 +135,7 @@ import Testing
             try await Wait.until("the proxy to close the junk connections", timeout: .seconds(100)) { () -> Bool? in
                 ProcStat.openFiles(pid) <= startFiles + max(2, startFiles / 10) ? true : nil
             }
-            held.forEach { $0.disconnect() }
+            held.forEach { $0.stop(SIGKILL) }
             _ = try? await Wait.until("RSS back within 10% of the start", timeout: .seconds(25)) { () -> Bool? in
                 (ProcStat.rssKiB(pid) ?? .max) <= startRSS + startRSS / 10 ? true : nil
             }

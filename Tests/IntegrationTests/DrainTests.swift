@@ -35,7 +35,7 @@ import Testing
     static func rtmp(_ proxy: ProxyProcess) async throws -> Int { try await SharedRegistryTests.port(proxy, "rtmp") }
 
     @Test func aDrainedOriginKeepsItsStreamTakesNoNewOneAndAGraceClosesItsSessions() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: true)
         let port = try await Self.rtmp(proxy)
         let one = try await NginxRTMP.start(), two = try await NginxRTMP.start()
         try await SharedRegistryTests.register(one.registration(server: "one"), with: proxy)
@@ -101,7 +101,7 @@ import Testing
     }
 
     @Test func everyOriginDrainedRefusesANewStreamAsNoCapacity() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: true)
         let nginx = try await NginxRTMP.start()
         try await SharedRegistryTests.register(nginx.registration(server: "only"), with: proxy)
         let id = try #require(try await Self.origin(proxy, server: "only")?["id"] as? String)
@@ -118,7 +118,7 @@ import Testing
     }
 
     @Test func withARegisterTokenADrainNeedsIt() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config(systemAPI: "listen: 127.0.0.1:0, register_token: reg-9"))
+        let proxy = try await ProxyProcess.start(config: Self.config(systemAPI: "listen: 127.0.0.1:0, register_token: reg-9"), healthChecks: true)
         let nginx = try await NginxRTMP.start()
         let url = try proxy.systemAPI.appendingPathComponent("api/v1/srs/register")
         #expect(try await HTTPTestClient.post(url, json: nginx.registration(server: "tok"), headers: ["Authorization": "Bearer reg-9"]).status == 200)
@@ -136,8 +136,8 @@ import Testing
         defer { redis.stop() }
         let prefix = "drain\(UInt32.random(in: 0...UInt32.max))"
         let registry = "registry: { type: redis, redis: { host: 127.0.0.1, port: \(redis.port), key_prefix: \(prefix), timeout: 500ms } }"
-        let a = try await ProxyProcess.start(config: Self.config(registry: registry))
-        let b = try await ProxyProcess.start(config: Self.config(registry: registry))
+        let a = try await ProxyProcess.start(config: Self.config(registry: registry), healthChecks: true)
+        let b = try await ProxyProcess.start(config: Self.config(registry: registry), healthChecks: true)
         let one = try await NginxRTMP.start(), two = try await NginxRTMP.start()
         try await SharedRegistryTests.register(one.registration(server: "one"), with: a)
         try await SharedRegistryTests.register(two.registration(server: "two"), with: a)

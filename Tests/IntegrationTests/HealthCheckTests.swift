@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func aHungOriginIsOutOfPlacementWithinFiveSecondsAndItsStreamMoves() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config())
+        let proxy = try await ProxyProcess.start(config: Self.config(), healthChecks: true)
         let port = try await RTMPRelayTests.rtmpPort(proxy)
         let hung = try await NginxRTMP.start(hls: true), live = try await NginxRTMP.start()
         defer { hung.resume() }
@@ -81,7 +81,7 @@ import Testing
     }
 
     @Test func anSRTOriginIsCheckedWithAnInductionAndIsDownOnceKilled() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config(healthCheck: "health_check: { interval: 500ms, timeout: 400ms }"))
+        let proxy = try await ProxyProcess.start(config: Self.config(healthCheck: "health_check: { interval: 500ms, timeout: 400ms }"), healthChecks: true)
         let origin = try await SRTLiveTransmit.start()
         try await SharedRegistryTests.register(origin.registration(server: "srt"), with: proxy)
         try await Self.waitFor(proxy, "srt", "srt", up: true)
@@ -98,7 +98,7 @@ import Testing
         defer { redis.stop() }
         let registry = "type: redis, redis: { host: 127.0.0.1, port: \(redis.port), key_prefix: hc\(UInt32.random(in: 0...UInt32.max)), timeout: 500ms }"
         let config = Self.config(healthCheck: "health_check: { interval: 500ms, timeout: 400ms }, ", registry: registry)
-        let a = try await ProxyProcess.start(config: config), b = try await ProxyProcess.start(config: config)
+        let a = try await ProxyProcess.start(config: config, healthChecks: true), b = try await ProxyProcess.start(config: config, healthChecks: true)
         let nginx = try await NginxRTMP.start()
         defer { nginx.resume() }
         try await SharedRegistryTests.register(nginx.registration(server: "n"), with: a)
@@ -114,7 +114,7 @@ import Testing
     }
 
     @Test func checksCanBeTurnedOff() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config(healthCheck: "health_check: { enabled: false }"))
+        let proxy = try await ProxyProcess.start(config: Self.config(healthCheck: "health_check: { enabled: false }"), healthChecks: true)
         let nginx = try await NginxRTMP.start()
         try await SharedRegistryTests.register(nginx.registration(server: "off"), with: proxy)
         let origin = try await LivenessTests.origins(proxy).first { $0["server"] as? String == "off" }

@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func anOriginAtItsRegisteredCapacityTakesNoNewStream() async throws {
-        let proxy = try await ProxyProcess.start(config: Self.config(balancer: "round-robin"))
+        let proxy = try await ProxyProcess.start(config: Self.config(balancer: "round-robin"), healthChecks: true)
         let port = try await DrainTests.rtmp(proxy)
         let nginx = try await NginxRTMP.start()
         try await SharedRegistryTests.register(Self.withCapacity(nginx, server: "small", #"{"streams":1}"#), with: proxy)
@@ -55,8 +55,8 @@ import Testing
         let redis = try await RedisServer.start()
         defer { redis.stop() }
         let registry = "registry: { type: redis, redis: { host: 127.0.0.1, port: \(redis.port), key_prefix: ll\(UInt32.random(in: 0...UInt32.max)), timeout: 500ms } }"
-        let a = try await ProxyProcess.start(config: Self.config(balancer: "least-load", registry: registry))
-        let b = try await ProxyProcess.start(config: Self.config(balancer: "least-load", registry: registry))
+        let a = try await ProxyProcess.start(config: Self.config(balancer: "least-load", registry: registry), healthChecks: true)
+        let b = try await ProxyProcess.start(config: Self.config(balancer: "least-load", registry: registry), healthChecks: true)
         let busy = try await NginxRTMP.start(), idle = try await NginxRTMP.start()
         try await SharedRegistryTests.register(busy.registration(server: "busy"), with: a)
         let portA = try await DrainTests.rtmp(a), portB = try await DrainTests.rtmp(b)

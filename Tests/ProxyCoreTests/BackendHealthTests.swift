@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ProxyCore
 import Testing
 
@@ -76,5 +77,27 @@ import Testing
             Issue.record("expected noBackend(rtmp), got \(String(describing: error))")
             return
         }
+    }
+
+    @Test func sessionsOnADownEndpointAreAskedToCloseOnceAndTheirRouteReleased() async throws {
+        let clock = TestClock()
+        let registry = MemoryRegistry(backendAlive: .seconds(30), now: clock.source)
+        let a = makeBackend("a")
+        try await registry.heartbeat(a)
+        let health = BackendHealth(policy: .init(fall: 1, rise: 1))
+        let router = Router(registry: registry, strategy: RoundRobinStrategy(), now: clock.source, health: health)
+        let lease = try await router.acquire(StreamRequest(key: liveKey("s")), needs: .rtmp, role: .publish)
+        let closed = Mutex<[String]>([])
+        lease.onClose { reason in closed.withLock { $0.append(reason) } }
+        await router.tick()
+        #expect(closed.withLock { $0 }.isEmpty)
+        health.record(HealthKey(a.id, .http), ok: false)
+        await router.tick()
+        #expect(closed.withLock { $0 }.isEmpty, "another endpoint kind failing leaves the rtmp session")
+        health.record(HealthKey(a.id, .rtmp), ok: false, error: "no S0")
+        await router.tick()
+        await router.tick()
+        #expect(closed.withLock { $0 } == ["backend \(a.id) fails its rtmp health checks"], "asked once")
+        #expect(try await registry.route(for: liveKey("s")) == nil, "the route was released")
     }
 }

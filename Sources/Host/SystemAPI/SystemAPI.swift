@@ -79,6 +79,8 @@ struct SystemAPI {
         }
         try await registry.heartbeat(backend)
         if identity.noteBackend(backend.id, limit: config.maxBackends) {
+            // A new origin: the routers read the candidates again for the next new session.
+            for router in routers { await router.invalidateCandidates() }
             logger.info("backend registered", metadata: [
                 "backend": "\(backend.id)", "ip": "\(backend.ip)", "device_id": "\(backend.deviceID ?? "")",
                 "endpoints": "\(EndpointKind.allCases.compactMap { k in backend.endpoints[k].map { "\(k.rawValue)=\($0.map(\.description).joined(separator: ","))" } }.joined(separator: " "))",

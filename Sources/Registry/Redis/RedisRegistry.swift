@@ -56,17 +56,6 @@ public struct RedisRegistry: Registry {
         try await backends().filter(\.alive).map(\.backend)
     }
 
-    /// One script for both reads, so a new session costs one round trip less.
-    public func routingSnapshot(for key: StreamKey) async throws -> RoutingSnapshot {
-        let reply = try await eval(
-            Scripts.routing, keys: [backendsIndex, routeKey(key), heartbeatGaps], [String(aliveMS), "\(prefix):backend:"]
-        ).array
-        guard reply.count >= 3 else { throw RedisError.unexpected("routing: \(reply.prefix(3))") }
-        let route = reply[0] == .null ? nil : try Self.route(reply[0], reply[1])
-        let alive = try backendRecords(reply[2...]).filter(\.alive).map(\.backend)
-        return RoutingSnapshot(alive: alive, route: route)
-    }
-
     /// Backends from a script's `{now, json, seen, gap, json, seen, gap, ...}`.
     private func backendRecords(_ reply: ArraySlice<RedisReply>) throws -> [BackendRecord] {
         guard let now = reply.first?.integer else { throw RedisError.unexpected("backends: \(reply.prefix(1))") }

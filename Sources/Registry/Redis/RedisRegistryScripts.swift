@@ -53,19 +53,6 @@ extension RedisRegistry {
         /// Returns {now, json, seen, gap, json, seen, gap, ...}.
         static let backends = now + "local gaps = KEYS[2]\nlocal out = {now}\n" + appendBackends
 
-        /// The backends and a route in one call. KEYS: backends index, route key, heartbeat gaps
-        /// hash. ARGV: as `backends`. Returns {route value, route pttl, now, json, seen, gap, ...},
-        /// the first two nil without a route.
-        static let routing = now + """
-            local gaps = KEYS[3]
-            local out = {false, false, now}
-            local r = redis.call('GET', KEYS[2])
-            if r then
-              out[1] = r
-              out[2] = redis.call('PTTL', KEYS[2])
-            end
-            """ + "\n" + appendBackends
-
         /// KEYS: route key. Returns {value, pttl} or an empty list.
         static let route = """
             local v = redis.call('GET', KEYS[1])
