@@ -75,6 +75,7 @@ struct ProxyHost {
             registry: registry,
             configuration: RouterConfiguration(
                 routeLinger: proxy.registry.routeLinger.duration, redispatchAttempts: proxy.registry.redispatchAttempts,
+                redispatchWait: proxy.registry.redispatchWait.duration,
                 placement: proxy.placement.policy, proxyID: proxyID),
             health: proxy.registry.healthCheck.enabled
                 ? BackendHealth(policy: .init(fall: proxy.registry.healthCheck.fall, rise: proxy.registry.healthCheck.rise)) : nil)

@@ -19,6 +19,12 @@ public struct StreamEvent: Sendable {
     public var scheme: String
     public var client: String
     public var backend: Backend.ID?
+    /// The session's id, unique per session and the same in its start and end (the
+    /// coordinator's `x-streaming-id`); empty when the event has no session.
+    public var sessionID = ""
+    /// What the publish hook attached to the session (the coordinator's `x-record`,
+    /// `x-previews`, `x-resolutions`), passed on in its events.
+    public var attributes: [String: String] = [:]
 
     public init(kind: Kind, request: StreamRequest, module: ModuleIdentity, client: String, backend: Backend.ID? = nil) {
         self.init(kind: kind, request: request, module: module.name, scheme: module.scheme, client: client, backend: backend)
@@ -37,7 +43,14 @@ public struct StreamEvent: Sendable {
 
 public enum HookDecision: Sendable, Equatable {
     case allow
+    /// Allowed, with attributes the session keeps (and its events carry).
+    case allowWith(attributes: [String: String])
     case deny(String)
+
+    /// The attributes an allow carries.
+    public var attributes: [String: String] {
+        if case .allowWith(let attributes) = self { attributes } else { [:] }
+    }
 }
 
 /// Hooks that allow everything and report nowhere: the default until the host configures hooks.

@@ -21,6 +21,9 @@ public actor Router {
 
     var slots: [Slot.ID: Slot] = [:]
     var suspects: [Backend.ID: Date] = [:]
+    /// When a `follow` acquire last found no reachable route for a stream (pruned each tick).
+    var streamMisses: [StreamKey: Date] = [:]
+    static let streamMissTime = Duration.milliseconds(200)
     private var nextLeaseID: UInt64 = 1
     /// Sessions routed again after their backend could not be reached (`/metrics`).
     public private(set) var redispatches: UInt64 = 0
@@ -87,15 +90,24 @@ public actor Router {
     /// Finds (or picks and claims) the backend of `request`'s stream for a session that needs
     /// `kind`, and returns the session's lease on that route. `excluding` names backends this
     /// session already failed to reach (a redispatch): they are never picked, and a route that
-    /// names one is replaced.
+    /// names one is replaced. With `follow` the session only joins a route that names a
+    /// reachable backend (a player routed again: its stream is wherever its publisher is now)
+    /// and `.noStream` says there is none; a stream's route is looked up at most once per
+    /// `streamMissTime` this way, so many waiting players cost the registry a few reads a second.
     public func acquire(
         _ request: StreamRequest, needs kind: EndpointKind, role: SessionRole = .play, client: String = "", module: String = "",
-        excluding: Set<Backend.ID> = []
+        excluding: Set<Backend.ID> = [], follow: Bool = false
     ) async throws(RoutingError) -> RouteLease {
         applyEndings()
         let key = request.key
         let t = now()
         suspects = suspects.filter { $0.value > t }
+        if follow {
+            // One look per stream per `streamMissTime`, however many players wait for it: the
+            // mark is set before the look (the others, arriving while it awaits, answer at once).
+            if let missed = streamMisses[key], t.timeIntervalSince(missed) < Self.streamMissTime.timeInterval { throw .noStream(key) }
+            streamMisses[key] = t
+        }
 
         var (candidates, fresh) = try await self.candidates()
         let existing: Route?
@@ -119,10 +131,12 @@ public actor Router {
                 if route.expiresAt.timeIntervalSince(t) < (configuration.routeTTL - configuration.refreshInterval).timeInterval {
                     _ = try? await registry.refresh(key, backend: backend.id, ttl: configuration.routeTTL)
                 }
+                if follow { streamMisses[key] = nil }
                 return lease(request, backend, kind, role, client, module)
             }
             replacing = route.backendID
         }
+        if follow { throw .noStream(key) }
 
         var choice: Backend?
         do throws(RoutingError) {
@@ -266,6 +280,9 @@ public actor Router {
         await closeUnhealthySessions()
         if t.timeIntervalSince(loadsReadAt) >= Self.loadsReadInterval.timeInterval { await reloadLoads() }
         suspects = suspects.filter { $0.value > t }
+        if !streamMisses.isEmpty {
+            streamMisses = streamMisses.filter { t.timeIntervalSince($0.value) < Self.streamMissTime.timeInterval }
+        }
         for slotID in Array(slots.keys) {
             // Read each slot now, not from a copy taken before the loop: the refreshes below
             // await the registry, and sessions start and end on the slots meanwhile.

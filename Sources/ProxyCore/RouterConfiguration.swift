@@ -12,6 +12,10 @@ public struct RouterConfiguration: Sendable {
     /// How many times one session is routed again after its backend could not be reached
     /// (`StreamSession.redispatch`), each time to a backend it has not tried.
     public var redispatchAttempts: Int
+    /// How long a player routed again after its backend could not be reached waits for its
+    /// stream to appear on another backend (its publisher reconnecting) before it is told the
+    /// stream is not found.
+    public var redispatchWait: Duration
     /// Weights, capacities and what `least-load` and `hash` count.
     public var placement: PlacementPolicy
     /// This proxy's id in the shared session counts (its own are counted from its leases, not
@@ -22,13 +26,14 @@ public struct RouterConfiguration: Sendable {
 
     public init(
         routeLinger: Duration = .seconds(60), routeTTL: Duration? = nil, refreshInterval: Duration? = nil,
-        suspectTime: Duration = .seconds(10), redispatchAttempts: Int = 2, placement: PlacementPolicy = .init(), proxyID: String = "",
+        suspectTime: Duration = .seconds(10), redispatchAttempts: Int = 2, redispatchWait: Duration = .seconds(2), placement: PlacementPolicy = .init(), proxyID: String = "",
         candidatesTTL: Duration = .seconds(1)
     ) {
         self.candidatesTTL = candidatesTTL
         self.placement = placement
         self.proxyID = proxyID
         self.redispatchAttempts = redispatchAttempts
+        self.redispatchWait = redispatchWait
         self.routeLinger = routeLinger
         let ttl = routeTTL ?? max(routeLinger, .seconds(1))
         self.routeTTL = ttl

@@ -9,6 +9,9 @@ public enum RoutingError: Error, CustomStringConvertible {
     case noCapacity(EndpointKind, String)
     /// The registry could not be read or written.
     case registry(String)
+    /// A player's stream has no route to a reachable backend: no publisher holds it anywhere
+    /// (asked only when a player is routed again after its backend could not be reached).
+    case noStream(StreamKey)
 
     public var description: String {
         switch self {
@@ -16,6 +19,7 @@ public enum RoutingError: Error, CustomStringConvertible {
         case .backendLacksProtocol(let key, let id, let kind): "stream \(key) is on backend \(id), which has no \(kind.rawValue) endpoint"
         case .noCapacity(let kind, let why): "no capacity for a new stream on an \(kind.rawValue) endpoint: \(why)"
         case .registry(let why): "registry error: \(why)"
+        case .noStream(let key): "stream \(key) has no live publisher on any reachable backend"
         }
     }
 }

@@ -62,7 +62,18 @@ public final class StreamSession: Sendable {
         var closeHandler: (@Sendable (String) -> Void)?
         /// The backends this session could not reach (redispatch leaves them out).
         var tried: Set<Backend.ID> = []
+        /// What the publish hook attached.
+        var attributes: [String: String] = [:]
     }
+
+    /// Unique per session (32 hex digits): its events' `sessionID`.
+    public let id: String = {
+        var rng = SystemRandomNumberGenerator()
+        return [rng.next(), rng.next()].map { (n: UInt64) in
+            let hex = String(n, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }()
 
     public let request: StreamRequest
     public let role: SessionRole
@@ -89,10 +100,17 @@ public final class StreamSession: Sendable {
 
     /// The event of this session (`publish_start`, `play_start`; the end kinds from it).
     public func event(_ kind: StreamEvent.Kind? = nil) -> StreamEvent {
-        StreamEvent(
+        let (backend, attributes) = state.withLock { ($0.lease?.backend.id, $0.attributes) }
+        var event = StreamEvent(
             kind: kind ?? (role == .publish ? .publishStart : .playStart), request: request, module: context.module, client: client,
-            backend: state.withLock { $0.lease?.backend.id })
+            backend: backend)
+        event.sessionID = id
+        event.attributes = attributes
+        return event
     }
+
+    /// What the publish hook attached to the session.
+    public var attributes: [String: String] { state.withLock { $0.attributes } }
 
     // MARK: Opening
 
@@ -107,10 +125,13 @@ public final class StreamSession: Sendable {
     public func authorize() async throws(Refusal) {
         try begin()
         guard role == .publish else { return }
-        if case .deny(let why) = await context.hooks.authorizePublish(event()) {
+        let decision = await context.hooks.authorizePublish(event())
+        if case .deny(let why) = decision {
             end(reason: "publish refused: \(why)")
             throw .denied(why)
         }
+        let attributes = decision.attributes
+        if !attributes.isEmpty { state.withLock { $0.attributes = attributes } }
     }
 
     /// Asks the router for the backend of the stream and leases its route.
@@ -132,6 +153,29 @@ public final class StreamSession: Sendable {
         return try adopt(lease)
     }
 
+    /// A player routed again joins its stream where its publisher is now, waiting until
+    /// `until` for the publisher to reappear (an encoder reconnecting after its origin died);
+    /// past it the session ends and `.noStream` tells the module to say "not found".
+    private func follow(excluding tried: Set<Backend.ID>, until: ContinuousClock.Instant) async throws(Refusal) -> RouteLease {
+        while true {
+            let lease: RouteLease
+            do {
+                lease = try await context.router.acquire(
+                    request, needs: kind, role: role, client: client, module: context.module.name, excluding: tried, follow: true)
+            } catch {
+                guard case .noStream = error, ContinuousClock.now < until, !isEnded else {
+                    end(reason: "\(error)")
+                    throw .routing(error)
+                }
+                try? await Task.sleep(for: Self.followPoll)
+                continue
+            }
+            return try adopt(lease)
+        }
+    }
+
+    static let followPoll = Duration.milliseconds(250)
+
     /// Leases `backend` without routing: a session pinned to where its state is (an HLS play
     /// session, a WebRTC session signalled through another proxy). No hook is asked.
     @discardableResult
@@ -146,7 +190,15 @@ public final class StreamSession: Sendable {
     /// same session is routed again, never to a backend it already tried, at most the router's
     /// `redispatchAttempts` times. The client sees a normal connect. When no attempt is left or
     /// no other backend can take it, the session ends as unreachable and this throws.
-    public func redispatch(reason: String) async throws(Refusal) -> RouteLease {
+    ///
+    /// A player that joined an existing route (its stream was known to be on the failed
+    /// backend) is not placed anew: its stream is wherever its publisher is now. It joins the
+    /// stream's route once that names a reachable backend, waiting up to the router's
+    /// `redispatchWait` (and no later than `deadline`) for the publisher to come back; otherwise
+    /// it ends with `.routing(.noStream)`, which the module answers as its protocol says "not
+    /// found". A player that placed the stream itself (no route existed: nothing was published
+    /// through any proxy, the origin may have the stream by other means) is placed again.
+    public func redispatch(reason: String, deadline: ContinuousClock.Instant? = nil) async throws(Refusal) -> RouteLease {
         enum Step {
             case gone(String), exhausted, again(RouteLease, Set<Backend.ID>)
         }
@@ -170,7 +222,13 @@ public final class StreamSession: Sendable {
             // unreachable end; the router takes that in before it routes again.
             failed.endUnreachable(reason)
             do {
+                if role == .play, !failed.claimedRoute {
+                    let wait = ContinuousClock.now.advanced(by: context.router.configuration.redispatchWait)
+                    return try await follow(excluding: tried, until: deadline.map { min($0, wait) } ?? wait)
+                }
                 return try await route(excluding: tried)
+            } catch .routing(.noStream(let key)) {
+                throw .routing(.noStream(key))
             } catch .routing(let error) {
                 throw .unreachable("\(reason); no other backend: \(error)")
             }
@@ -178,8 +236,9 @@ public final class StreamSession: Sendable {
     }
 
     /// `redispatch(reason:)` for a channel handler, completed on `loop`.
-    public func redispatch(reason: String, on loop: any EventLoop) -> EventLoopFuture<RouteLease> {
-        loop.makeFutureWithTask { try await self.redispatch(reason: reason) }
+    public func redispatch(reason: String, deadline: NIODeadline? = nil, on loop: any EventLoop) -> EventLoopFuture<RouteLease> {
+        let until = deadline.map { ContinuousClock.now.advanced(by: .nanoseconds(($0 - .now()).nanoseconds)) }
+        return loop.makeFutureWithTask { try await self.redispatch(reason: reason, deadline: until) }
     }
 
     // MARK: Opening from an event loop
@@ -285,8 +344,11 @@ public final class StreamSession: Sendable {
             return (state.lease, state.started)
         }
         if started, let lease {
-            context.hooks.report(StreamEvent(
-                kind: role == .publish ? .publishEnd : .playEnd, request: request, module: context.module, client: client, backend: lease.backend.id))
+            var event = StreamEvent(
+                kind: role == .publish ? .publishEnd : .playEnd, request: request, module: context.module, client: client, backend: lease.backend.id)
+            event.sessionID = id
+            event.attributes = state.withLock { $0.attributes }
+            context.hooks.report(event)
         }
         guard let lease else { return }
         if unreachable { lease.endUnreachable(reason) } else if lingers { lease.end() } else { lease.endWithoutStream() }

@@ -16,6 +16,7 @@ import Testing
             .methodNotAllowed: 405, .noStream: 400, .notAStream: 404, .noSuchFile: 404, .forbiddenPath: 403,
             .unknownHLSSession: 404, .noBackend: 503, .noCapacity: 503, .registryError: 503, .backendLacksProtocol: 502,
             .backendUnreachable: 502, .backendBadResponse: 502, .backendTimeout: 504, .tooManyPipelined: nil, .rateLimited: 429,
+            .streamNotFound: 404,
         ]
         #expect(statuses.count == HTTPRefusal.allCases.count)
         for reason in HTTPRefusal.allCases {
@@ -35,6 +36,8 @@ import Testing
         #expect(HTTPRefusal(routing: RoutingError.noCapacity(.http, "every alive backend with one is draining")) == .noCapacity)
         let key = try StreamKey(vhost: nil, app: "live", stream: "s")
         #expect(HTTPRefusal(routing: RoutingError.backendLacksProtocol(key, Backend.ID(rawValue: "b"), .http)) == .backendLacksProtocol)
+        #expect(HTTPRefusal(routing: RoutingError.noStream(key)) == .streamNotFound)
+        #expect(HTTPRefusal.streamNotFound.status == .notFound, "a player whose stream no publisher holds: 404")
         #expect(HTTPRefusal(routing: CancellationError()) == .registryError, "any other error from routing counts as the registry's")
     }
 

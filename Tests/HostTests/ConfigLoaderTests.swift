@@ -43,7 +43,7 @@ import Testing
     @Test func readsEveryHostKey() throws {
         let c = try load("""
             balancer: hash
-            registry: { backend_alive: 5m, route_linger: 1500ms, redis: { host: r.example.com, port: 6380, password: pw, db: 2 } }
+            registry: { backend_alive: 5m, route_linger: 1500ms, redispatch_wait: 750ms, redis: { host: r.example.com, port: 6380, password: pw, db: 2 } }
             system_api: { listen: "127.0.0.1:12999", register_token: tok }
             default_backend: { enabled: true, ip: 10.0.0.5, rtmp: 1936, http: 0, api: 1986, rtc: 8001, srt: ~ }
             quit: { grace: 1s, force: 2s }
@@ -53,6 +53,7 @@ import Testing
         #expect(c.proxy.balancer == "hash")
         #expect(c.proxy.registry.backendAlive == .seconds(300))
         #expect(c.proxy.registry.routeLinger == .milliseconds(1500))
+        #expect(c.proxy.registry.redispatchWait == .milliseconds(750) && ProxyConfig().registry.redispatchWait == .seconds(2))
         #expect(c.proxy.registry.redis.host == "r.example.com" && c.proxy.registry.redis.port == 6380)
         #expect(c.proxy.registry.redis.password == "pw" && c.proxy.registry.redis.db == 2)
         #expect(c.proxy.systemAPI.listen == ListenEndpoint(host: "127.0.0.1", port: 12999))
@@ -71,7 +72,7 @@ import Testing
         ("event_loops: -1", "proxy.yaml:1:14: event_loops: must be from 0 (one per CPU core) to 1024"),
         ("balancr: x", "proxy.yaml:1:1: balancr: unknown key 'balancr' (allowed: balancer, placement, registry, system_api, commands_api, default_backend, modules, quit, hooks, event_loops, limits)"),
         ("registry:\n  backend_alive: 5x", "proxy.yaml:2:18: registry.backend_alive: invalid duration '5x'"),
-        ("registry:\n  typo: 1", "proxy.yaml:2:3: registry.typo: unknown key 'typo' (allowed: type, backend_alive, heartbeat_misses, route_linger, redispatch_attempts, health_check, redis)"),
+        ("registry:\n  typo: 1", "proxy.yaml:2:3: registry.typo: unknown key 'typo' (allowed: type, backend_alive, heartbeat_misses, route_linger, redispatch_attempts, redispatch_wait, health_check, redis)"),
         ("registry:\n  redispatch_attempts: 17", "proxy.yaml:2:24: registry.redispatch_attempts: must be from 0 to 16"),
         ("registry:\n  health_check: { interval: 1s, timeout: 2s }", "registry.health_check.timeout: must not be longer than the interval (1s)"),
         ("registry:\n  health_check: { fall: 0 }", "registry.health_check.fall: must be from 1 to 100"),
@@ -130,8 +131,36 @@ import Testing
         for (variable, path) in EnvironmentOverrides.table {
             let message = failure("", env: [variable: "[not valid]"])
             #expect(message.contains("environment variable \(variable)") || path.last == "static_files" || path.last == "candidate"
-                || path.last == "password" || path.last == "host" || path.last == "ip", "\(variable): \(message)")
+                || path.last == "password" || path.last == "host" || path.last == "ip"
+                // Read only with the auth type that uses them (coordinatorVariablesConfigureTheHooks).
+                || ["user", "token", "value"].contains(path.last!), "\(variable): \(message)")
         }
+    }
+
+    /// The coordinator's .env alone: its URLs switch the hooks to its format, its auth variables
+    /// set each method, ID_MAX_LENGTH the id rule.
+    @Test func coordinatorVariablesConfigureTheHooks() throws {
+        let c = try load("", env: [
+            "KEY_VERIFICATION_URL": "http://app.local/verify", "KEY_VERIFICATION_AUTH": "Basic",
+            "KEY_VERIFICATION_AUTH_USER": "proxy", "KEY_VERIFICATION_PASSWORD": "pw", "KEY_VERIFICATION_AUTH_TOKEN": "unused",
+            "EVENT_CALLBACK_URL": "https://app.local/events", "EVENT_CALLBACK_AUTH": "CUSTOM", "EVENT_CALLBACK_AUTH_CUSTOM": "ApiKey 42",
+            "ID_MAX_LENGTH": "64",
+        ])
+        let hooks = c.proxy.hooks
+        #expect(hooks.publishAuth.url?.absoluteString == "http://app.local/verify" && hooks.publishAuth.format == .coordinator)
+        #expect(hooks.publishAuth.auth == .basic(user: "proxy", password: "pw"), "a token beside Basic is ignored, as the coordinator does")
+        #expect(hooks.events.urls.map(\.absoluteString) == ["https://app.local/events"] && hooks.events.format == .coordinator)
+        #expect(hooks.events.auth == .custom("ApiKey 42"))
+        #expect(hooks.idMaxLength == 64 && hooks.coordinatorIDs == CoordinatorIDs(maxLength: 64))
+        let bearer = try load("hooks: { events: { urls: [http://a.local/x, http://b.local/y] } }", env: [
+            "EVENT_CALLBACK_URL": "http://app.local/events", "EVENT_CALLBACK_AUTH": "bearer", "EVENT_CALLBACK_AUTH_TOKEN": "t0k",
+        ])
+        #expect(bearer.proxy.hooks.events.urls.map(\.absoluteString) == ["http://app.local/events"], "the variable replaces the list")
+        #expect(bearer.proxy.hooks.events.auth == .bearer("t0k"))
+        let missing = failure("", env: ["KEY_VERIFICATION_URL": "http://a.local/v", "KEY_VERIFICATION_AUTH": "Bearer"])
+        #expect(missing.contains("hooks.publish_auth.auth.token: must be set for type bearer"), "\(missing)")
+        #expect(failure("", env: ["EVENT_CALLBACK_URL": "ftp://x"]).hasPrefix("environment variable EVENT_CALLBACK_URL: hooks.events.urls:"))
+        #expect(failure("", env: ["ID_MAX_LENGTH": "0"]).hasPrefix("environment variable ID_MAX_LENGTH: hooks.id_max_length:"))
     }
 
     @Test func badEnvironmentValueNamesTheVariable() {

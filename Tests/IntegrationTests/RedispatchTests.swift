@@ -159,4 +159,79 @@ import Testing
         #expect(try await Self.redispatches(proxy) == 0)
         try await proxy.stop()
     }
+
+    // MARK: players follow their publisher
+
+    /// A stream published through the proxy to `first`, whose origin then died with its
+    /// publisher (the route still names it); `second` is alive. Returns the stream name.
+    static func streamWhoseOriginDied(_ proxy: ProxyProcess, first: NginxRTMP, second: NginxRTMP) async throws -> String {
+        let port = try await Self.port(proxy, "rtmp")
+        try await Self.register(first.registration(server: "first"), with: proxy)
+        let name = RTMPRelayTests.unique("follow")
+        let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/live/\(name)", seconds: 60)
+        try await Wait.until("the stream on the first origin", timeout: .seconds(15)) { first.published == [name] ? true : nil }
+        first.stop()
+        #expect(try await publisher.wait(timeout: .seconds(15)) != 0, "the publisher lost its origin")
+        try await Self.register(second.registration(server: "second"), with: proxy)
+        return name
+    }
+
+    /// The player's route names a dead origin and nobody publishes the stream any more: after
+    /// `redispatch_wait` it is told so the protocol's way (NetStream.Play.StreamNotFound, an
+    /// HTTP 404), and no route is placed for it.
+    @Test func aPlayerOfAStreamWithNoPublisherLeftIsToldItIsNotFound() async throws {
+        let proxy = try await ProxyProcess.start(
+            config: Self.config(balancer: "round-robin", registry: "\nregistry: { redispatch_wait: 1s }"), healthChecks: false)
+        let first = try await NginxRTMP.start(), second = try await NginxRTMP.start(hls: true)
+        let name = try await Self.streamWhoseOriginDied(proxy, first: first, second: second)
+        let port = try await Self.port(proxy, "rtmp")
+
+        let started = ContinuousClock.now
+        let player = try MediaTools.play("rtmp://127.0.0.1:\(port)/live/\(name)")
+        #expect(try await player.wait(timeout: .seconds(15)) != 0, "refused: \(player.output)")
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .seconds(1) && waited < .seconds(8), "it waited redispatch_wait for a publisher: \(waited)")
+        #expect(MediaTools.timestamps(player.output).isEmpty)
+        #expect(player.output.contains("no live publisher"), "the StreamNotFound status names why: \(player.output)")
+        #expect(second.played.isEmpty, "not placed on the other origin, where it would wait for nothing")
+        try await RTMPRelayTests.waitForRefusals(proxy, ["stream_not_found": 1])
+        let streams = try await HTTPTestClient.get(try proxy.systemAPI.appendingPathComponent("api/v1/streams"))
+        #expect(!streams.text.contains(name), "no route left for it: \(streams.text)")
+        try await proxy.stop()
+    }
+
+    /// The same for an HTTP-FLV player: 404 with SRS's JSON error body.
+    @Test func anHTTPFLVPlayerOfAStreamWithNoPublisherLeftGetsA404() async throws {
+        let proxy = try await ProxyProcess.start(
+            config: Self.config(balancer: "round-robin", registry: "\nregistry: { redispatch_wait: 1s }"), healthChecks: false)
+        let first = try await NginxRTMP.start(hls: true), second = try await NginxRTMP.start(hls: true)
+        let name = try await Self.streamWhoseOriginDied(proxy, first: first, second: second)
+        let port = try await Self.port(proxy, "http-flv")
+        let answer = try await HTTPTestClient.get(URL(string: "http://127.0.0.1:\(port)/live/\(name).flv")!)
+        #expect(answer.status == 404, "\(answer.status) \(answer.text)")
+        #expect(answer.text.contains("no live publisher"), "\(answer.text)")
+        #expect(second.httpRequests.isEmpty, "nothing asked of the other origin: \(second.httpRequests)")
+        try await HTTPFLVRelayTests.waitForRefusals(proxy, ["stream_not_found": 1])
+        try await proxy.stop()
+    }
+
+    /// The encoder reconnects while the player waits: the player follows the stream to the
+    /// origin it moved to and plays, without noticing.
+    @Test func aPlayerWaitingForItsStreamFollowsTheRepublishToTheOtherOrigin() async throws {
+        let proxy = try await ProxyProcess.start(
+            config: Self.config(balancer: "round-robin", registry: "\nregistry: { redispatch_wait: 4s }"), healthChecks: false)
+        let first = try await NginxRTMP.start(), second = try await NginxRTMP.start()
+        let name = try await Self.streamWhoseOriginDied(proxy, first: first, second: second)
+        let port = try await Self.port(proxy, "rtmp")
+
+        let player = try MediaTools.play("rtmp://127.0.0.1:\(port)/live/\(name)")
+        #expect(await proxy.logContains("backend unreachable, routing the session again", within: .seconds(10)), "the player waits for its stream")
+        let republish = try MediaTools.publish("rtmp://127.0.0.1:\(port)/live/\(name)", seconds: 4)
+        #expect(try await republish.wait(timeout: .seconds(20)) == 0, "\(republish.output)")
+        try await player.wait(timeout: .seconds(20))
+        #expect(MediaTools.timestamps(player.output).count > 40, "the player got the stream: \(player.output.suffix(400))")
+        #expect(second.published == [name] && second.played == [name], "both on the origin the stream moved to")
+        try await RTMPRelayTests.waitForRefusals(proxy, [:])
+        try await proxy.stop()
+    }
 }

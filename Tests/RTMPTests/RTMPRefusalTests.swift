@@ -33,6 +33,7 @@ import Testing
         let key = try StreamKey(vhost: nil, app: "live", stream: "s")
         #expect(RTMPRefusal(RoutingError.backendLacksProtocol(key, Backend.ID(rawValue: "b"), .rtmp)) == .backendLacksProtocol)
         #expect(RTMPRefusal(RTMPError.streamIDMismatch(proxy: 1, backend: 2)) == nil, "a backend's fault after the relay started")
+        #expect(RTMPRefusal(RoutingError.noStream(try StreamKey(vhost: nil, app: "live", stream: "s"))) == .streamNotFound)
         #expect(RTMPRefusal(CancellationError()) == nil, "not a refusal")
     }
 

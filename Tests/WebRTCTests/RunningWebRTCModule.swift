@@ -18,7 +18,7 @@ struct RunningWebRTCModule: Sendable {
     /// reports its end).
     static func with(
         registry: any Registry, hooks: any ProxyHooks = RecordingHooks(), configure: (inout WebRTCConfig) -> Void = { _ in },
-        _ body: @Sendable (RunningWebRTCModule) async throws -> Void
+        onRouter: (Router) -> Void = { _ in }, _ body: @Sendable (RunningWebRTCModule) async throws -> Void
     ) async throws {
         var config = WebRTCConfig()
         config.apiListen = ListenEndpoint(host: "127.0.0.1", port: 0)
@@ -26,8 +26,10 @@ struct RunningWebRTCModule: Sendable {
         config.candidate = "127.0.0.1"
         config.idleTimeout = .seconds(5)
         configure(&config)
+        let router = Router(registry: registry, strategy: RoundRobinStrategy())
+        onRouter(router)
         try await ModuleHarness.run(
-            WebRTCModule.self, config: config, router: Router(registry: registry, strategy: RoundRobinStrategy()), hooks: hooks,
+            WebRTCModule.self, config: config, router: router, hooks: hooks,
             listeners: ["webrtc-api", "webrtc-udp"]
         ) { listeners, _ in
             try await body(RunningWebRTCModule(api: listeners.port("webrtc-api"), udp: listeners.port("webrtc-udp")))

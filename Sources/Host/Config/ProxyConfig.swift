@@ -105,6 +105,8 @@ struct RegistryConfig: Decodable, Sendable {
     var routeLinger = ConfigDuration.seconds(60)
     /// How many other backends one session tries when its backend cannot be reached (0: none).
     var redispatchAttempts = 2
+    /// How long a player routed again waits for its stream's publisher to reappear elsewhere.
+    var redispatchWait = ConfigDuration.seconds(2)
     /// Active health checks of every alive origin's endpoints.
     var healthCheck = HealthCheckConfig()
     var redis = RedisConfig()
@@ -115,6 +117,7 @@ struct RegistryConfig: Decodable, Sendable {
         case heartbeatMisses = "heartbeat_misses"
         case routeLinger = "route_linger"
         case redispatchAttempts = "redispatch_attempts"
+        case redispatchWait = "redispatch_wait"
         case healthCheck = "health_check"
         case redis
     }
@@ -135,6 +138,7 @@ struct RegistryConfig: Decodable, Sendable {
         routeLinger = try c.decode(ConfigDuration.self, forKey: .routeLinger, default: d.routeLinger)
         redispatchAttempts = try c.decode(
             Int.self, forKey: .redispatchAttempts, default: d.redispatchAttempts, in: 0...16, "must be from 0 to 16")
+        redispatchWait = try c.decode(ConfigDuration.self, forKey: .redispatchWait, default: d.redispatchWait)
         healthCheck = try c.decode(HealthCheckConfig.self, forKey: .healthCheck, default: d.healthCheck)
         redis = try c.decode(RedisConfig.self, forKey: .redis, default: d.redis)
     }

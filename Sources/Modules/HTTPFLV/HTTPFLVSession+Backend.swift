@@ -77,13 +77,15 @@ extension HTTPFLVSession {
         }
         log(.warning, "backend unreachable, routing the request again: \(why)")
         let bound = NIOLoopBound((self, exchange), eventLoop: loop)
-        stream.redispatch(reason: why, on: loop).whenComplete { result in
+        stream.redispatch(reason: why, deadline: deadline, on: loop).whenComplete { result in
             let (session, exchange) = bound.value
             guard session.exchange === exchange, !session.closed else { return }
             switch result {
             case .success(let lease):
                 exchange.lease = lease
                 session.forward(exchange, to: lease.address, target: target, deadline: deadline)
+            // A player whose stream no publisher holds anywhere: 404.
+            case .failure(StreamSession.Refusal.routing(let error)): session.respond(HTTPRefusal(routing: error), error: "\(error)")
             case .failure: session.respond(.backendUnreachable, error: why)
             }
         }

@@ -39,6 +39,8 @@ enum HTTPRefusal: CountedReason {
     case backendLacksProtocol
     /// The backend could not be reached (502).
     case backendUnreachable
+    /// A player's backend could not be reached and no publisher holds its stream anywhere (404).
+    case streamNotFound
     /// The backend closed before its response head, sent something that is not HTTP, or a
     /// playlist that is not one or is over `max_playlist_size` (502).
     case backendBadResponse
@@ -67,6 +69,7 @@ enum HTTPRefusal: CountedReason {
         case .registryError: "registry_error"
         case .backendLacksProtocol: "backend_lacks_protocol"
         case .backendUnreachable: "backend_unreachable"
+        case .streamNotFound: "stream_not_found"
         case .backendBadResponse: "backend_bad_response"
         case .backendTimeout: "backend_timeout"
         case .tooManyPipelined: "too_many_pipelined"
@@ -82,7 +85,7 @@ enum HTTPRefusal: CountedReason {
         case .requestLineTooLong: .uriTooLong
         case .headTooLarge: .requestHeaderFieldsTooLarge
         case .methodNotAllowed: .methodNotAllowed
-        case .notAStream, .noSuchFile, .unknownHLSSession: .notFound
+        case .notAStream, .noSuchFile, .unknownHLSSession, .streamNotFound: .notFound
         case .forbiddenPath: .forbidden
         case .rateLimited: .tooManyRequests
         case .noBackend, .noCapacity, .registryError: .serviceUnavailable
@@ -108,6 +111,7 @@ enum HTTPRefusal: CountedReason {
         case .noCapacity?: self = .noCapacity
         case .backendLacksProtocol?: self = .backendLacksProtocol
         case .registry?, nil: self = .registryError
+        case .noStream?: self = .streamNotFound
         }
     }
 }

@@ -296,10 +296,12 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         }
         logger.warning("backend unreachable, routing the session again", metadata: ["error": "\(error)"])
         let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        session.redispatch(reason: "\(error)", on: context.eventLoop).whenComplete { result in
+        session.redispatch(reason: "\(error)", deadline: deadline, on: context.eventLoop).whenComplete { result in
             let (handler, context) = loop.value
             switch result {
             case .success(let lease): handler.dial(lease, publishing: publishing, deadline: deadline, context)
+            // A player whose stream no publisher holds anywhere: NetStream.Play.StreamNotFound.
+            case .failure(StreamSession.Refusal.routing(let routing)): handler.refuse(context, publishing: publishing, routing)
             case .failure: handler.refuse(context, publishing: publishing, error)
             }
         }

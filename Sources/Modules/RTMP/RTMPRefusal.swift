@@ -35,6 +35,8 @@ enum RTMPRefusal: CountedReason {
     case registryError
     /// The backend could not be reached, or its handshake failed or timed out.
     case backendUnreachable
+    /// A player's backend could not be reached and no publisher holds its stream anywhere.
+    case streamNotFound
     /// A publish, play or connect after the connection's stream was relayed.
     case streamChange
 
@@ -55,6 +57,7 @@ enum RTMPRefusal: CountedReason {
         case .backendLacksProtocol: "backend_lacks_protocol"
         case .registryError: "registry_error"
         case .backendUnreachable: "backend_unreachable"
+        case .streamNotFound: "stream_not_found"
         case .streamChange: "stream_change"
         }
     }
@@ -85,6 +88,7 @@ enum RTMPRefusal: CountedReason {
             case .noCapacity: self = .noCapacity
             case .backendLacksProtocol: self = .backendLacksProtocol
             case .registry: self = .registryError
+            case .noStream: self = .streamNotFound
             }
         default:
             return nil

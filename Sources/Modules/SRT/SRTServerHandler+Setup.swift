@@ -152,6 +152,8 @@ extension SRTServerHandler {
             let (server, session) = loop.value
             switch result {
             case .success(let lease): server.dial(session, lease)
+            // A player whose stream no publisher holds anywhere: rejected as not found (1404).
+            case .failure(StreamSession.Refusal.routing(let routing)): server.setupFailed(session, "\(routing)", unreachable: false, refused: routing)
             // The session ended as unreachable in `redispatch` (route failed over, backend a suspect).
             case .failure(let error): server.setupFailed(session, "\(error)", unreachable: false)
             }
@@ -164,6 +166,7 @@ extension SRTServerHandler {
         let reason: UInt32
         switch refused {
         case SRTSetupError.refused?: reason = SRTHandshake.RejectReason.forbidden
+        case RoutingError.noStream?: reason = SRTHandshake.RejectReason.notFound
         case is RoutingError: reason = SRTHandshake.RejectReason.serviceUnavailable
         default: reason = SRTHandshake.RejectReason.badGateway
         }

@@ -129,24 +129,15 @@ struct WebRTCSignalling: Sendable {
         }
 
         let session = StreamSession(stream, role: dialect.role, client: request.client, needs: .rtc, context: sessions)
-        let lease: RouteLease
+        var lease: RouteLease
         do {
             lease = try await session.open()
         } catch {
-            switch error {
-            case .denied(let why): throw SignallingRefusal(.forbidden, "publish refused: \(why)")
-            case .routing(let error): throw SignallingRefusal(.serviceUnavailable, "\(error)")
-            case .ended(let why): throw SignallingRefusal(.serviceUnavailable, why)
-            case .unreachable(let why): throw SignallingRefusal(.badGateway, "backend unreachable: \(why)")
-            }
+            throw Self.refusal(error)
         }
         // Until the relay has it, the session ends with any refusal below.
         var handedOff = false
         defer { if !handedOff { session.end(reason: "signalling did not complete") } }
-        let backend = lease.backend
-        guard let api = backend.address(for: .api) else {
-            throw SignallingRefusal(.badGateway, "backend \(backend.id) announces no api endpoint for WebRTC signalling")
-        }
 
         let (body, contentType) = dialect.backendBody(offer: offer.sdp)
         var headers = HTTPHeaders()
@@ -155,18 +146,37 @@ struct WebRTCSignalling: Sendable {
         guard let target = Self.backendTarget(request) else {
             throw SignallingRefusal(.badRequest, "the request path is not a plain signalling path (dot segments, encoded slashes or dots)")
         }
-        let answer: BackendHTTPExchange.Response
-        do {
-            answer = try await BackendHTTPExchange.send(
-                .POST, target, headers: headers, body: body, to: api, on: relay.loop, timeout: settings.backendTimeout
-            ).get()
-        } catch let failure as BackendHTTPExchange.Failure {
-            if case .connect = failure { session.endUnreachable(reason: "\(failure)") }
-            if case .timeout = failure { throw SignallingRefusal(.gatewayTimeout, "\(failure)") }
-            throw SignallingRefusal(.badGateway, "\(failure)")
-        } catch {
-            throw SignallingRefusal(.badGateway, "\(error)")
+        // A backend that cannot be reached: the session is routed again (StreamSession.redispatch)
+        // within the backend timeout, and the offer sent there.
+        let deadline = ContinuousClock.now.advanced(by: .nanoseconds(settings.backendTimeout.nanoseconds))
+        var answer: BackendHTTPExchange.Response
+        while true {
+            guard let api = lease.backend.address(for: .api) else {
+                throw SignallingRefusal(.badGateway, "backend \(lease.backend.id) announces no api endpoint for WebRTC signalling")
+            }
+            do {
+                answer = try await BackendHTTPExchange.send(
+                    .POST, target, headers: headers, body: body, to: api, on: relay.loop, timeout: settings.backendTimeout
+                ).get()
+                break
+            } catch let failure as BackendHTTPExchange.Failure {
+                if case .timeout = failure { throw SignallingRefusal(.gatewayTimeout, "\(failure)") }
+                guard case .connect = failure else { throw SignallingRefusal(.badGateway, "\(failure)") }
+                guard ContinuousClock.now < deadline else {
+                    session.endUnreachable(reason: "\(failure)")
+                    throw SignallingRefusal(.badGateway, "\(failure)")
+                }
+                logger.warning("backend unreachable, routing the session again", metadata: ["backend": "\(lease.backend.id)", "error": "\(failure)"])
+                do {
+                    lease = try await session.redispatch(reason: "\(failure)", deadline: deadline)
+                } catch {
+                    throw Self.refusal(error)
+                }
+            } catch {
+                throw SignallingRefusal(.badGateway, "\(error)")
+            }
         }
+        let backend = lease.backend
 
         guard let answerSDP = dialect.answerSDP(in: answer) else { return Self.passThrough(answer) }
         let proxy = SDPRewriter.ProxyAddress(host: candidateHost(request), port: settings.udpPort)
@@ -197,6 +207,18 @@ struct WebRTCSignalling: Sendable {
             "candidates": "\(offer.removedCandidates) removed from the offer, \(rewritten.rewrittenCandidates) rewritten and \(rewritten.droppedCandidates) dropped in the answer",
         ])
         return dialect.response(sdp: rewritten.sdp, location: resource.map { WebRTCResourceRecord.pathPrefix + $0 }, backend: answer)
+    }
+
+    /// The answer to a session that could not be opened or routed again.
+    private static func refusal(_ error: StreamSession.Refusal) -> SignallingRefusal {
+        switch error {
+        case .denied(let why): SignallingRefusal(.forbidden, "publish refused: \(why)")
+        // A player whose stream no publisher holds anywhere (after its backend could not be reached).
+        case .routing(.noStream(let key)): SignallingRefusal(.notFound, "stream \(key) is not published")
+        case .routing(let error): SignallingRefusal(.serviceUnavailable, "\(error)")
+        case .ended(let why): SignallingRefusal(.serviceUnavailable, why)
+        case .unreachable(let why): SignallingRefusal(.badGateway, "backend unreachable: \(why)")
+        }
     }
 
     private func put(_ value: String, _ namespace: String, _ id: String) async throws(SignallingRefusal) {
