@@ -11,8 +11,9 @@ public final class NginxRTMP: Sendable {
     public let directory: URL
     private let peer: PeerProcess
 
-    public static func start(hls: Bool = false) async throws -> NginxRTMP {
-        let nginx = try NginxRTMP(hls: hls)
+    /// `applications`: more RTMP applications beside `live` (plain live ones, no HLS).
+    public static func start(hls: Bool = false, applications: [String] = []) async throws -> NginxRTMP {
+        let nginx = try NginxRTMP(hls: hls, applications: applications)
         try await Wait.until("nginx-rtmp on port \(nginx.port)", timeout: .seconds(10)) { () throws -> Bool? in
             if isListening(nginx.port) && (nginx.httpPort.map(isListening) ?? true) { return true }
             if !nginx.peer.isRunning { throw TestFailure("nginx exited:\n\(nginx.peer.output)") }
@@ -21,7 +22,7 @@ public final class NginxRTMP: Sendable {
         return nginx
     }
 
-    private init(hls: Bool) throws {
+    private init(hls: Bool, applications: [String]) throws {
         port = try FreePort.tcp()
         httpPort = hls ? try FreePort.tcp() : nil
         directory = try PackagePaths.temporaryDirectory("nginx-rtmp")
@@ -54,6 +55,7 @@ public final class NginxRTMP: Sendable {
                     listen 127.0.0.1:\(port);
                     chunk_size 4096;
                     application live { live on; record off; \(hlsApplication) }
+                    \(applications.map { "application \($0) { live on; record off; }" }.joined(separator: "\n            "))
                 }
             }
             \(http)

@@ -37,10 +37,11 @@ import Testing
             """)
         #expect(h.publishAuth.url?.absoluteString == "https://auth.example.com/hook?x=1")
         #expect(h.publishAuth.timeout == .milliseconds(500) && h.publishAuth.onError == .allow)
-        #expect(h.publishAuth.bearerToken == "s3cret" && h.publishAuth.headers == ["X-Api-Key": "k1"])
+        #expect(h.publishAuth.auth == .bearer("s3cret") && h.publishAuth.headers == ["X-Api-Key": "k1"])
+        #expect(h.publishAuth.format == .srs && h.events.format == .srs && h.coordinatorIDs == nil, "SRS's format unless asked")
         #expect(h.events.urls.map(\.absoluteString) == ["http://127.0.0.1:9000/a", "http://h.example.com/b"])
         #expect(h.events.events == [.publishStart, .playEnd] && h.events.timeout == .seconds(2))
-        #expect(h.events.bearerToken == "t" && h.events.headers == ["X-Tenant": "blue"])
+        #expect(h.events.auth == .bearer("t") && h.events.headers == ["X-Tenant": "blue"])
         #expect(h.events.retry.maxAttempts == 3 && h.events.retry.initialBackoff == .milliseconds(200) && h.events.retry.maxBackoff == .seconds(2))
         #expect(h.events.queueLimit == 50)
     }
@@ -48,7 +49,7 @@ import Testing
     @Test(arguments: [
         ("hooks:\n  publish_auth:\n    url: not a url\n", "proxy.yaml:3:10: hooks.publish_auth.url: 'not a url' is not an http:// or https:// URL with a host"),
         ("hooks:\n  publish_auth:\n    url: http://\n", "proxy.yaml:3:10: hooks.publish_auth.url: 'http://' is not"),
-        ("hooks:\n  publish_auth:\n    secret: x\n", "proxy.yaml:3:5: hooks.publish_auth.secret: unknown key 'secret' (allowed: url, timeout, on_error, bearer_token, headers)"),
+        ("hooks:\n  publish_auth:\n    secret: x\n", "proxy.yaml:3:5: hooks.publish_auth.secret: unknown key 'secret' (allowed: url, timeout, format, auth, on_error, bearer_token, headers)"),
         ("hooks:\n  publish_auth: { on_error: maybe }\n", "hooks.publish_auth.on_error: unknown value 'maybe' (allowed: deny, allow)"),
         ("hooks:\n  publish_auth: { timeout: 0s }\n", "hooks.publish_auth.timeout: must be greater than 0"),
         ("hooks:\n  publish_auth: { headers: { \"Bad Name\": x } }\n", "hooks.publish_auth.headers: 'Bad Name' is not a header name"),
@@ -57,7 +58,15 @@ import Testing
         ("hooks:\n  events: { retry: { max_attempts: 0 } }\n", "hooks.events.retry.max_attempts: must be from 1 to 100"),
         ("hooks:\n  events: { retry: { initial_backoff: 10s, max_backoff: 1s } }\n", "hooks.events.retry.max_backoff: must not be shorter than initial_backoff"),
         ("hooks:\n  events: { queue_limit: 0 }\n", "hooks.events.queue_limit: must be from 1 to 10000000"),
-        ("hooks:\n  commands: {}\n", "proxy.yaml:2:3: hooks.commands: unknown key 'commands' (allowed: publish_auth, events)"),
+        ("hooks:\n  commands: {}\n", "proxy.yaml:2:3: hooks.commands: unknown key 'commands' (allowed: publish_auth, events, id_max_length)"),
+        ("hooks:\n  publish_auth: { format: json }\n", "hooks.publish_auth.format: unknown format 'json' (allowed: srs, coordinator)"),
+        ("hooks:\n  publish_auth: { auth: { type: digest } }\n", "hooks.publish_auth.auth.type: unknown auth type 'digest' (allowed: none, basic, bearer, custom)"),
+        ("hooks:\n  publish_auth: { auth: { type: basic } }\n", "hooks.publish_auth.auth.user: must be set for type basic"),
+        ("hooks:\n  publish_auth: { auth: { type: basic, user: \"a:b\" } }\n", "hooks.publish_auth.auth.user: must not contain ':'"),
+        ("hooks:\n  events: { auth: { type: custom } }\n", "hooks.events.auth.value: must be set for type custom"),
+        ("hooks:\n  events: { auth: { type: bearer, token: \"a\\nb\" } }\n", "hooks.events.auth.token: must not contain a line break"),
+        ("hooks:\n  events: { bearer_token: t, auth: { type: basic, user: u } }\n", "hooks.events.bearer_token: give either bearer_token or auth, not both"),
+        ("hooks:\n  id_max_length: 5000\n", "hooks.id_max_length: must be from 1 to 1024"),
     ])
     func badValuesNameFileLineAndKey(_ yaml: String, _ expected: String) {
         let message = failure(yaml)
@@ -65,9 +74,9 @@ import Testing
     }
 
     @Test(arguments: [
-        (200, "0", PublishAuthorizer.Verdict.allow),
-        (200, " 0\n", .allow),
-        (200, #"{"code":0,"msg":"ok"}"#, .allow),
+        (200, "0", PublishAuthorizer.Verdict.allow([:])),
+        (200, " 0\n", .allow([:])),
+        (200, #"{"code":0,"msg":"ok"}"#, .allow([:])),
         (200, #"{"code":403}"#, .deny("the hook answered code 403")),
         (200, #"{"code":"0"}"#, .deny(#"the hook answered '{"code":"0"}' without a numeric code"#)),
         (200, #"{"ok":true}"#, .deny(#"the hook answered '{"ok":true}' without a numeric code"#)),

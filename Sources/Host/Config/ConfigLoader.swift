@@ -79,10 +79,15 @@ struct ConfigLoader {
         guard root.mapping != nil else {
             throw ConfigError(location: location(root.mark, path: []), key: "", message: "expected a mapping of settings at the top level")
         }
-        overridden = Set(EnvironmentOverrides.table.filter { !(environment[$0.variable] ?? "").isEmpty }.map { $0.path.joined(separator: ".") })
+        let set = EnvironmentOverrides.table.filter { !(environment[$0.variable] ?? "").isEmpty }
+        let implied = EnvironmentOverrides.implied.filter { !(environment[$0.variable] ?? "").isEmpty }
+        overridden = Set(set.map { Self.listPath($0.path).joined(separator: ".") } + implied.map { $0.path.joined(separator: ".") })
         root = try expandVariables(root, path: [])
-        for (variable, path) in EnvironmentOverrides.table {
-            guard let value = environment[variable], !value.isEmpty else { continue }
+        for (variable, path) in set {
+            root = Self.setting(root, path[...], to: environment[variable]!)
+            envSources[Self.listPath(path).joined(separator: ".")] = variable
+        }
+        for (variable, path, value) in implied {
             root = Self.setting(root, path[...], to: value)
             envSources[path.joined(separator: ".")] = variable
         }
@@ -119,8 +124,15 @@ struct ConfigLoader {
         }
     }
 
+    /// A path without its list index: the key a list-item override replaces whole.
+    private static func listPath(_ path: [String]) -> [String] {
+        path.last.flatMap(Int.init) != nil ? Array(path.dropLast()) : path
+    }
+
     private static func setting(_ node: Node, _ path: ArraySlice<String>, to value: String) -> Node {
         guard let first = path.first else { return Node(value) }
+        // A list set by a variable is that one item (EVENT_CALLBACK_URL -> hooks.events.urls).
+        if path.count == 1, Int(first) != nil { return .sequence(Node.Sequence([Node(value)])) }
         var mapping = node.mapping ?? Node.Mapping([])
         mapping[first] = setting(mapping[first] ?? .mapping(Node.Mapping([])), path.dropFirst(), to: value)
         return .mapping(mapping)

@@ -1,5 +1,6 @@
-/// SRS proxy's environment variables and the proxy.yaml keys they override. An empty value is
-/// treated as unset. Listed in docs/configuration.md.
+/// SRS proxy's and the streaming coordinator's environment variables and the proxy.yaml keys they
+/// override. An empty value is treated as unset. A path element that is a number is an item of a
+/// list (the list becomes that one item). Listed in docs/configuration.md.
 enum EnvironmentOverrides {
     static let table: [(variable: String, path: [String])] = [
         ("PROXY_RTMP_SERVER", ["modules", "rtmp", "listen"]),
@@ -25,5 +26,26 @@ enum EnvironmentOverrides {
         ("PROXY_DEFAULT_BACKEND_SRT", ["default_backend", "srt"]),
         ("PROXY_GRACE_QUIT_TIMEOUT", ["quit", "grace"]),
         ("PROXY_FORCE_QUIT_TIMEOUT", ["quit", "force"]),
+        // The streaming coordinator's variables.
+        ("KEY_VERIFICATION_URL", ["hooks", "publish_auth", "url"]),
+        ("KEY_VERIFICATION_AUTH", ["hooks", "publish_auth", "auth", "type"]),
+        ("KEY_VERIFICATION_AUTH_USER", ["hooks", "publish_auth", "auth", "user"]),
+        ("KEY_VERIFICATION_PASSWORD", ["hooks", "publish_auth", "auth", "password"]),
+        ("KEY_VERIFICATION_AUTH_TOKEN", ["hooks", "publish_auth", "auth", "token"]),
+        ("KEY_VERIFICATION_AUTH_CUSTOM", ["hooks", "publish_auth", "auth", "value"]),
+        ("EVENT_CALLBACK_URL", ["hooks", "events", "urls", "0"]),
+        ("EVENT_CALLBACK_AUTH", ["hooks", "events", "auth", "type"]),
+        ("EVENT_CALLBACK_AUTH_USER", ["hooks", "events", "auth", "user"]),
+        ("EVENT_CALLBACK_PASSWORD", ["hooks", "events", "auth", "password"]),
+        ("EVENT_CALLBACK_AUTH_TOKEN", ["hooks", "events", "auth", "token"]),
+        ("EVENT_CALLBACK_AUTH_CUSTOM", ["hooks", "events", "auth", "value"]),
+        ("ID_MAX_LENGTH", ["hooks", "id_max_length"]),
+    ]
+
+    /// Settings a variable implies besides its own key: the coordinator's URLs switch their hook
+    /// to the coordinator's format, as they configure the coordinator.
+    static let implied: [(variable: String, path: [String], value: String)] = [
+        ("KEY_VERIFICATION_URL", ["hooks", "publish_auth", "format"], "coordinator"),
+        ("EVENT_CALLBACK_URL", ["hooks", "events", "format"], "coordinator"),
     ]
 }

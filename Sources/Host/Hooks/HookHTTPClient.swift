@@ -11,6 +11,7 @@ final class HookHTTPClient: Sendable {
     struct Response: Sendable {
         var status: Int
         var body: String
+        var headers = HTTPHeaders()
     }
 
     enum Failure: Error, CustomStringConvertible {
@@ -62,21 +63,25 @@ final class HookHTTPClient: Sendable {
         }
     }
 
-    /// POSTs `json` to `url`; the whole exchange ends within `timeout`.
-    func post(_ url: URL, json: String, headers: [String: String], bearerToken: String, timeout: Duration) async throws(Failure) -> Response {
+    /// POSTs to `url`: `json` as an `application/json` body, or an empty body when nil (the
+    /// coordinator format); `authorization` as the header of that name. The whole exchange ends
+    /// within `timeout`.
+    func post(
+        _ url: URL, json: String?, headers: [String: String], authorization: String?, timeout: Duration
+    ) async throws(Failure) -> Response {
         let client = try client()
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
+        if json != nil { request.headers.add(name: "Content-Type", value: "application/json") }
         request.headers.add(name: "User-Agent", value: "\(ProxyVersion.name)/\(ProxyVersion.string)")
-        if !bearerToken.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(bearerToken)") }
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
         for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(string: json))
+        request.body = .bytes(ByteBuffer(string: json ?? ""))
         let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.seconds * 1e9))
         do {
             let response = try await client.execute(request, deadline: deadline)
             let body = try await response.body.collect(upTo: Self.maxResponseBody)
-            return Response(status: Int(response.status.code), body: String(buffer: body))
+            return Response(status: Int(response.status.code), body: String(buffer: body), headers: response.headers)
         } catch is NIOTooManyBytesError {
             throw .tooLarge(Self.maxResponseBody)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {

@@ -24,6 +24,10 @@ struct HookRequestBody: Encodable, Sendable {
     /// Only in event callbacks: one id per event, the same in every retry and for every url.
     var eventID: String?
     var backend: String?
+    /// The session's id, the same in its start and end (the coordinator's streaming id).
+    var sessionID: String?
+    /// What the publish hook attached to the session; absent when nothing.
+    var attributes: [String: String]?
     /// When the proxy saw it, ISO 8601.
     var time: String
 
@@ -39,6 +43,8 @@ struct HookRequestBody: Encodable, Sendable {
         case event
         case eventID = "event_id"
         case backend, time
+        case sessionID = "session_id"
+        case attributes
     }
 
     /// SRS's action for an event kind.
@@ -68,6 +74,8 @@ struct HookRequestBody: Encodable, Sendable {
         self.event = eventID == nil ? nil : event.kind.rawValue
         self.eventID = eventID
         backend = event.backend?.rawValue
+        sessionID = event.sessionID.isEmpty ? nil : event.sessionID
+        attributes = event.attributes.isEmpty ? nil : event.attributes
         self.time = time.formatted(.iso8601)
     }
 

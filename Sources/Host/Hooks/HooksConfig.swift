@@ -1,14 +1,31 @@
 import Foundation
 import ProxyCore
 
+/// The wire format of a hook: SRS's http_hooks (a JSON body) or the streaming coordinator's
+/// (an empty body, `x-streaming-*` headers, status 200 as the only yes).
+enum HookFormat: String, Sendable, CaseIterable {
+    case srs, coordinator
+
+    static func decode<K: CodingKey>(_ c: KeyedDecodingContainer<K>, _ key: K) throws -> HookFormat {
+        let name = try c.decode(String.self, forKey: key, default: HookFormat.srs.rawValue)
+        guard let format = HookFormat(rawValue: name.lowercased()) else {
+            throw c.invalid(key, "unknown format '\(name)' (allowed: srs, coordinator)")
+        }
+        return format
+    }
+}
+
 /// `hooks:` the publish-auth webhook and the event callbacks (both off unless a url is set).
 struct HooksConfig: Decodable, Sendable {
     var publishAuth = PublishAuthConfig()
     var events = EventsConfig()
+    /// The longest channel and key (and streaming id) the coordinator format takes (its `ID_MAX_LENGTH`).
+    var idMaxLength = 128
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case publishAuth = "publish_auth"
         case events
+        case idMaxLength = "id_max_length"
     }
 
     init() {}
@@ -19,6 +36,12 @@ struct HooksConfig: Decodable, Sendable {
         let d = HooksConfig()
         publishAuth = try c.decode(PublishAuthConfig.self, forKey: .publishAuth, default: d.publishAuth)
         events = try c.decode(EventsConfig.self, forKey: .events, default: d.events)
+        idMaxLength = try c.decode(Int.self, forKey: .idMaxLength, default: d.idMaxLength, in: 1...1024, "must be from 1 to 1024")
+    }
+
+    /// Channel and key are checked as the coordinator checks them (the publish hook's format).
+    var coordinatorIDs: CoordinatorIDs? {
+        publishAuth.format == .coordinator || events.format == .coordinator ? CoordinatorIDs(maxLength: idMaxLength) : nil
     }
 }
 
@@ -34,13 +57,17 @@ struct PublishAuthConfig: Decodable, Sendable {
     var timeout = ConfigDuration.seconds(3)
     /// What a publish gets when the hook cannot answer (unreachable, timeout, HTTP 5xx).
     var onError = OnError.deny
-    /// Sent as `Authorization: Bearer <token>` when not empty.
-    var bearerToken = ""
+    /// `srs`: SRS's on_publish JSON, allowed by `0` or `{"code":0}`. `coordinator`: an empty
+    /// POST with `x-streaming-channel` (the app), `x-streaming-key` (the stream name) and
+    /// `x-user-ip`; status 200 allows, any other status denies.
+    var format = HookFormat.srs
+    /// The `Authorization` header (`auth:`, or the older `bearer_token`).
+    var auth = HookAuth.none
     /// Extra request headers.
     var headers: [String: String] = [:]
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case url, timeout
+        case url, timeout, format, auth
         case onError = "on_error"
         case bearerToken = "bearer_token"
         case headers
@@ -59,7 +86,8 @@ struct PublishAuthConfig: Decodable, Sendable {
             throw c.invalid(.onError, "unknown value '\(onErrorName)' (allowed: deny, allow)")
         }
         self.onError = onError
-        bearerToken = try c.decode(String.self, forKey: .bearerToken, default: d.bearerToken)
+        format = try HookFormat.decode(c, .format)
+        auth = try HookAuthConfig.decode(c, auth: .auth, bearerToken: .bearerToken)
         headers = try HookHeaders.decode(c, .headers)
     }
 }
@@ -72,14 +100,18 @@ struct EventsConfig: Decodable, Sendable {
     var events: [StreamEvent.Kind] = [.publishStart, .publishEnd, .playStart, .playEnd]
     /// For one delivery attempt to one url.
     var timeout = ConfigDuration.seconds(3)
-    var bearerToken = ""
+    /// `srs`: SRS's JSON bodies for the selected `events`. `coordinator`: `stream-available`
+    /// (publish start) and `stream-closed` (publish end), empty bodies with `x-streaming-*`
+    /// headers, retried until answered 200 (`retry.max_attempts` does not apply).
+    var format = HookFormat.srs
+    var auth = HookAuth.none
     var headers: [String: String] = [:]
     var retry = RetryConfig()
     /// Most deliveries waiting in the queue (shared by all proxies in redis mode); past it new ones are dropped.
     var queueLimit = 10_000
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case urls, events, timeout
+        case urls, events, timeout, format, auth
         case bearerToken = "bearer_token"
         case headers, retry
         case queueLimit = "queue_limit"
@@ -104,7 +136,8 @@ struct EventsConfig: Decodable, Sendable {
             return kind
         }
         timeout = try c.decodePositive(.timeout, default: d.timeout)
-        bearerToken = try c.decode(String.self, forKey: .bearerToken, default: d.bearerToken)
+        format = try HookFormat.decode(c, .format)
+        auth = try HookAuthConfig.decode(c, auth: .auth, bearerToken: .bearerToken)
         headers = try HookHeaders.decode(c, .headers)
         retry = try c.decode(RetryConfig.self, forKey: .retry, default: d.retry)
         queueLimit = try c.decode(Int.self, forKey: .queueLimit, default: d.queueLimit)
@@ -114,7 +147,8 @@ struct EventsConfig: Decodable, Sendable {
 
 /// `hooks.events.retry:` exponential backoff between delivery attempts.
 struct RetryConfig: Decodable, Sendable {
-    /// Attempts per delivery, the first included; then it is dropped with a log line.
+    /// Attempts per delivery, the first included; then it is dropped with a log line (the
+    /// coordinator format retries without a limit).
     var maxAttempts = 8
     /// Delay after the first failure; doubled after each further one, up to `max_backoff`.
     var initialBackoff = ConfigDuration.seconds(1)

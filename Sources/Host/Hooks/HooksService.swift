@@ -7,7 +7,8 @@ import Synchronization
 
 /// The `hooks` service: moves reported events into the registry's event queue and delivers what
 /// is due to the `hooks.events` urls (any proxy on a shared Redis delivers any proxy's events),
-/// acking on HTTP 2xx, retrying with exponential backoff, dropping after `retry.max_attempts`.
+/// acking on HTTP 2xx (200 for the coordinator format), retrying with exponential backoff,
+/// dropping after `retry.max_attempts` (never for the coordinator format).
 /// Runs before the modules in the service group, so on graceful shutdown it stops after them:
 /// it then queues what they reported last, delivers what is due, and returns (what is waiting for
 /// a later retry stays in the queue); quit.grace ends it by cancellation. Closes the HTTP client.
@@ -40,8 +41,10 @@ struct HooksService: Service {
     func run() async {
         let progress = Progress()
         if !config.urls.isEmpty {
-            logger.info("event callbacks on", metadata: [
-                "urls": "\(config.urls.count)", "events": "\(config.events.map(\.rawValue).joined(separator: ","))",
+            logger.info("event callbacks on", metadata: config.format == .coordinator ? [
+                "urls": "\(config.urls.count)", "format": "coordinator", "events": "stream-available,stream-closed", "max_attempts": "unlimited",
+            ] : [
+                "urls": "\(config.urls.count)", "format": "srs", "events": "\(config.events.map(\.rawValue).joined(separator: ","))",
                 "max_attempts": "\(config.retry.maxAttempts)",
             ])
         }
@@ -80,6 +83,9 @@ struct HooksService: Service {
         var failures = 0
         while true {
             do {
+                // A stream-closed first cancels its stream-available if that is still queued
+                // (the coordinator's rule: the application never hears of it).
+                for cancelled in delivery.cancels ?? [] { try await queue.ack(cancelled) }
                 if try await queue.enqueue(id: id, payload: delivery.payload(), limit: config.queueLimit) {
                     hooks.counters.add(.queued)
                 } else {
@@ -143,8 +149,10 @@ struct HooksService: Service {
         let metadata: Logger.Metadata = ["event_id": "\(delivery.eventID)", "url": "\(delivery.url)", "attempt": "\(item.attempts)"]
         let failure: String
         do {
-            let response = try await client.post(url, json: delivery.body, headers: config.headers, bearerToken: config.bearerToken, timeout: config.timeout.duration)
-            if (200..<300).contains(response.status) {
+            let headers = config.headers.merging(delivery.headers ?? [:]) { _, event in event }
+            let response = try await client.post(
+                url, json: delivery.body, headers: headers, authorization: config.auth.headerValue, timeout: config.timeout.duration)
+            if delivery.delivered(by: response.status) {
                 try? await queue.ack(item.id)
                 hooks.counters.add(.delivered)
                 logger.debug("event callback delivered", metadata: metadata)
@@ -154,7 +162,7 @@ struct HooksService: Service {
         } catch {
             failure = "\(error)"
         }
-        if item.attempts >= config.retry.maxAttempts {
+        if item.attempts >= config.retry.maxAttempts, !delivery.retriesForever {
             try? await queue.ack(item.id)
             hooks.counters.add(.dropped)
             logger.error("event callback dropped after \(item.attempts) attempts", metadata: metadata.merging(["error": "\(failure)"]) { $1 })

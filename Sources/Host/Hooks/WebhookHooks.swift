@@ -13,6 +13,8 @@ final class WebhookHooks: ProxyHooks {
     let authorizer: PublishAuthorizer?
     let events: EventsConfig
     let counters = HookCounters()
+    /// Channel and key rules of the coordinator format, checked before any hook call.
+    let ids: CoordinatorIDs?
     /// Reported events on their way to the registry's queue (read by the hooks service).
     let pending: AsyncStream<Pending>
     private let selected: Set<StreamEvent.Kind>
@@ -26,7 +28,9 @@ final class WebhookHooks: ProxyHooks {
             PublishAuthorizer(config: config.publishAuth, url: $0, client: client, server: server, service: service, logger: logger)
         }
         events = config.events
-        selected = config.events.urls.isEmpty ? [] : Set(config.events.events)
+        ids = config.coordinatorIDs
+        let kinds: Set<StreamEvent.Kind> = config.events.format == .coordinator ? [.publishStart, .publishEnd] : Set(config.events.events)
+        selected = config.events.urls.isEmpty ? [] : kinds
         (pending, continuation) = AsyncStream.makeStream(of: Pending.self, bufferingPolicy: .bufferingOldest(config.events.queueLimit))
         self.server = server
         self.service = service
@@ -34,21 +38,56 @@ final class WebhookHooks: ProxyHooks {
     }
 
     func authorizePublish(_ event: StreamEvent) async -> HookDecision {
-        await authorizer?.decide(event) ?? .allow
+        if let ids {
+            let key = event.request.key
+            if let problem = ids.problem(key.app, "channel") ?? ids.problem(key.stream, "key") {
+                logger.notice("publish refused before verification", metadata: [
+                    "stream": "\(key)", "client": "\(event.client)", "protocol": "\(event.module)", "reason": "\(problem)",
+                ])
+                return .deny(problem)
+            }
+        }
+        return await authorizer?.decide(event) ?? .allow
     }
 
     func report(_ event: StreamEvent) {
         guard selected.contains(event.kind) else { return }
-        let eventID = UUID().uuidString.lowercased()
-        let body = HookRequestBody(event, server: server, service: service, eventID: eventID).json()
-        let deliveries = events.urls.enumerated().map { i, url in
-            (id: "\(eventID).\(i)", delivery: EventDelivery(url: url.absoluteString, eventID: eventID, body: body))
+        let deliveries: Pending
+        let eventID: String
+        switch events.format {
+        case .srs:
+            eventID = UUID().uuidString.lowercased()
+            let body = HookRequestBody(event, server: server, service: service, eventID: eventID).json()
+            deliveries = events.urls.enumerated().map { i, url in
+                (id: "\(eventID).\(i)", delivery: EventDelivery(url: url.absoluteString, eventID: eventID, body: body))
+            }
+        case .coordinator:
+            deliveries = Self.coordinatorDeliveries(event, urls: events.urls)
+            eventID = deliveries.first?.delivery.eventID ?? ""
         }
         if case .enqueued = continuation.yield(deliveries) { return }
         counters.add(.lost, deliveries.count)
         logger.warning("event callback lost: the queue is full or closed", metadata: [
             "event": "\(event.kind.rawValue)", "stream": "\(event.request.key)", "event_id": "\(eventID)",
         ])
+    }
+
+    /// The coordinator's events: `stream-available` when a publish started, `stream-closed`
+    /// when it ended, empty POSTs with the channel, the streaming id (the session's id) and the
+    /// event type in headers; `stream-available` also carries the session's attributes. Queue
+    /// ids are derived from the session, so a `stream-closed` names the `stream-available`
+    /// items it cancels.
+    static func coordinatorDeliveries(_ event: StreamEvent, urls: [URL]) -> Pending {
+        let available = event.kind == .publishStart
+        let type = available ? "stream-available" : "stream-closed"
+        var headers = ["x-streaming-channel": event.request.key.app, "x-streaming-id": event.sessionID, "x-event-type": type]
+        if available { headers.merge(event.attributes) { own, _ in own } }
+        let eventID = "\(event.sessionID).\(type)"
+        return urls.enumerated().map { i, url in
+            (id: "\(eventID).\(i)", delivery: EventDelivery(
+                url: url.absoluteString, eventID: eventID, body: nil, headers: headers, format: .coordinator,
+                cancels: available ? nil : ["\(event.sessionID).stream-available.\(i)"]))
+        }
     }
 
     /// No more events are taken (graceful shutdown, after the modules stopped); the buffer drains.

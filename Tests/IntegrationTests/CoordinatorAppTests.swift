@@ -1,0 +1,145 @@
+import Foundation
+import ProxyTesting
+import Testing
+
+/// The streaming coordinator's hook contract with a real application (Tests/Peers/coordinator_app.py),
+/// real publishers (ffmpeg over RTMP, srt-live-transmit) and a real origin (nginx-rtmp): key
+/// verification by headers, stream-available then stream-closed with one streaming id,
+/// retries until the application answers 200, each auth method as the application sees it.
+@Suite(.serialized, .timeLimit(.minutes(3)), .peerDiagnostics) struct CoordinatorAppTests {
+    static let channel = "chan-1"
+    static let key = "k3y_A"
+
+    static func config(_ app: CoordinatorApp, verifyAuth: String = "{ type: basic, user: proxy, password: pw }",
+                       eventsAuth: String = "{ type: bearer, token: ev-token }") -> String {
+        """
+        system_api: { listen: 127.0.0.1:0 }
+        modules:
+          rtmp: { listen: 127.0.0.1:0 }
+          srt: { listen: 127.0.0.1:0 }
+        hooks:
+          publish_auth: { url: "\(app.verifyURL)", format: coordinator, auth: \(verifyAuth) }
+          events:
+            urls: ["\(app.eventsURL)"]
+            format: coordinator
+            auth: \(eventsAuth)
+            retry: { initial_backoff: 100ms, max_backoff: 200ms }
+        """
+    }
+
+    /// The proxy and an nginx-rtmp origin with an application named after the channel (the
+    /// coordinator's publishers use `rtmp://host/{channel}/{key}`).
+    static func start(_ config: String, environment: [String: String] = [:]) async throws -> (ProxyProcess, NginxRTMP, Int) {
+        let proxy = try await ProxyProcess.start(config: config, environment: environment)
+        let origin = try await NginxRTMP.start(applications: [channel])
+        let r = try await HTTPTestClient.post(try proxy.systemAPI.appendingPathComponent("api/v1/srs/register"), json: origin.registration(server: "o"))
+        #expect(r.status == 200, "\(r.text)")
+        let port = Int(try await proxy.waitForListener("rtmp").split(separator: ":").last!)!
+        return (proxy, origin, port)
+    }
+
+    /// The events once `count` of them were answered 200.
+    static func delivered(_ app: CoordinatorApp, _ count: Int, timeout: Duration = .seconds(15)) async throws -> [CoordinatorApp.Request] {
+        try await Wait.until("\(count) events answered 200", timeout: timeout) { () async throws -> [CoordinatorApp.Request]? in
+            let events = try await app.events()
+            return events.filter { $0.status == 200 }.count >= count ? events : nil
+        }
+    }
+
+    @Test func aGoodKeyIsVerifiedByHeadersAndTheStreamIsAnnouncedThenClosedUnderOneID() async throws {
+        let app = try await CoordinatorApp.start(keys: [Self.channel: Self.key])
+        let (proxy, origin, port) = try await Self.start(Self.config(app))
+        let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/\(Self.channel)/\(Self.key)", seconds: 2)
+        #expect(try await publisher.wait(timeout: .seconds(20)) == 0, "accepted: \(publisher.output)")
+        #expect(origin.published == [Self.key], "relayed to the origin")
+
+        let verifications = try await app.verifications()
+        #expect(verifications.count == 1)
+        let v = try #require(verifications.first)
+        #expect(v.bodyLength == 0 && v.headers["content-length"] == "0", "an empty body: \(v.headers)")
+        #expect(v.headers["x-streaming-channel"] == Self.channel && v.headers["x-streaming-key"] == Self.key && v.headers["x-user-ip"] == "127.0.0.1")
+        #expect(v.headers["authorization"] == "Basic " + Data("proxy:pw".utf8).base64EncodedString())
+
+        let events = try await Self.delivered(app, 2)
+        #expect(events.map { $0.headers["x-event-type"] } == ["stream-available", "stream-closed"], "in order")
+        let ids = Set(events.compactMap { $0.headers["x-streaming-id"] })
+        #expect(ids.count == 1 && ids.first?.count == 32, "one streaming id: \(ids)")
+        #expect(events.allSatisfy { $0.headers["x-streaming-channel"] == Self.channel && $0.bodyLength == 0 })
+        #expect(events.allSatisfy { $0.headers["authorization"] == "Bearer ev-token" })
+        #expect(events[0].headers["x-record"] == "true" && events[0].headers["x-resolutions"] == "1280x720-30,ORIGINAL",
+                "the verification's attributes travel with stream-available: \(events[0].headers)")
+        try await proxy.stop()
+    }
+
+    @Test func aBadKeyIsRefusedAndNothingReachesTheOriginOrTheEvents() async throws {
+        let app = try await CoordinatorApp.start(keys: [Self.channel: Self.key])
+        let (proxy, origin, port) = try await Self.start(Self.config(app))
+        let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/\(Self.channel)/wrong-key", seconds: 2)
+        #expect(try await publisher.wait(timeout: .seconds(20)) != 0, "refused")
+        #expect(origin.published.isEmpty)
+        #expect(try await app.verifications().map(\.status) == [403])
+        // A channel the coordinator's rule refuses is not even asked about.
+        let dotted = try MediaTools.publish("rtmp://127.0.0.1:\(port)/chan.1/\(Self.key)", seconds: 1)
+        #expect(try await dotted.wait(timeout: .seconds(20)) != 0)
+        #expect(await proxy.logContains("publish refused before verification", "may only hold letters"))
+        #expect(try await app.verifications().count == 1, "no verification for an invalid channel")
+        #expect(try await app.events().isEmpty, "no stream, no event")
+        try await proxy.stop()
+    }
+
+    /// The application fails three times, then takes the event: it arrives, once, in order.
+    @Test func anEventIsRetriedUntilTheApplicationAnswers200() async throws {
+        let app = try await CoordinatorApp.start(keys: [Self.channel: Self.key], failEvents: 3)
+        let (proxy, origin, port) = try await Self.start(Self.config(app, verifyAuth: "{ type: custom, value: \"ApiKey 42\" }"))
+        let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/\(Self.channel)/\(Self.key)", seconds: 3)
+        #expect(try await publisher.wait(timeout: .seconds(20)) == 0, "\(publisher.output)")
+        #expect(origin.published == [Self.key])
+        #expect(try await app.verifications().first?.headers["authorization"] == "ApiKey 42", "Custom auth is the whole header")
+        let events = try await Self.delivered(app, 2)
+        let answered = events.map { "\($0.headers["x-event-type"] ?? "?"):\($0.status)" }
+        #expect(answered.prefix(3).allSatisfy { $0.hasSuffix(":500") }, "\(answered)")
+        #expect(events.filter { $0.status == 200 }.map { $0.headers["x-event-type"] } == ["stream-available", "stream-closed"], "\(answered)")
+        try await proxy.stop()
+    }
+
+    /// The coordinator's .env alone configures the hooks (no hooks: section in proxy.yaml).
+    @Test func theCoordinatorsVariablesAloneSwitchTheHooks() async throws {
+        let app = try await CoordinatorApp.start(keys: [Self.channel: Self.key])
+        let (proxy, origin, port) = try await Self.start("""
+            system_api: { listen: 127.0.0.1:0 }
+            modules:
+              rtmp: { listen: 127.0.0.1:0 }
+            hooks: { events: { retry: { initial_backoff: 100ms, max_backoff: 200ms } } }
+            """, environment: [
+                "KEY_VERIFICATION_URL": app.verifyURL, "KEY_VERIFICATION_AUTH": "Bearer", "KEY_VERIFICATION_AUTH_TOKEN": "vt",
+                "EVENT_CALLBACK_URL": app.eventsURL, "EVENT_CALLBACK_AUTH": "Basic", "EVENT_CALLBACK_AUTH_USER": "u",
+                "EVENT_CALLBACK_PASSWORD": "p",
+            ])
+        let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/\(Self.channel)/\(Self.key)", seconds: 2)
+        #expect(try await publisher.wait(timeout: .seconds(20)) == 0, "\(publisher.output)")
+        #expect(origin.published == [Self.key])
+        #expect(try await app.verifications().first?.headers["authorization"] == "Bearer vt")
+        let events = try await Self.delivered(app, 2)
+        #expect(events.allSatisfy { $0.headers["authorization"] == "Basic " + Data("u:p".utf8).base64EncodedString() })
+        try await proxy.stop()
+    }
+
+    /// SRT publishers name channel and key in the Stream ID (`r=channel/key`).
+    @Test func anSRTPublisherIsVerifiedTheSameWay() async throws {
+        let app = try await CoordinatorApp.start(keys: [Self.channel: Self.key])
+        let proxy = try await ProxyProcess.start(config: Self.config(app))
+        let origin = try await SRTLiveTransmit.start()
+        let r = try await HTTPTestClient.post(try proxy.systemAPI.appendingPathComponent("api/v1/srs/register"), json: origin.registration(server: "o"))
+        #expect(r.status == 200)
+        let port = Int(try await proxy.waitForListener("srt").split(separator: ":").last!)!
+        let good = try SRTTools.publish(try await SRTTools.fixture(), to: SRTTools.url(port: port, streamID: "#!::r=\(Self.channel)/\(Self.key),m=publish"))
+        #expect(try await good.wait(timeout: .seconds(30)) == 0, "accepted: \(good.output)")
+        let bad = try SRTTools.publish(try await SRTTools.fixture(), to: SRTTools.url(port: port, streamID: "#!::r=\(Self.channel)/nope,m=publish"))
+        #expect(try await bad.wait(timeout: .seconds(30)) != 0, "refused: \(bad.output)")
+        #expect(try await app.verifications().map(\.status) == [200, 403])
+        #expect(try await app.verifications().first?.headers["x-streaming-key"] == Self.key)
+        let events = try await Self.delivered(app, 2)
+        #expect(events.map { $0.headers["x-event-type"] } == ["stream-available", "stream-closed"])
+        try await proxy.stop()
+    }
+}
