@@ -145,7 +145,7 @@ public final class StreamSession: Sendable {
         let lease: RouteLease
         do {
             lease = try await context.router.acquire(
-                request, needs: kind, role: role, client: client, module: context.module.name, excluding: tried)
+                request, needs: kind, role: role, client: client, module: context.module.name, excluding: tried, session: id)
         } catch {
             end(reason: "\(error)")
             throw .routing(error)
@@ -156,12 +156,13 @@ public final class StreamSession: Sendable {
     /// A player routed again joins its stream where its publisher is now, waiting until
     /// `until` for the publisher to reappear (an encoder reconnecting after its origin died);
     /// past it the session ends and `.noStream` tells the module to say "not found".
-    private func follow(excluding tried: Set<Backend.ID>, until: ContinuousClock.Instant) async throws(Refusal) -> RouteLease {
+    private func followPublisher(excluding tried: Set<Backend.ID>, until: ContinuousClock.Instant) async throws(Refusal) -> RouteLease {
         while true {
             let lease: RouteLease
             do {
                 lease = try await context.router.acquire(
-                    request, needs: kind, role: role, client: client, module: context.module.name, excluding: tried, follow: true)
+                    request, needs: kind, role: role, client: client, module: context.module.name, excluding: tried, follow: true,
+                    session: id)
             } catch {
                 guard case .noStream = error, ContinuousClock.now < until, !isEnded else {
                     end(reason: "\(error)")
@@ -181,7 +182,8 @@ public final class StreamSession: Sendable {
     @discardableResult
     public func attach(to backend: Backend) async throws(Refusal) -> RouteLease {
         try begin()
-        let lease = await context.router.attach(request, to: backend, kind: kind, role: role, client: client, module: context.module.name)
+        let lease = await context.router.attach(
+            request, to: backend, kind: kind, role: role, client: client, module: context.module.name, session: id)
         return try adopt(lease)
     }
 
@@ -198,7 +200,10 @@ public final class StreamSession: Sendable {
     /// it ends with `.routing(.noStream)`, which the module answers as its protocol says "not
     /// found". A player that placed the stream itself (no route existed: nothing was published
     /// through any proxy, the origin may have the stream by other means) is placed again.
-    public func redispatch(reason: String, deadline: ContinuousClock.Instant? = nil) async throws(Refusal) -> RouteLease {
+    ///
+    /// `follow: false` places such a player like any other (a module that can itself tell the
+    /// player when no publisher comes, as RTMP does by holding the origin's answers until media).
+    public func redispatch(reason: String, deadline: ContinuousClock.Instant? = nil, follow: Bool = true) async throws(Refusal) -> RouteLease {
         enum Step {
             case gone(String), exhausted, again(RouteLease, Set<Backend.ID>)
         }
@@ -222,9 +227,9 @@ public final class StreamSession: Sendable {
             // unreachable end; the router takes that in before it routes again.
             failed.endUnreachable(reason)
             do {
-                if role == .play, !failed.claimedRoute {
+                if follow, role == .play, !failed.claimedRoute {
                     let wait = ContinuousClock.now.advanced(by: context.router.configuration.redispatchWait)
-                    return try await follow(excluding: tried, until: deadline.map { min($0, wait) } ?? wait)
+                    return try await followPublisher(excluding: tried, until: deadline.map { min($0, wait) } ?? wait)
                 }
                 return try await route(excluding: tried)
             } catch .routing(.noStream(let key)) {
@@ -236,9 +241,9 @@ public final class StreamSession: Sendable {
     }
 
     /// `redispatch(reason:)` for a channel handler, completed on `loop`.
-    public func redispatch(reason: String, deadline: NIODeadline? = nil, on loop: any EventLoop) -> EventLoopFuture<RouteLease> {
+    public func redispatch(reason: String, deadline: NIODeadline? = nil, follow: Bool = true, on loop: any EventLoop) -> EventLoopFuture<RouteLease> {
         let until = deadline.map { ContinuousClock.now.advanced(by: .nanoseconds(($0 - .now()).nanoseconds)) }
-        return loop.makeFutureWithTask { try await self.redispatch(reason: reason, deadline: until) }
+        return loop.makeFutureWithTask { try await self.redispatch(reason: reason, deadline: until, follow: follow) }
     }
 
     // MARK: Opening from an event loop

@@ -27,9 +27,20 @@ final class RTMPBackendTranslator: ChannelInboundHandler {
     private let createStreamTransaction: Double?
     private var setupDone = false
     private let onSetup: (SetupOutcome) -> Void
-    private var chunks: [(header: Int, headerLength: Int, payload: ByteBuffer)] = []
+    private var chunks: [(header: Int, headerLength: Int, payload: ByteBuffer, media: Bool)] = []
+    /// A player routed again after its stream's origin died: what the backend sends is held
+    /// until its first audio or video message (a publisher is there), so that a player whose
+    /// stream gets no publisher can still be told NetStream.Play.StreamNotFound (`stopHolding`).
+    private var holding: Bool
+    private var held: [ByteBuffer] = []
+    private var heldBytes = 0
+    static let maxHeldBytes = 256 * 1024
 
-    init(answered: Set<Double>, createStreamTransaction: Double?, limits: RTMPChunkDecoder.Limits, onSetup: @escaping (SetupOutcome) -> Void) {
+    init(
+        answered: Set<Double>, createStreamTransaction: Double?, limits: RTMPChunkDecoder.Limits, holdUntilMedia: Bool = false,
+        onSetup: @escaping (SetupOutcome) -> Void
+    ) {
+        self.holding = holdUntilMedia
         self.answered = answered
         self.createStreamTransaction = createStreamTransaction
         self.decoder = RTMPChunkDecoder(limits: limits)
@@ -60,7 +71,9 @@ final class RTMPBackendTranslator: ChannelInboundHandler {
                     } else {
                         RTMPChunkEncoder.writeContinuationHeader(csid: chunk.csid, timestamp: chunk.timestamp, into: &headers)
                     }
-                    chunks.append((start, headers.writerIndex - start, chunk.payload))
+                    let media = chunk.typeID == RTMPMessageType.audio || chunk.typeID == RTMPMessageType.video
+                        || chunk.typeID == RTMPMessageType.aggregate
+                    chunks.append((start, headers.writerIndex - start, chunk.payload, media))
                 }
             }
         } catch {
@@ -69,11 +82,35 @@ final class RTMPBackendTranslator: ChannelInboundHandler {
         }
         if input.readableBytes > 0 { pending = input }
         // All headers are written: slice them now (no later write copies the shared storage).
+        if holding {
+            if chunks.contains(where: \.media) || heldBytes > Self.maxHeldBytes {
+                holding = false
+                for buffer in held { context.fireChannelRead(wrapInboundOut(buffer)) }
+                held = []
+            } else {
+                for chunk in chunks {
+                    let header = headers.getSlice(at: chunk.header, length: chunk.headerLength)!
+                    held.append(header)
+                    if chunk.payload.readableBytes > 0 { held.append(chunk.payload) }
+                    heldBytes += header.readableBytes + chunk.payload.readableBytes
+                }
+                chunks.removeAll(keepingCapacity: true)
+                return
+            }
+        }
         for chunk in chunks {
             context.fireChannelRead(wrapInboundOut(headers.getSlice(at: chunk.header, length: chunk.headerLength)!))
             if chunk.payload.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(chunk.payload)) }
         }
         chunks.removeAll(keepingCapacity: true)
+    }
+
+    /// Ends the hold without passing anything on; true when it was still holding (no media came).
+    func stopHolding() -> Bool {
+        guard holding else { return false }
+        holding = false
+        held = []
+        return true
     }
 
     /// Commands are re-chunked whole (they are small) after the filtering decision.
@@ -110,7 +147,7 @@ final class RTMPBackendTranslator: ChannelInboundHandler {
             payload: chunk.typeID == RTMPMessageType.commandAMF3 ? command.encoded() : payload, chunkSize: decoder.chunkSize,
             into: &message)
         headers.writeBuffer(&message)
-        chunks.append((start, headers.writerIndex - start, ByteBuffer()))
+        chunks.append((start, headers.writerIndex - start, ByteBuffer(), false))
     }
 
     private func finishSetup(_ outcome: SetupOutcome) {

@@ -57,6 +57,9 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
     private var backendChannel: (any Channel)?
     /// The session's life cycle (hook, lease, events), once its stream is known.
     private var session: StreamSession?
+    /// A player routed again from the origin its stream was on: the origin's answers are held
+    /// until media comes, or it is told NetStream.Play.StreamNotFound (`registry.redispatch_wait`).
+    private var holdForPublisher = false
 
     init(settings: Settings, environment: Environment) {
         self.settings = settings
@@ -295,8 +298,11 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
             return refuse(context, publishing: publishing, error)
         }
         logger.warning("backend unreachable, routing the session again", metadata: ["error": "\(error)"])
+        // A player whose stream was known to be there: placed at once (so it is at the new
+        // origin before the returning publisher's first keyframe), its answers held until media.
+        if !publishing, session.lease?.claimedRoute == false { holdForPublisher = true }
         let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        session.redispatch(reason: "\(error)", deadline: deadline, on: context.eventLoop).whenComplete { result in
+        session.redispatch(reason: "\(error)", deadline: deadline, follow: false, on: context.eventLoop).whenComplete { result in
             let (handler, context) = loop.value
             switch result {
             case .success(let lease): handler.dial(lease, publishing: publishing, deadline: deadline, context)
@@ -321,7 +327,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
             clientChannel.close(promise: nil)
         }
         let translator = RTMPBackendTranslator(
-            answered: answered, createStreamTransaction: createStreamTransaction, limits: settings.limits
+            answered: answered, createStreamTransaction: createStreamTransaction, limits: settings.limits, holdUntilMedia: holdForPublisher
         ) { outcome in
             setupTimeout.cancel()
             switch outcome {
@@ -357,6 +363,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
             fail(context, error)
             return
         }
+        if holdForPublisher { tellNotFoundUnlessMedia(translator, session, client: clientChannel, backend: backend) }
         // Replay: every byte the client sent after its handshake, verbatim, then the splice takes over.
         backend.writeAndFlush(stream, promise: nil)
         stream = ByteBuffer()
@@ -364,6 +371,30 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         self.session = nil
         self.backendChannel = nil
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    /// No media from the new origin within `registry.redispatch_wait`: no publisher holds the
+    /// stream anywhere. The player gets NetStream.Play.StreamNotFound (it has seen nothing of the
+    /// origin yet) and both connections close.
+    private func tellNotFoundUnlessMedia(_ translator: RTMPBackendTranslator, _ session: StreamSession, client: any Channel, backend: any Channel) {
+        let wait = environment.sessions.router.configuration.redispatchWait
+        let refusals = environment.refusals
+        let logger = logger
+        let bound = NIOLoopBound(translator, eventLoop: backend.eventLoop)
+        backend.eventLoop.scheduleTask(in: .nanoseconds(Int64(wait.components.seconds) * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000)) {
+            guard bound.value.stopHolding() else { return }
+            let why = RoutingError.noStream(session.request.key)
+            logger.warning("cannot relay the stream", metadata: ["error": "\(why)"])
+            refusals.increment(.streamNotFound)
+            session.endWithoutStream(reason: "\(why)")
+            var out = client.allocator.buffer(capacity: 256)
+            RTMPReplies.streamError(code: "NetStream.Play.StreamNotFound", description: "\(why)", into: &out)
+            // Written before the backend closes: the splice closes the client with it.
+            client.writeAndFlush(out).whenComplete { _ in
+                backend.close(promise: nil)
+                client.close(promise: nil)
+            }
+        }
     }
 
     private func refuse(_ context: ChannelHandlerContext, publishing: Bool, _ error: any Error) {
