@@ -105,7 +105,7 @@ struct ProxyHost {
     /// requests (always, so another proxy's commands API sees and reaches this one), and the API
     /// itself when `commands_api.enabled`.
     func commandsServices(
-        _ routing: Routing, modules: [BuiltModule], proxyID: String,
+        _ routing: Routing, modules: [BuiltModule], proxyID: String, listeners: CoordinatorShapes.BoundListeners? = nil,
         onListening: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }
     ) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         guard let store = routing.registry as? any SessionCountStore & StreamCloseBroadcast else { return [] }
@@ -119,10 +119,11 @@ struct ProxyHost {
             .init(service: CommandsSharingService(sessions: sessions, counts: store, closes: store, logger: logger), serviceName: "commands-sharing"),
         ]
         if config.proxy.commandsAPI.enabled {
-            let commands = CommandsAPI(
+            var commands = CommandsAPI(
                 config: config.proxy.commandsAPI, sessions: sessions, registry: routing.registry, counts: store, closes: store,
                 shared: config.proxy.registry.type == .redis, group: group, limits: config.proxy.limits, logger: logger,
                 onListening: onListening)
+            commands.listeners = listeners
             services.append(.init(service: try commands.makeApplication(), serviceName: "commands-api"))
         }
         return services
@@ -142,7 +143,8 @@ struct ProxyHost {
         let hooks = HooksService(
             config: proxy.hooks, queue: (routing.registry as? any EventQueue) ?? MemoryEventQueue(), server: api.identity.server,
             service: api.identity.service, group: group, logger: Logger(label: "proxy.hooks"))
-        let modules = try buildModules(routing, hooks: hooks.hooks)
+        let listeners = CoordinatorShapes.BoundListeners(proxy: identity.server)
+        let modules = try buildModules(routing, hooks: hooks.hooks, onListening: { name, address in listeners.add(name, address) })
         // Modules with their own balancer add routers while they are built.
         api.routers = routing.all
         api.metrics = ProxyMetrics(
@@ -152,7 +154,7 @@ struct ProxyHost {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: RouterService(routers: routing.all), serviceName: "router"),
         ]
-        services += try commandsServices(routing, modules: modules, proxyID: api.identity.server)
+        services += try commandsServices(routing, modules: modules, proxyID: api.identity.server, listeners: listeners)
         services.append(.init(service: try api.makeApplication(), serviceName: "system-api"))
         if proxy.defaultBackend.enabled {
             services.append(.init(

@@ -20,6 +20,8 @@ public final class RouteLease: Sendable {
     public let module: String
     /// Whether this lease's `acquire` claimed the route (the stream had none).
     public let claimedRoute: Bool
+    /// The id of the session holding it (StreamSession.id; the coordinator's streaming id).
+    public let sessionID: String
     public let counters = SessionCounters()
     private let router: Router
     private let closing = Mutex(CloseState())
@@ -33,9 +35,10 @@ public final class RouteLease: Sendable {
 
     init(
         id: UInt64, request: StreamRequest, backend: Backend, kind: EndpointKind, role: SessionRole, client: String, module: String,
-        claimedRoute: Bool = false, since: Date, router: Router
+        claimedRoute: Bool = false, sessionID: String = "", since: Date, router: Router
     ) {
         self.claimedRoute = claimedRoute
+        self.sessionID = sessionID
         self.id = id
         self.request = request
         self.backend = backend

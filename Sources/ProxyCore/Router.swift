@@ -96,7 +96,7 @@ public actor Router {
     /// `streamMissTime` this way, so many waiting players cost the registry a few reads a second.
     public func acquire(
         _ request: StreamRequest, needs kind: EndpointKind, role: SessionRole = .play, client: String = "", module: String = "",
-        excluding: Set<Backend.ID> = [], follow: Bool = false
+        excluding: Set<Backend.ID> = [], follow: Bool = false, session: String = ""
     ) async throws(RoutingError) -> RouteLease {
         applyEndings()
         let key = request.key
@@ -132,7 +132,7 @@ public actor Router {
                     _ = try? await registry.refresh(key, backend: backend.id, ttl: configuration.routeTTL)
                 }
                 if follow { streamMisses[key] = nil }
-                return lease(request, backend, kind, role, client, module)
+                return lease(request, backend, kind, role, client, module, session: session)
             }
             replacing = route.backendID
         }
@@ -175,7 +175,7 @@ public actor Router {
         } else if existing == nil {
             logger.debug("route claimed", metadata: ["stream": "\(key)", "backend": "\(backend.id)", "strategy": "\(type(of: strategy).name)"])
         }
-        return lease(request, backend, kind, role, client, module, claimed: winner.backendID == pick.id)
+        return lease(request, backend, kind, role, client, module, claimed: winner.backendID == pick.id, session: session)
     }
 
     /// A lease on a backend chosen earlier for this stream (an HLS play session, maybe made by
@@ -183,11 +183,12 @@ public actor Router {
     /// stream's route has moved elsewhere the lease is detached (it never refreshes or reclaims
     /// the route); when the route lapsed, this proxy's refresh claims it back for `backend`.
     public func attach(
-        _ request: StreamRequest, to backend: Backend, kind: EndpointKind, role: SessionRole = .play, client: String = "", module: String = ""
+        _ request: StreamRequest, to backend: Backend, kind: EndpointKind, role: SessionRole = .play, client: String = "", module: String = "",
+        session: String = ""
     ) async -> RouteLease {
         applyEndings()
         let route = try? await registry.route(for: request.key)
-        let lease = lease(request, backend, kind, role, client, module)
+        let lease = lease(request, backend, kind, role, client, module, session: session)
         if let route, route.backendID != backend.id {
             slots[Slot.ID(key: request.key, backend: backend.id)]?.detached = true
         }
@@ -196,14 +197,14 @@ public actor Router {
 
     private func lease(
         _ request: StreamRequest, _ backend: Backend, _ kind: EndpointKind, _ role: SessionRole, _ client: String, _ module: String,
-        claimed: Bool = false
+        claimed: Bool = false, session: String = ""
     ) -> RouteLease {
         let t = now()
         let id = nextLeaseID
         nextLeaseID += 1
         let lease = RouteLease(
             id: id, request: request, backend: backend, kind: kind, role: role, client: client, module: module, claimedRoute: claimed,
-            since: t, router: self)
+            sessionID: session, since: t, router: self)
         let slotID = Slot.ID(key: request.key, backend: backend.id)
         noteLease(on: backend.id, firstOfStream: slots[slotID]?.leases.isEmpty ?? true)
         slots[slotID, default: Slot(backend: backend, since: t, lastRefresh: t)].leases[id] = lease
@@ -335,10 +336,12 @@ public actor Router {
     /// Asks every session of `key` on this router to end (each module's `onClose` handler: the
     /// protocol's own end). Returns how many sessions were asked. Their leases are released by
     /// the modules as the sessions close; the route lingers as after any last session.
+    /// With `session`, only the session of that id is asked (the coordinator's close of one
+    /// streaming session).
     @discardableResult
-    public func close(_ key: StreamKey, reason: String) -> Int {
+    public func close(_ key: StreamKey, reason: String, session: String? = nil) -> Int {
         applyEndings()
-        let leases = slots.filter { $0.key.key == key }.flatMap { $0.value.leases.values }
+        let leases = slots.filter { $0.key.key == key }.flatMap { $0.value.leases.values }.filter { session == nil || $0.sessionID == session }
         for lease in leases { lease.requestClose(reason) }
         if !leases.isEmpty {
             logger.info("closing the stream's sessions", metadata: ["stream": "\(key)", "sessions": "\(leases.count)", "reason": "\(reason)"])
@@ -357,7 +360,7 @@ public actor Router {
                 clients: slot.leases.values.sorted { $0.id < $1.id }.map {
                     LocalRoute.Client(
                     address: $0.client, kind: $0.kind, role: $0.role, module: $0.module, since: $0.since,
-                    bytesFromClient: $0.counters.bytesFromClient, bytesToClient: $0.counters.bytesToClient)
+                    bytesFromClient: $0.counters.bytesFromClient, bytesToClient: $0.counters.bytesToClient, session: $0.sessionID)
                 })
         }.sorted { $0.key < $1.key }
     }
@@ -386,6 +389,8 @@ public struct LocalRoute: Sendable {
         public var since: Date
         public var bytesFromClient: UInt64
         public var bytesToClient: UInt64
+        /// The session's id (StreamSession.id), empty for a lease made without one.
+        public var session: String = ""
     }
     public var key: StreamKey
     public var backendID: Backend.ID

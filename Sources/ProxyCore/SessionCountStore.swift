@@ -14,11 +14,14 @@ public struct SessionCounts: Codable, Sendable, Equatable {
         public var players: Int
         public var bytesFromClients: UInt64
         public var bytesToClients: UInt64
+        /// The ids of its publishing sessions (the coordinator's streaming ids).
+        public var publisherSessions: [String] = []
 
         public init(
             key: StreamKey, backend: Backend.ID, kind: EndpointKind, module: String, publishers: Int, players: Int, bytesFromClients: UInt64,
-            bytesToClients: UInt64
+            bytesToClients: UInt64, publisherSessions: [String] = []
         ) {
+            self.publisherSessions = publisherSessions
             self.key = key
             self.backend = backend
             self.kind = kind
@@ -32,7 +35,7 @@ public struct SessionCounts: Codable, Sendable, Equatable {
         public var sessions: Int { publishers + players }
 
         enum CodingKeys: String, CodingKey {
-            case key, backend, kind, module, publishers, players, bytesFromClients, bytesToClients
+            case key, backend, kind, module, publishers, players, bytesFromClients, bytesToClients, publisherSessions
         }
 
         /// A proxy of an earlier version publishes no module: its endpoint kind stands in.
@@ -46,6 +49,7 @@ public struct SessionCounts: Codable, Sendable, Equatable {
             players = try c.decode(Int.self, forKey: .players)
             bytesFromClients = try c.decode(UInt64.self, forKey: .bytesFromClients)
             bytesToClients = try c.decode(UInt64.self, forKey: .bytesToClients)
+            publisherSessions = try c.decodeIfPresent([String].self, forKey: .publisherSessions) ?? []
         }
     }
 

@@ -6,11 +6,14 @@ public struct StreamCloseRequest: Codable, Sendable, Equatable {
     public var key: StreamKey
     /// The proxy that took the request (it has closed its own sessions already).
     public var origin: String
+    /// Only the session with this id (the coordinator's streaming id); nil: every session of the stream.
+    public var session: String?
 
-    public init(id: String = UUID().uuidString.lowercased(), key: StreamKey, origin: String) {
+    public init(id: String = UUID().uuidString.lowercased(), key: StreamKey, origin: String, session: String? = nil) {
         self.id = id
         self.key = key
         self.origin = origin
+        self.session = session
     }
 }
 

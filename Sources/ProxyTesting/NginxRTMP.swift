@@ -96,6 +96,9 @@ public final class NginxRTMP: Sendable {
         }
     }
 
+    /// The nginx process id (part of its backend id: `<server>-nginx-<pid>`).
+    public var pid: Int32 { peer.process.processIdentifier }
+
     /// The registration body for the proxy's system API.
     public func registration(server: String) -> String {
         let http = httpPort.map { #","http":["\#($0)"]"# } ?? ""

@@ -142,4 +142,53 @@ import Testing
         #expect(events.map { $0.headers["x-event-type"] } == ["stream-available", "stream-closed"])
         try await proxy.stop()
     }
+
+    /// The commands API in the coordinator's shapes with real values, and its close by headers
+    /// ending a live publish within 2 s.
+    @Test func theCommandsAPIAnswersInTheCoordinatorsShapesAndClosesByHeaders() async throws {
+        let app = try await CoordinatorApp.start(keys: [Self.channel: Self.key])
+        let (proxy, origin, port) = try await Self.start(Self.config(app) + """
+
+            commands_api: { enabled: true, listen: 127.0.0.1:0, auth: { bearer: { token: ct } } }
+            """)
+        let auth = ["Authorization": "Bearer ct"]
+        let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/\(Self.channel)/\(Self.key)", seconds: 60)
+        defer { publisher.stop(SIGKILL) }
+        let available = try await Self.delivered(app, 1).first { $0.headers["x-event-type"] == "stream-available" }
+        let streamingID = try #require(available?.headers["x-streaming-id"])
+        let backend = "o-nginx-\(origin.pid)"
+
+        let capacity = try await Wait.until("the publish in the shared counts", timeout: .seconds(10)) { () async throws -> [String: Any]? in
+            let json = try await HTTPTestClient.get(try await CommandsAPITests.commands(proxy, "capacity"), headers: auth).json
+            return json["load"] as? Int == 1 ? json : nil
+        }
+        #expect(capacity["capacity"] as? Int == -1 && capacity["encoderCount"] as? Int == 1, "\(capacity)")
+        #expect(capacity["verdict"] as? String == "ok", "the proxy's own fields stay")
+
+        let report = try await HTTPTestClient.get(try await CommandsAPITests.commands(proxy, "report"), headers: auth).json
+        let active = report["activeStreams"] as? [[String: Any]] ?? []
+        #expect(active.count == 1 && active.first?["channel"] as? String == Self.channel && active.first?["streamId"] as? String == streamingID,
+                "\(active)")
+        #expect(active.first?["encoder"] as? String == backend && (active.first?["streamServer"] as? String)?.isEmpty == false)
+        let servers = report["streamingServers"] as? [[String: Any]] ?? []
+        #expect(servers.contains { $0["serverType"] as? String == "rtmp" && $0["port"] as? Int == port && $0["ssl"] as? Bool == false }, "\(servers)")
+        let encoders = report["encoders"] as? [[String: Any]] ?? []
+        #expect(encoders.count == 1 && encoders.first?["id"] as? String == backend && encoders.first?["load"] as? Int == 1
+                && encoders.first?["capacity"] as? Int == -1, "\(encoders)")
+        #expect(report["streams"] != nil, "the proxy's own report stays")
+
+        let url = try await CommandsAPITests.commands(proxy, "close")
+        let wrong = try await HTTPTestClient.post(url, body: Data(), headers: ["x-streaming-channel": Self.channel, "x-streaming-id": "nope"].merging(auth) { $1 })
+        #expect(wrong.status == 200 && wrong.json["closed"] as? Int == 0, "an unknown id closes nothing: \(wrong.text)")
+        let unauthorized = try await HTTPTestClient.post(url, body: Data(), headers: ["x-streaming-channel": Self.channel, "x-streaming-id": "*"])
+        #expect(unauthorized.status == 401)
+        let started = ContinuousClock.now
+        let closed = try await HTTPTestClient.post(url, body: Data(), headers: ["x-streaming-channel": Self.channel, "x-streaming-id": streamingID].merging(auth) { $1 })
+        #expect(closed.status == 200 && closed.json["closed"] as? Int == 1, "\(closed.text)")
+        _ = try await publisher.wait(timeout: .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(2), "the publish ended within 2 s")
+        let events = try await Self.delivered(app, 2)
+        #expect(events.filter { $0.status == 200 }.map { $0.headers["x-event-type"] } == ["stream-available", "stream-closed"])
+        try await proxy.stop()
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -26,6 +27,8 @@ struct CommandsAPI {
     var group: any EventLoopGroup
     /// Connection caps and timeouts of the listener (`limits:`).
     var limits = LimitsConfig()
+    /// This proxy's client listeners (the coordinator's `streamingServers`), as they are bound.
+    var listeners: CoordinatorShapes.BoundListeners?
     var logger: Logger
     var onListening: @Sendable (String, SocketAddress) -> Void
 
@@ -55,6 +58,13 @@ struct CommandsAPI {
     private func close(_ request: Request) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: Self.maxBodySize)
+        // The coordinator's form: an empty body, the channel and the streaming id in headers.
+        let channel = request.headers[HTTPField.Name("x-streaming-channel")!]
+        let session = request.headers[HTTPField.Name("x-streaming-id")!]
+        guard (channel?.utf8.count ?? 0) <= StreamKey.maxLength, (session?.utf8.count ?? 0) <= 256 else {
+            throw APIError(.badRequest, "x-streaming-channel (at most \(StreamKey.maxLength) bytes) or x-streaming-id (at most 256) is too long")
+        }
+        if body.readableBytes == 0, let channel { return try await closeChannel(channel, session: session) }
         let key = try CloseRequestBody.parse(Data(buffer: body))
         let closeRequest = StreamCloseRequest(key: key, origin: sessions.proxy)
         let closed = await sessions.close(key, reason: "commands API close request \(closeRequest.id)")
@@ -65,6 +75,29 @@ struct CommandsAPI {
         return JSONResponse.ok([
             "key": key.description, "vhost": key.vhost, "app": key.app, "stream": key.stream, "request_id": closeRequest.id,
             "closed": closed, "proxy": sessions.proxy, "broadcast": shared,
+        ])
+    }
+
+    /// `x-streaming-channel` + `x-streaming-id`: closes that publishing session (wherever it is),
+    /// or with `*` every session of every stream of the channel, on every proxy.
+    private func closeChannel(_ channel: String, session: String?) async throws -> Response {
+        guard let session, !session.isEmpty else { throw APIError(.badRequest, "x-streaming-id is missing (the streaming id, or * for the whole channel)") }
+        let entries = try await allCounts().flatMap(\.entries).filter { $0.key.app == channel }
+        let targets: [(StreamKey, String?)] = session == "*"
+            ? Set(entries.map(\.key)).sorted().map { ($0, nil) }
+            : Set(entries.filter { $0.publisherSessions.contains(session) }.map(\.key)).sorted().map { ($0, session) }
+        var closed = 0
+        for (key, only) in targets {
+            let request = StreamCloseRequest(key: key, origin: sessions.proxy, session: only)
+            closed += await sessions.close(key, reason: "commands API close request \(request.id)", session: only)
+            if shared { try await closes.broadcastClose(request, ttl: Self.closeRequestTTL) }
+        }
+        logger.info("close requested", metadata: [
+            "channel": "\(channel)", "streaming_id": "\(session)", "streams": "\(targets.count)", "closed_here": "\(closed)", "broadcast": "\(shared)",
+        ])
+        return JSONResponse.ok([
+            "channel": channel, "streaming_id": session, "streams": targets.map { $0.0.description }, "closed": closed, "proxy": sessions.proxy,
+            "broadcast": shared,
         ])
     }
 
@@ -137,11 +170,14 @@ struct CommandsAPI {
                 "updated": ISO8601.string(c.updatedAt),
             ]
         }
-        return JSONResponse.ok([
+        var answer: [String: Any] = [
             "proxy": sessions.proxy, "verdict": verdict, "accepting": verdict != "no_backend" && verdict != "full",
             "modules": moduleFigures(mine), "sessions": mine.entries.reduce(0) { $0 &+ $1.sessions },
             "backends": backends, "alive_backends": alive.count, "routes": routes.count, "proxies": proxies,
-        ])
+        ]
+        // The coordinator's fields (CoordinatorShapes.swift).
+        answer.merge(CoordinatorShapes.capacity(counts: all, alive: alive, policy: policy)) { _, coordinator in coordinator }
+        return JSONResponse.ok(answer)
     }
 
     // MARK: - GET /commands/report
@@ -210,8 +246,12 @@ struct CommandsAPI {
         totals["streams"] = perStream.count
         totals["modules"] = perModule.mapValues(\.json)
         totals["proxies"] = perProxy.mapValues(\.json)
-        return JSONResponse.ok([
+        var answer: [String: Any] = [
             "proxy": sessions.proxy, "streams": streams, "totals": totals, "draining_origins": drains.keys.sorted().map(\.rawValue),
-        ])
+        ]
+        answer.merge(CoordinatorShapes.report(
+            counts: all, alive: try await registry.aliveBackends(), listeners: listeners?.listeners ?? [], policy: sessions.routers.first?.configuration.placement ?? PlacementPolicy()
+        )) { _, coordinator in coordinator }
+        return JSONResponse.ok(answer)
     }
 }

@@ -30,7 +30,8 @@ struct CommandsSharingService: Service {
                     let batch = try await closes.closeRequests(after: cursor)
                     if cursor != nil {
                         for request in batch.requests where request.origin != sessions.proxy {
-                            let n = await sessions.close(request.key, reason: "close request \(request.id) from \(request.origin)")
+                            let n = await sessions.close(
+                                request.key, reason: "close request \(request.id) from \(request.origin)", session: request.session)
                             logger.info("close request applied", metadata: [
                                 "stream": "\(request.key)", "request": "\(request.id)", "from": "\(request.origin)", "sessions": "\(n)",
                             ])

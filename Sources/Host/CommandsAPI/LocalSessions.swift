@@ -29,7 +29,12 @@ struct LocalSessions: Sendable {
                     var e = entries[id] ?? SessionCounts.Entry(
                         key: route.key, backend: route.backendID, kind: client.kind, module: client.module, publishers: 0, players: 0,
                         bytesFromClients: 0, bytesToClients: 0)
-                    if client.role == .publish { e.publishers += 1 } else { e.players += 1 }
+                    if client.role == .publish {
+                        e.publishers += 1
+                        if !client.session.isEmpty { e.publisherSessions.append(client.session) }
+                    } else {
+                        e.players += 1
+                    }
                     e.bytesFromClients &+= client.bytesFromClient
                     e.bytesToClients &+= client.bytesToClient
                     entries[id] = e
@@ -42,10 +47,11 @@ struct LocalSessions: Sendable {
         return SessionCounts(proxy: proxy, entries: sorted, limits: limits)
     }
 
-    /// Asks every session of `key` on this proxy to end; returns how many were asked.
-    func close(_ key: StreamKey, reason: String) async -> Int {
+    /// Asks every session of `key` on this proxy (or only the one with id `session`) to end;
+    /// returns how many were asked.
+    func close(_ key: StreamKey, reason: String, session: String? = nil) async -> Int {
         var n = 0
-        for router in routers { n += await router.close(key, reason: reason) }
+        for router in routers { n += await router.close(key, reason: reason, session: session) }
         return n
     }
 }
