@@ -156,6 +156,12 @@ struct ProxyHost {
         ]
         services += try commandsServices(routing, modules: modules, proxyID: api.identity.server, listeners: listeners)
         services.append(.init(service: try api.makeApplication(), serviceName: "system-api"))
+        for (name, tls) in [("system-api", proxy.systemAPI.tls), ("commands-api", proxy.commandsAPI.enabled ? proxy.commandsAPI.tls : nil)] {
+            guard let tls, let every = tls.reloadCheck else { continue }
+            services.append(.init(
+                service: TLSReloadService(api: name, certificate: tls.certificate, interval: every.duration, logger: Logger(label: "proxy.tls")),
+                serviceName: "\(name)-tls-reload"))
+        }
         if proxy.defaultBackend.enabled {
             services.append(.init(
                 service: DefaultBackendService(backend: proxy.defaultBackend.backend, registry: routing.registry, logger: logger),

@@ -16,10 +16,12 @@ struct StreamProxyCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Validate the configuration and exit (0 when valid, 2 when not).")
     var checkConfig = false
 
-    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "info"
+    @Option(name: .long, help: "trace, debug, info (default; debug with the coordinator's LOG_DEBUG=YES), notice, warning, error or critical.")
+    var logLevel: String?
 
     func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let logLevel = self.logLevel ?? (DerivedEnvironment.flag(environment["LOG_DEBUG"] ?? "") == true ? "debug" : "info")
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
             FileHandle.standardError.write(Data("--log-level: unknown level '\(logLevel)' (allowed: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")))\n".utf8))
             throw ExitCode(2)

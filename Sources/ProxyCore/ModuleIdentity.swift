@@ -6,10 +6,14 @@ public struct ModuleIdentity: Sendable, Hashable {
     public var name: String
     public var scheme: String
     public var dials: [EndpointKind]
+    /// Whether the module can publish a stream to its origin under another name than the
+    /// client gave (the coordinator format's `origin_name`); others keep the client's name.
+    public var renamesStreams: Bool
 
-    public init(name: String, scheme: String, dials: [EndpointKind]) {
+    public init(name: String, scheme: String, dials: [EndpointKind], renamesStreams: Bool = false) {
         self.name = name
         self.scheme = scheme
         self.dials = dials
+        self.renamesStreams = renamesStreams
     }
 }

@@ -45,11 +45,22 @@ public enum HookDecision: Sendable, Equatable {
     case allow
     /// Allowed, with attributes the session keeps (and its events carry).
     case allowWith(attributes: [String: String])
+    /// Allowed under another stream key: the session is routed, published to the origin and
+    /// reported under `key` (the coordinator's channel name, so players need no secret key).
+    case allowAs(StreamKey, attributes: [String: String])
     case deny(String)
 
     /// The attributes an allow carries.
     public var attributes: [String: String] {
-        if case .allowWith(let attributes) = self { attributes } else { [:] }
+        switch self {
+        case .allowWith(let attributes), .allowAs(_, let attributes): attributes
+        case .allow, .deny: [:]
+        }
+    }
+
+    /// The key an allow renames the stream to.
+    public var renamed: StreamKey? {
+        if case .allowAs(let key, _) = self { key } else { nil }
     }
 }
 

@@ -64,6 +64,8 @@ public final class StreamSession: Sendable {
         var tried: Set<Backend.ID> = []
         /// What the publish hook attached.
         var attributes: [String: String] = [:]
+        /// The stream the publish hook renamed the session to.
+        var renamed: StreamRequest?
     }
 
     /// Unique per session (32 hex digits): its events' `sessionID`.
@@ -75,7 +77,11 @@ public final class StreamSession: Sendable {
         }.joined()
     }()
 
-    public let request: StreamRequest
+    /// The stream as the client asked for it.
+    public let requested: StreamRequest
+    /// The stream the session is routed and reported under: the client's, or the one the publish
+    /// hook renamed it to (`HookDecision.allowAs`).
+    public var request: StreamRequest { state.withLock { $0.renamed } ?? requested }
     public let role: SessionRole
     /// The client's address as text (logs, hooks, the streams API).
     public let client: String
@@ -85,7 +91,7 @@ public final class StreamSession: Sendable {
     private let state = Mutex(State())
 
     public init(_ request: StreamRequest, role: SessionRole, client: String, needs kind: EndpointKind, context: Context) {
-        self.request = request
+        self.requested = request
         self.role = role
         self.client = client
         self.kind = kind
@@ -131,7 +137,14 @@ public final class StreamSession: Sendable {
             throw .denied(why)
         }
         let attributes = decision.attributes
-        if !attributes.isEmpty { state.withLock { $0.attributes = attributes } }
+        // Only a module that can publish under another name takes the hook's rename.
+        let renamed = context.module.renamesStreams ? decision.renamed.map { StreamRequest(key: $0, query: requested.query) } : nil
+        if !attributes.isEmpty || renamed != nil {
+            state.withLock {
+                $0.attributes = attributes
+                $0.renamed = renamed
+            }
+        }
     }
 
     /// Asks the router for the backend of the stream and leases its route.

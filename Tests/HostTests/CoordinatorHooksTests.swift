@@ -33,6 +33,16 @@ import Testing
             == .allow(["x-record": String(repeating: "a", count: 256)]), "bounded")
     }
 
+    @Test func originNameTemplates() throws {
+        let t = try #require(OriginNameTemplate("{channel}/{channel}"))
+        #expect(try t.key(vhost: "__defaultVhost__", channel: "c1", key: "k", id: "i").description == "__defaultVhost__/c1/c1")
+        #expect(try #require(OriginNameTemplate("{channel}/live-{id}")).key(vhost: "__defaultVhost__", channel: "c", key: "k", id: "abc").stream == "live-abc")
+        for bad in ["live/{channel}", "{channel}", "{channel}/a/b", "{channel}/", "{channel}/{secret}", "{channel}/a.b"] {
+            #expect(OriginNameTemplate(bad) == nil, "\(bad)")
+        }
+        #expect(ConfigText.failure("hooks: { publish_auth: { origin_name: \"live/{channel}\" } }", env: [:]).contains("hooks.publish_auth.origin_name:"))
+    }
+
     @Test(arguments: [
         ("chan-1_A", nil), ("", "the channel is empty"), ("a/b", "the channel may only hold letters, digits, '-' and '_'"),
         ("a b", "the channel may only hold letters, digits, '-' and '_'"), ("é", "the channel may only hold letters, digits, '-' and '_'"),
@@ -52,6 +62,7 @@ import Testing
         #expect(available.map(\.id) == ["s1.stream-available.0", "s1.stream-available.1"])
         #expect(available[0].delivery.headers == [
             "x-streaming-channel": "chan", "x-streaming-id": "s1", "x-event-type": "stream-available", "x-record": "true",
+            "x-origin-stream": "chan/key1",
         ])
         #expect(available.allSatisfy { $0.delivery.body == nil && $0.delivery.cancels == nil && $0.delivery.retriesForever })
         var end = start

@@ -49,7 +49,7 @@ import Testing
     @Test(arguments: [
         ("hooks:\n  publish_auth:\n    url: not a url\n", "proxy.yaml:3:10: hooks.publish_auth.url: 'not a url' is not an http:// or https:// URL with a host"),
         ("hooks:\n  publish_auth:\n    url: http://\n", "proxy.yaml:3:10: hooks.publish_auth.url: 'http://' is not"),
-        ("hooks:\n  publish_auth:\n    secret: x\n", "proxy.yaml:3:5: hooks.publish_auth.secret: unknown key 'secret' (allowed: url, timeout, format, auth, on_error, bearer_token, headers)"),
+        ("hooks:\n  publish_auth:\n    secret: x\n", "proxy.yaml:3:5: hooks.publish_auth.secret: unknown key 'secret' (allowed: url, timeout, format, auth, on_error, bearer_token, headers, origin_name)"),
         ("hooks:\n  publish_auth: { on_error: maybe }\n", "hooks.publish_auth.on_error: unknown value 'maybe' (allowed: deny, allow)"),
         ("hooks:\n  publish_auth: { timeout: 0s }\n", "hooks.publish_auth.timeout: must be greater than 0"),
         ("hooks:\n  publish_auth: { headers: { \"Bad Name\": x } }\n", "hooks.publish_auth.headers: 'Bad Name' is not a header name"),

@@ -16,6 +16,7 @@ import Testing
         system_api: { listen: 127.0.0.1:0 }
         modules:
           rtmp: { listen: 127.0.0.1:0 }
+          http-flv: { listen: 127.0.0.1:0 }
           srt: { listen: 127.0.0.1:0 }
         hooks:
           publish_auth: { url: "\(app.verifyURL)", format: coordinator, auth: \(verifyAuth) }
@@ -49,9 +50,14 @@ import Testing
     @Test func aGoodKeyIsVerifiedByHeadersAndTheStreamIsAnnouncedThenClosedUnderOneID() async throws {
         let app = try await CoordinatorApp.start(keys: [Self.channel: Self.key])
         let (proxy, origin, port) = try await Self.start(Self.config(app))
-        let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/\(Self.channel)/\(Self.key)", seconds: 2)
+        let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/\(Self.channel)/\(Self.key)", seconds: 4)
+        // Players play the channel without its key: the origin has it under origin_name ({channel}/{channel}).
+        try await Wait.until("the stream on the origin", timeout: .seconds(15)) { origin.published == [Self.channel] ? true : nil }
+        let player = try MediaTools.play("rtmp://127.0.0.1:\(port)/\(Self.channel)/\(Self.channel)")
         #expect(try await publisher.wait(timeout: .seconds(20)) == 0, "accepted: \(publisher.output)")
-        #expect(origin.published == [Self.key], "relayed to the origin")
+        try await player.wait(timeout: .seconds(20))
+        #expect(MediaTools.timestamps(player.output).count > 20, "a player of the channel got the stream: \(player.output.suffix(300))")
+        #expect(origin.published == [Self.channel], "published to the origin under the channel's name, not the key")
 
         let verifications = try await app.verifications()
         #expect(verifications.count == 1)
@@ -68,6 +74,7 @@ import Testing
         #expect(events.allSatisfy { $0.headers["authorization"] == "Bearer ev-token" })
         #expect(events[0].headers["x-record"] == "true" && events[0].headers["x-resolutions"] == "1280x720-30,ORIGINAL",
                 "the verification's attributes travel with stream-available: \(events[0].headers)")
+        #expect(events[0].headers["x-origin-stream"] == "\(Self.channel)/\(Self.channel)", "the application learns the players' name")
         try await proxy.stop()
     }
 
@@ -93,7 +100,7 @@ import Testing
         let (proxy, origin, port) = try await Self.start(Self.config(app, verifyAuth: "{ type: custom, value: \"ApiKey 42\" }"))
         let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/\(Self.channel)/\(Self.key)", seconds: 3)
         #expect(try await publisher.wait(timeout: .seconds(20)) == 0, "\(publisher.output)")
-        #expect(origin.published == [Self.key])
+        #expect(origin.published == [Self.channel])
         #expect(try await app.verifications().first?.headers["authorization"] == "ApiKey 42", "Custom auth is the whole header")
         let events = try await Self.delivered(app, 2)
         let answered = events.map { "\($0.headers["x-event-type"] ?? "?"):\($0.status)" }
@@ -108,16 +115,20 @@ import Testing
         let (proxy, origin, port) = try await Self.start("""
             system_api: { listen: 127.0.0.1:0 }
             modules:
-              rtmp: { listen: 127.0.0.1:0 }
+              rtmp: { listen: "0.0.0.0:0" }
+              http-flv: { listen: 127.0.0.1:0 }
+              srt: { listen: 127.0.0.1:0 }
             hooks: { events: { retry: { initial_backoff: 100ms, max_backoff: 200ms } } }
             """, environment: [
+                "BIND_ADDRESS": "127.0.0.1",
                 "KEY_VERIFICATION_URL": app.verifyURL, "KEY_VERIFICATION_AUTH": "Bearer", "KEY_VERIFICATION_AUTH_TOKEN": "vt",
                 "EVENT_CALLBACK_URL": app.eventsURL, "EVENT_CALLBACK_AUTH": "Basic", "EVENT_CALLBACK_AUTH_USER": "u",
                 "EVENT_CALLBACK_PASSWORD": "p",
             ])
+        #expect(try await proxy.waitForListener("rtmp").hasPrefix("127.0.0.1:"), "BIND_ADDRESS binds the RTMP listener")
         let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/\(Self.channel)/\(Self.key)", seconds: 2)
         #expect(try await publisher.wait(timeout: .seconds(20)) == 0, "\(publisher.output)")
-        #expect(origin.published == [Self.key])
+        #expect(origin.published == [Self.channel])
         #expect(try await app.verifications().first?.headers["authorization"] == "Bearer vt")
         let events = try await Self.delivered(app, 2)
         #expect(events.allSatisfy { $0.headers["authorization"] == "Basic " + Data("u:p".utf8).base64EncodedString() })
@@ -189,6 +200,32 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(2), "the publish ended within 2 s")
         let events = try await Self.delivered(app, 2)
         #expect(events.filter { $0.status == 200 }.map { $0.headers["x-event-type"] } == ["stream-available", "stream-closed"])
+        try await proxy.stop()
+    }
+
+    /// WHIP publishers name channel and key as SRS's `?app={channel}&stream={key}`: a real aiortc
+    /// publisher is verified, relayed to the aiortc origin, announced and closed; a bad key is a 403.
+    @Test func aWHIPPublisherIsVerifiedTheSameWay() async throws {
+        let app = try await CoordinatorApp.start(keys: [Self.channel: Self.key])
+        let proxy = try await ProxyProcess.start(config: Self.config(app).replacingOccurrences(
+            of: "  srt: { listen: 127.0.0.1:0 }",
+            with: "  srt: { listen: 127.0.0.1:0 }\n  webrtc: { enabled: true, api_listen: 127.0.0.1:0, udp_listen: 127.0.0.1:0, candidate: 127.0.0.1 }"))
+        let origin = try await WebRTCPeers.Origin.start()
+        let r = try await HTTPTestClient.post(try proxy.systemAPI.appendingPathComponent("api/v1/srs/register"), json: origin.registration(server: "w"))
+        #expect(r.status == 200)
+        let api = Int(try await proxy.waitForListener("webrtc-api").split(separator: ":").last!)!
+        let good = try WebRTCPeers.client("publish", "http://127.0.0.1:\(api)/rtc/v1/whip/?app=\(Self.channel)&stream=\(Self.key)", seconds: 2)
+        #expect(try await good.wait(timeout: .seconds(40)) == 0, "accepted: \(good.output)")
+        #expect(try await origin.videoFrames(Self.key) > 0, "the origin received the video")
+        let bad = try await HTTPTestClient.post(
+            URL(string: "http://127.0.0.1:\(api)/rtc/v1/whip/?app=\(Self.channel)&stream=nope")!, body: Data(try await WebRTCPeers.offer().utf8),
+            headers: ["Content-Type": "application/sdp"])
+        #expect(bad.status == 403, "\(bad.status) \(bad.text)")
+        let verifications = try await app.verifications()
+        #expect(verifications.map(\.status) == [200, 403] && verifications.first?.headers["x-streaming-key"] == Self.key)
+        let events = try await Self.delivered(app, 2, timeout: .seconds(20))
+        #expect(events.map { $0.headers["x-event-type"] } == ["stream-available", "stream-closed"])
+        #expect(events.first?.headers["x-origin-stream"] == "\(Self.channel)/\(Self.key)", "WHIP keeps the publisher's name (not renamed yet)")
         try await proxy.stop()
     }
 }

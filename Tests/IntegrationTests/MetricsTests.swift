@@ -158,6 +158,8 @@ import Testing
             registry: { type: redis, redis: { host: 127.0.0.1, port: \(redis.port), timeout: 1s } }
             modules:
               rtmp: { listen: 127.0.0.1:0 }
+              http-flv: { listen: 127.0.0.1:0 }
+              srt: { listen: 127.0.0.1:0 }
             """, healthChecks: false)
         let up = try await Self.scrape(proxy)
         #expect(Self.value(up.samples, "stream_proxy_registry_up") == 1)

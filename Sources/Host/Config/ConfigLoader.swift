@@ -81,6 +81,7 @@ struct ConfigLoader {
         }
         let set = EnvironmentOverrides.table.filter { !(environment[$0.variable] ?? "").isEmpty }
         let implied = EnvironmentOverrides.implied.filter { !(environment[$0.variable] ?? "").isEmpty }
+            + (try DerivedEnvironment.settings(environment)).map { (variable: $0.variable, path: $0.path, value: $0.value) }
         overridden = Set(set.map { Self.listPath($0.path).joined(separator: ".") } + implied.map { $0.path.joined(separator: ".") })
         root = try expandVariables(root, path: [])
         for (variable, path) in set {
@@ -90,6 +91,15 @@ struct ConfigLoader {
         for (variable, path, value) in implied {
             root = Self.setting(root, path[...], to: value)
             envSources[path.joined(separator: ".")] = variable
+        }
+        // The coordinator's BIND_ADDRESS: the RTMP listener's address, its port kept.
+        if let address = environment["BIND_ADDRESS"], !address.isEmpty {
+            let path = ["modules", "rtmp", "listen"]
+            let current = root.mapping?["modules"]?.mapping?["rtmp"]?.mapping?["listen"]?.scalar?.string ?? "11935"
+            let port = current.split(separator: ":").last.map(String.init) ?? current
+            root = Self.setting(root, path[...], to: address.contains(":") && !address.hasPrefix("[") ? "[\(address)]:\(port)" : "\(address):\(port)")
+            envSources[path.joined(separator: ".")] = "BIND_ADDRESS"
+            overridden.insert(path.joined(separator: "."))
         }
         return root
     }

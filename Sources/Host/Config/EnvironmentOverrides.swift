@@ -17,6 +17,7 @@ enum EnvironmentOverrides {
         ("PROXY_REDIS_PORT", ["registry", "redis", "port"]),
         ("PROXY_REDIS_PASSWORD", ["registry", "redis", "password"]),
         ("PROXY_REDIS_DB", ["registry", "redis", "db"]),
+        ("PROXY_REDIS_KEY_PREFIX", ["registry", "redis", "key_prefix"]),
         ("PROXY_DEFAULT_BACKEND_ENABLED", ["default_backend", "enabled"]),
         ("PROXY_DEFAULT_BACKEND_IP", ["default_backend", "ip"]),
         ("PROXY_DEFAULT_BACKEND_RTMP", ["default_backend", "rtmp"]),

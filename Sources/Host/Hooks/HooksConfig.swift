@@ -65,12 +65,17 @@ struct PublishAuthConfig: Decodable, Sendable {
     var auth = HookAuth.none
     /// Extra request headers.
     var headers: [String: String] = [:]
+    /// With `format: coordinator`: the name a verified publish is routed and published to the
+    /// origin under, `{channel}/STREAM` with STREAM from `{channel}`, `{key}` and `{id}` (the
+    /// streaming id), so players play the channel without its secret key.
+    var originName = OriginNameTemplate.default
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case url, timeout, format, auth
         case onError = "on_error"
         case bearerToken = "bearer_token"
         case headers
+        case originName = "origin_name"
     }
 
     init() {}
@@ -89,6 +94,11 @@ struct PublishAuthConfig: Decodable, Sendable {
         format = try HookFormat.decode(c, .format)
         auth = try HookAuthConfig.decode(c, auth: .auth, bearerToken: .bearerToken)
         headers = try HookHeaders.decode(c, .headers)
+        let template = try c.decode(String.self, forKey: .originName, default: d.originName.text)
+        guard let originName = OriginNameTemplate(template) else {
+            throw c.invalid(.originName, "'\(template.prefix(80))' is not {channel}/STREAM with STREAM made of {channel}, {key}, {id}, letters, digits, '-' and '_'")
+        }
+        self.originName = originName
     }
 }
 

@@ -15,6 +15,8 @@ final class WebhookHooks: ProxyHooks {
     let counters = HookCounters()
     /// Channel and key rules of the coordinator format, checked before any hook call.
     let ids: CoordinatorIDs?
+    /// The coordinator format's name on the origin (`hooks.publish_auth.origin_name`).
+    let originName: OriginNameTemplate?
     /// Reported events on their way to the registry's queue (read by the hooks service).
     let pending: AsyncStream<Pending>
     private let selected: Set<StreamEvent.Kind>
@@ -29,6 +31,7 @@ final class WebhookHooks: ProxyHooks {
         }
         events = config.events
         ids = config.coordinatorIDs
+        originName = config.publishAuth.format == .coordinator ? config.publishAuth.originName : nil
         let kinds: Set<StreamEvent.Kind> = config.events.format == .coordinator ? [.publishStart, .publishEnd] : Set(config.events.events)
         selected = config.events.urls.isEmpty ? [] : kinds
         (pending, continuation) = AsyncStream.makeStream(of: Pending.self, bufferingPolicy: .bufferingOldest(config.events.queueLimit))
@@ -47,7 +50,25 @@ final class WebhookHooks: ProxyHooks {
                 return .deny(problem)
             }
         }
-        return await authorizer?.decide(event) ?? .allow
+        let decision = await authorizer?.decide(event) ?? .allow
+        if case .deny = decision { return decision }
+        return renamed(decision, event)
+    }
+
+    /// The coordinator's format: an allowed publish goes on under `origin_name` (the channel's
+    /// name, no key), and its events keep the channel and tell the application that name.
+    private func renamed(_ decision: HookDecision, _ event: StreamEvent) -> HookDecision {
+        guard let template = originName else { return decision }
+        let key = event.request.key
+        do {
+            let name = try template.key(vhost: key.vhost, channel: key.app, key: key.stream, id: event.sessionID)
+            var attributes = decision.attributes
+            attributes["x-streaming-channel"] = key.app
+            return .allowAs(name, attributes: attributes)
+        } catch {
+            logger.warning("publish refused: origin_name makes no stream name", metadata: ["stream": "\(key)", "error": "\(error)"])
+            return .deny("origin_name makes no stream name: \(error)")
+        }
     }
 
     func report(_ event: StreamEvent) {
@@ -80,8 +101,14 @@ final class WebhookHooks: ProxyHooks {
     static func coordinatorDeliveries(_ event: StreamEvent, urls: [URL]) -> Pending {
         let available = event.kind == .publishStart
         let type = available ? "stream-available" : "stream-closed"
-        var headers = ["x-streaming-channel": event.request.key.app, "x-streaming-id": event.sessionID, "x-event-type": type]
-        if available { headers.merge(event.attributes) { own, _ in own } }
+        // The channel the publisher named (the stream may be renamed to origin_name).
+        let channel = event.attributes["x-streaming-channel"] ?? event.request.key.app
+        var headers = ["x-streaming-channel": channel, "x-streaming-id": event.sessionID, "x-event-type": type]
+        if available {
+            headers.merge(event.attributes) { own, _ in own }
+            // The name players use and the origin has (`origin_name`, or the client's own).
+            headers["x-origin-stream"] = "\(event.request.key.app)/\(event.request.key.stream)"
+        }
         let eventID = "\(event.sessionID).\(type)"
         return urls.enumerated().map { i, url in
             (id: "\(eventID).\(i)", delivery: EventDelivery(

@@ -57,6 +57,10 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
     private var backendChannel: (any Channel)?
     /// The session's life cycle (hook, lease, events), once its stream is known.
     private var session: StreamSession?
+    /// Where each chunk stream's current message began in `stream`, and whether in one chunk.
+    private var messageStarts: [UInt32: (offset: Int, single: Bool)] = [:]
+    /// The publish command, to replay under another name when the hook renamed the stream.
+    private var routedCommand: RTMPRoutedCommand?
     /// A player routed again from the origin its stream was on: the origin's answers are held
     /// until media comes, or it is told NetStream.Play.StreamNotFound (`registry.redispatch_wait`).
     private var holdForPublisher = false
@@ -158,8 +162,11 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         var unparsed = stream.getSlice(at: stream.readerIndex + parsedIndex, length: stream.readableBytes - parsedIndex)!
         var replies = context.channel.allocator.buffer(capacity: 0)
         defer { if replies.readableBytes > 0 { context.writeAndFlush(wrapOutboundOut(replies), promise: nil) } }
+        var chunkStart = parsedIndex
         while stage == .commands, let chunk = try decoder.next(&unparsed) {
+            if chunk.isFirst { messageStarts[chunk.csid] = (chunkStart, chunk.isLast) }
             parsedIndex = stream.readableBytes - unparsed.readableBytes
+            chunkStart = parsedIndex
             // Constructs whose meaning differs between origins (nginx-rtmp ignores Abort; a Set Chunk
             // Size split over chunks is applied by some and not others) could make the backend read a
             // different stream name than the one routed and authorised: refuse them before replay.
@@ -173,6 +180,11 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
                 command = try RTMPCommand(decoding: payload, amf3: chunk.typeID == RTMPMessageType.commandAMF3)
             } catch {
                 throw .badCommand("\(error)")
+            }
+            if command.name == "publish", let start = messageStarts[chunk.csid] {
+                routedCommand = RTMPRoutedCommand(
+                    range: start.offset..<parsedIndex, singleChunk: start.single, csid: chunk.csid, timestamp: chunk.timestamp,
+                    streamID: chunk.streamID, command: command)
             }
             try handle(command, context, replies: &replies)
         }
@@ -364,7 +376,16 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         if holdForPublisher { tellNotFoundUnlessMedia(translator, session, client: clientChannel, backend: backend) }
-        // Replay: every byte the client sent after its handshake, verbatim, then the splice takes over.
+        // Replay: every byte the client sent after its handshake, verbatim (but for the publish
+        // command of a stream the hook renamed), then the splice takes over.
+        let renamed = session.request
+        if publishing, renamed.key != session.requested.key {
+            let name = renamed.query.isEmpty ? renamed.key.stream : "\(renamed.key.stream)?\(renamed.query)"
+            guard let routed = routedCommand, let replay = RTMPPublishRename.replay(stream, routed, name: name, chunkSize: decoder.chunkSize) else {
+                return fail(context, RTMPError.noStream("a publish command split over chunks cannot be published under the channel's name"))
+            }
+            stream = replay
+        }
         backend.writeAndFlush(stream, promise: nil)
         stream = ByteBuffer()
         if leftover.readableBytes > 0 { backend.pipeline.fireChannelRead(leftover) }
@@ -420,22 +441,6 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         timeout?.cancel()
         cleanUp(reason: "\(error)", logged: true)
         context.close(promise: nil)
-    }
-
-    /// Whether connect's `app` names the application its `tcUrl` does, as nginx-rtmp reads the one
-    /// (up to a `?`, without surrounding slashes) and SRS the other (the path after the host). A
-    /// tcUrl that is not a URL names nothing to compare: publish/play refuses it.
-    static func sameApplication(tcUrl: String, app: String) -> Bool {
-        func trimmed(_ s: Substring) -> Substring {
-            var s = s.prefix { $0 != "?" }
-            while s.first == "/" { s = s.dropFirst() }
-            while s.last == "/" { s = s.dropLast() }
-            return s
-        }
-        guard let scheme = tcUrl.range(of: "://") else { return true }
-        let rest = tcUrl[scheme.upperBound...].prefix { $0 != "?" }
-        let path = rest.firstIndex(of: "/").map { rest[$0...] } ?? ""
-        return trimmed(path) == trimmed(Substring(app))
     }
 
     /// Ends what the connection holds before its relay exists: the backend connection being

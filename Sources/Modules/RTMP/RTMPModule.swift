@@ -6,7 +6,7 @@ import ProxyNet
 /// The RTMP module: publish and play over RTMP through the proxy. Each connection runs an
 /// RTMPClientSession until its stream is relayed; see that type for the stages.
 public struct RTMPModule: ProxyModule {
-    public static let identity = ModuleIdentity(name: "rtmp", scheme: "rtmp", dials: [.rtmp])
+    public static let identity = ModuleIdentity(name: "rtmp", scheme: "rtmp", dials: [.rtmp], renamesStreams: true)
     public static let enabledByDefault = true
 
     public let config: RTMPConfig
