@@ -151,6 +151,10 @@ import Testing
         #expect(try await app.verifications().first?.headers["x-streaming-key"] == Self.key)
         let events = try await Self.delivered(app, 2)
         #expect(events.map { $0.headers["x-event-type"] } == ["stream-available", "stream-closed"])
+        #expect(events.first?.headers["x-origin-stream"] == "\(Self.channel)/\(Self.channel)", "published to the origin under the channel's name")
+        try await origin.wait(timeout: .seconds(10))
+        let received = try Data(contentsOf: origin.received)
+        #expect(received.count > 100_000, "the origin took the renamed handshake and the stream (\(received.count) bytes)")
         try await proxy.stop()
     }
 

@@ -43,7 +43,11 @@ import Testing
             ])
             let status = try await run.wait(timeout: .seconds(150))
             #expect(status == 0, "schemathesis on the \(tag) API found problems:\n\(run.output.suffix(6000))")
-            #expect(run.output.contains("No issues found"), "\(tag): \(run.output.suffix(1500))")
+            // A warning is not a finding: POST /commands/close takes either a JSON body or the
+            // coordinator's two headers with an empty body, which no schema can tie together,
+            // so schemathesis may warn that it "mostly rejected generated data".
+            #expect(!run.output.contains("FAILURES") && !run.output.contains("ERRORS") && run.output.contains("passed"),
+                    "\(tag): \(run.output.suffix(1500))")
             #expect(proxy.process.isRunning, "the proxy survived the \(tag) run")
         }
         #expect(!proxy.log.contains("request failed"), "no handler failed unexpectedly")

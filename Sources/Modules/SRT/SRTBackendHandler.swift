@@ -166,7 +166,7 @@ final class SRTBackendHandler: ChannelInboundHandler {
                 finish(.failed("the backend does not speak SRT handshake v5 (version \(hs.version))"))
                 return
             }
-            var conclusion = session.conclusion
+            var conclusion = session.backendConclusion
             conclusion.destinationSocketID = 0
             conclusion.cookie = hs.cookie
             conclusion.peerIP = backendPeerIP

@@ -10,7 +10,7 @@ import ProxyNet
 /// both ways by socket id without reading their payload: on Linux in a UDPFastPath (recvmmsg /
 /// sendmmsg on its own thread), elsewhere (or with `fast_path: false`) through NIO.
 public struct SRTModule: ProxyModule {
-    public static let identity = ModuleIdentity(name: "srt", scheme: "srt", dials: [.srt])
+    public static let identity = ModuleIdentity(name: "srt", scheme: "srt", dials: [.srt], renamesStreams: true)
     public static let enabledByDefault = true
 
     public let config: SRTConfig
