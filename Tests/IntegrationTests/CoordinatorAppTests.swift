@@ -208,7 +208,8 @@ import Testing
     }
 
     /// WHIP publishers name channel and key as SRS's `?app={channel}&stream={key}`: a real aiortc
-    /// publisher is verified, relayed to the aiortc origin, announced and closed; a bad key is a 403.
+    /// publisher is verified, relayed to the aiortc origin under the channel's name, announced and
+    /// closed; a bad key is a 403.
     @Test func aWHIPPublisherIsVerifiedTheSameWay() async throws {
         let app = try await CoordinatorApp.start(keys: [Self.channel: Self.key])
         let proxy = try await ProxyProcess.start(config: Self.config(app).replacingOccurrences(
@@ -220,7 +221,8 @@ import Testing
         let api = Int(try await proxy.waitForListener("webrtc-api").split(separator: ":").last!)!
         let good = try WebRTCPeers.client("publish", "http://127.0.0.1:\(api)/rtc/v1/whip/?app=\(Self.channel)&stream=\(Self.key)", seconds: 2)
         #expect(try await good.wait(timeout: .seconds(40)) == 0, "accepted: \(good.output)")
-        #expect(try await origin.videoFrames(Self.key) > 0, "the origin received the video")
+        #expect(try await origin.videoFrames(Self.channel) > 0, "the origin received the video under the channel's name")
+        #expect(try await origin.videoFrames(Self.key) == 0, "and not under the key")
         let bad = try await HTTPTestClient.post(
             URL(string: "http://127.0.0.1:\(api)/rtc/v1/whip/?app=\(Self.channel)&stream=nope")!, body: Data(try await WebRTCPeers.offer().utf8),
             headers: ["Content-Type": "application/sdp"])
@@ -229,7 +231,7 @@ import Testing
         #expect(verifications.map(\.status) == [200, 403] && verifications.first?.headers["x-streaming-key"] == Self.key)
         let events = try await Self.delivered(app, 2, timeout: .seconds(20))
         #expect(events.map { $0.headers["x-event-type"] } == ["stream-available", "stream-closed"])
-        #expect(events.first?.headers["x-origin-stream"] == "\(Self.channel)/\(Self.key)", "WHIP keeps the publisher's name (not renamed yet)")
+        #expect(events.first?.headers["x-origin-stream"] == "\(Self.channel)/\(Self.channel)", "WHIP publishes under origin_name too")
         try await proxy.stop()
     }
 }

@@ -18,6 +18,9 @@ protocol SignallingDialect {
     mutating func answerSDP(in answer: BackendHTTPExchange.Response) -> String?
     /// The client's answer, carrying the rewritten SDP and the proxy's resource path.
     func response(sdp: String, location: String?, backend answer: BackendHTTPExchange.Response) -> SignallingResponse
+    /// The backend request's target (path and query) and body name `stream` instead of the
+    /// client's (the publish hook renamed it); `target` is the client's target.
+    mutating func rename(target: String, streamPath: String, to stream: StreamRequest) -> String
 }
 
 /// WHIP and WHEP (RFC 9725, draft-ietf-wish-whep): the body is the SDP; 201 with a Location.
@@ -43,6 +46,22 @@ struct WHIPDialect: SignallingDialect {
 
     func answerSDP(in answer: BackendHTTPExchange.Response) -> String? {
         answer.status == 201 || answer.status == 200 ? answer.text : nil
+    }
+
+    /// `/rtc/v1/whip/<app>/<stream>` gets the new path tail; `?app=&stream=` the new values.
+    func rename(target: String, streamPath: String, to stream: StreamRequest) -> String {
+        let (path, query) = target.firstIndex(of: "?").map { (String(target[..<$0]), String(target[target.index(after: $0)...])) } ?? (target, "")
+        let name = "\(stream.key.app)/\(stream.key.stream)"
+        if !streamPath.isEmpty, path.hasSuffix(streamPath) {
+            let renamed = String(path.dropLast(streamPath.count)) + name
+            return query.isEmpty ? renamed : renamed + "?" + query
+        }
+        let items = query.split(separator: "&", omittingEmptySubsequences: false).map { item -> String in
+            if item.hasPrefix("stream=") { return "stream=\(stream.key.stream)" }
+            if item.hasPrefix("app=") { return "app=\(stream.key.app)" }
+            return String(item)
+        }
+        return path + "?" + items.joined(separator: "&")
     }
 
     func response(sdp: String, location: String?, backend answer: BackendHTTPExchange.Response) -> SignallingResponse {
@@ -74,6 +93,15 @@ struct SRSJSONDialect: SignallingDialect {
         }
         json = object
         return (try Self.streamRequest(fromStreamURL: url), sdp)
+    }
+
+    /// The body's `streamurl` gets the new path; the target is the API path, unchanged.
+    mutating func rename(target: String, streamPath: String, to stream: StreamRequest) -> String {
+        if let url = json["streamurl"] as? String, var components = URLComponents(string: url) {
+            components.percentEncodedPath = "/\(stream.key.app)/\(stream.key.stream)"
+            json["streamurl"] = components.string ?? url
+        }
+        return target
     }
 
     func backendBody(offer sdp: String) -> (body: ByteBuffer, contentType: String) {

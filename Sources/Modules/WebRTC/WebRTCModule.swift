@@ -15,7 +15,7 @@ import ServiceLifecycle
 /// registry; the relay (WebRTCRelay) finds each new client by its STUN USERNAME and relays its
 /// datagrams through one connected socket per session.
 public struct WebRTCModule: ProxyModule {
-    public static let identity = ModuleIdentity(name: "webrtc", scheme: "webrtc", dials: [.api, .rtc])
+    public static let identity = ModuleIdentity(name: "webrtc", scheme: "webrtc", dials: [.api, .rtc], renamesStreams: true)
     public static let enabledByDefault = false
 
     public let config: WebRTCConfig

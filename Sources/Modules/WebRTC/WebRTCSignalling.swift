@@ -139,13 +139,16 @@ struct WebRTCSignalling: Sendable {
         var handedOff = false
         defer { if !handedOff { session.end(reason: "signalling did not complete") } }
 
+        guard var target = Self.backendTarget(request) else {
+            throw SignallingRefusal(.badRequest, "the request path is not a plain signalling path (dot segments, encoded slashes or dots)")
+        }
+        // The publish hook renamed the stream (the coordinator's origin_name): the backend gets that name.
+        let routed = session.request
+        if routed.key != stream.key { target = dialect.rename(target: target, streamPath: streamPath, to: routed) }
         let (body, contentType) = dialect.backendBody(offer: offer.sdp)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         if settings.forwardAuthorization, let auth = request.headers.first(name: "authorization") { headers.add(name: "Authorization", value: auth) }
-        guard let target = Self.backendTarget(request) else {
-            throw SignallingRefusal(.badRequest, "the request path is not a plain signalling path (dot segments, encoded slashes or dots)")
-        }
         // A backend that cannot be reached: the session is routed again (StreamSession.redispatch)
         // within the backend timeout, and the offer sent there.
         let deadline = ContinuousClock.now.advanced(by: .nanoseconds(settings.backendTimeout.nanoseconds))
@@ -196,7 +199,7 @@ struct WebRTCSignalling: Sendable {
             resource = id
         }
         let record = WebRTCSessionRecord(
-            backend: backend.id.rawValue, ip: backend.ip, port: rewritten.backendPort, stream: stream.key, query: stream.query,
+            backend: backend.id.rawValue, ip: backend.ip, port: rewritten.backendPort, stream: routed.key, query: routed.query,
             role: dialect.role, resource: resource)
         try await put(record.json, WebRTCSessionRecord.namespace, username)
         handedOff = true
