@@ -106,17 +106,16 @@ public final class StreamSession: Sendable {
 
     /// The event of this session (`publish_start`, `play_start`; the end kinds from it).
     public func event(_ kind: StreamEvent.Kind? = nil) -> StreamEvent {
-        let (backend, attributes) = state.withLock { ($0.lease?.backend.id, $0.attributes) }
-        var event = StreamEvent(
-            kind: kind ?? (role == .publish ? .publishStart : .playStart), request: request, module: context.module, client: client,
-            backend: backend)
-        event.sessionID = id
-        event.attributes = attributes
-        return event
+        event(kind ?? (role == .publish ? .publishStart : .playStart), backend: state.withLock { $0.lease?.backend.id })
     }
 
-    /// What the publish hook attached to the session.
-    public var attributes: [String: String] { state.withLock { $0.attributes } }
+    /// The event of `kind` on `backend`, with the session's id and the publish hook's attributes.
+    private func event(_ kind: StreamEvent.Kind, backend: Backend.ID?) -> StreamEvent {
+        var event = StreamEvent(kind: kind, request: request, module: context.module, client: client, backend: backend)
+        event.sessionID = id
+        event.attributes = state.withLock { $0.attributes }
+        return event
+    }
 
     // MARK: Opening
 
@@ -361,13 +360,7 @@ public final class StreamSession: Sendable {
             defer { state.lease = nil }
             return (state.lease, state.started)
         }
-        if started, let lease {
-            var event = StreamEvent(
-                kind: role == .publish ? .publishEnd : .playEnd, request: request, module: context.module, client: client, backend: lease.backend.id)
-            event.sessionID = id
-            event.attributes = state.withLock { $0.attributes }
-            context.hooks.report(event)
-        }
+        if started, let lease { context.hooks.report(event(role == .publish ? .publishEnd : .playEnd, backend: lease.backend.id)) }
         guard let lease else { return }
         if unreachable { lease.endUnreachable(reason) } else if lingers { lease.end() } else { lease.endWithoutStream() }
     }

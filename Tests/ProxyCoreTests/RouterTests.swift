@@ -1,5 +1,6 @@
 import Foundation
 import ProxyCore
+import ProxyTesting
 import Testing
 
 /// A registry that is down: every call fails.
@@ -40,31 +41,9 @@ private actor Gate {
     }
 }
 
-private struct GatedRegistry: Registry {
-    let inner: MemoryRegistry
-    let gate: Gate
-    var backendAlive: Duration { inner.backendAlive }
-    func heartbeat(_ backend: Backend) async throws { try await inner.heartbeat(backend) }
-    func backends() async throws -> [BackendRecord] { try await inner.backends() }
-    func aliveBackends() async throws -> [Backend] { try await inner.aliveBackends() }
-    func route(for key: StreamKey) async throws -> Route? {
-        let route = try await inner.route(for: key)  // look first, then wait for the other racers
-        await gate.arrive(key)
-        return route
-    }
-    func claim(_ key: StreamKey, backend: Backend.ID, ttl: Duration, replacing: Backend.ID?) async throws -> Route {
-        try await inner.claim(key, backend: backend, ttl: ttl, replacing: replacing)
-    }
-    func refresh(_ key: StreamKey, backend: Backend.ID, ttl: Duration) async throws -> Bool {
-        try await inner.refresh(key, backend: backend, ttl: ttl)
-    }
-    func release(_ key: StreamKey, backend: Backend.ID) async throws { try await inner.release(key, backend: backend) }
-    func routes() async throws -> [Route] { try await inner.routes() }
-    func putRecord(_ value: String, namespace: String, id: String, ttl: Duration) async throws {
-        try await inner.putRecord(value, namespace: namespace, id: id, ttl: ttl)
-    }
-    func record(namespace: String, id: String) async throws -> String? { try await inner.record(namespace: namespace, id: id) }
-    func deleteRecord(namespace: String, id: String) async throws { try await inner.deleteRecord(namespace: namespace, id: id) }
+/// `registry` with its route reads held at `gate` (the race every run must settle).
+private func gated(_ registry: MemoryRegistry, _ gate: Gate) -> ObservedRegistry {
+    ObservedRegistry(registry, onRouteRead: { await gate.arrive($0) })
 }
 
 @Suite(.timeLimit(.minutes(1))) struct RouterTests {
@@ -170,7 +149,7 @@ private struct GatedRegistry: Registry {
     @Test func thousandConcurrentAcquiresOfANewKeyAgree() async throws {
         try await heartbeat(a, b, c)
         // Round-robin: each racer picks a different backend than the one before it.
-        let router = makeRouter(registry: GatedRegistry(inner: registry, gate: Gate(parties: 1_000)))
+        let router = makeRouter(registry: gated(registry, Gate(parties: 1_000)))
         let req = request("hot")
         let ids = await withTaskGroup(of: Backend.ID?.self) { group in
             for _ in 0..<1_000 {
@@ -192,7 +171,7 @@ private struct GatedRegistry: Registry {
     @Test func twoProxiesSharingARegistryAgree() async throws {
         try await heartbeat(a, b, c)
         // Two proxies, each with its own strategy state, racing for the same new streams.
-        let gated = GatedRegistry(inner: registry, gate: Gate(parties: 200))
+        let gated = gated(registry, Gate(parties: 200))
         let proxy1 = makeRouter(RoundRobinStrategy(), registry: gated)
         let proxy2 = makeRouter(RoundRobinStrategy(), registry: gated)
         for stream in ["x", "y", "z"] {

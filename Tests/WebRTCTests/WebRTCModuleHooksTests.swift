@@ -14,28 +14,18 @@ import WebRTC
 /// the relay and end with it, reported to ModuleContext.hooks with the stream key, the query, the
 /// client's address and the backend; a publish the hook refuses is a 403 and reaches nothing.
 @Suite(.serialized, .timeLimit(.minutes(2)), .peerDiagnostics) struct WebRTCModuleHooksTests {
-    /// Every hook call in order: `asked` for authorizePublish, `reported` for report.
     /// The registry the module gets, noting every record it stores (a signalled session is one).
-    final class RecordingRegistry: Registry {
-        let inner = MemoryRegistry()
-        let puts = Mutex<[String]>([])
-        var backendAlive: Duration { inner.backendAlive }
-        func heartbeat(_ backend: Backend) async throws { try await inner.heartbeat(backend) }
-        func backends() async throws -> [BackendRecord] { try await inner.backends() }
-        func aliveBackends() async throws -> [Backend] { try await inner.aliveBackends() }
-        func route(for key: StreamKey) async throws -> Route? { try await inner.route(for: key) }
-        func claim(_ key: StreamKey, backend: Backend.ID, ttl: Duration, replacing: Backend.ID?) async throws -> Route {
-            try await inner.claim(key, backend: backend, ttl: ttl, replacing: replacing)
+    final class RecordedPuts: Sendable {
+        final class Log: Sendable { let puts = Mutex<[String]>([]) }
+        let log: Log
+        let registry: ObservedRegistry
+        var puts: [String] { log.puts.withLock { $0 } }
+
+        init() {
+            let log = Log()
+            self.log = log
+            registry = ObservedRegistry(onPutRecord: { namespace, id in log.puts.withLock { $0.append("\(namespace)/\(id)") } })
         }
-        func refresh(_ key: StreamKey, backend: Backend.ID, ttl: Duration) async throws -> Bool { try await inner.refresh(key, backend: backend, ttl: ttl) }
-        func release(_ key: StreamKey, backend: Backend.ID) async throws { try await inner.release(key, backend: backend) }
-        func routes() async throws -> [Route] { try await inner.routes() }
-        func putRecord(_ value: String, namespace: String, id: String, ttl: Duration) async throws {
-            puts.withLock { $0.append("\(namespace)/\(id)") }
-            try await inner.putRecord(value, namespace: namespace, id: id, ttl: ttl)
-        }
-        func record(namespace: String, id: String) async throws -> String? { try await inner.record(namespace: namespace, id: id) }
-        func deleteRecord(namespace: String, id: String) async throws { try await inner.deleteRecord(namespace: namespace, id: id) }
     }
 
     typealias Running = RunningWebRTCModule
@@ -45,7 +35,7 @@ import WebRTC
     /// Runs the module on free ports with `hooks` and `origin` as its one backend, then stops it
     /// and waits until it stopped (a session still alive then would report its end).
     func withModule(
-        hooks: RecordingHooks, origin: WebRTCPeers.Origin, registry: RecordingRegistry = RecordingRegistry(),
+        hooks: RecordingHooks, origin: WebRTCPeers.Origin, registry: ObservedRegistry = ObservedRegistry(),
         _ body: @Sendable (Running) async throws -> Void
     ) async throws {
         try await registry.heartbeat(Backend(server: "o", service: "aiortc", pid: "1", ip: "127.0.0.1", endpoints: [
@@ -119,7 +109,8 @@ import WebRTC
     @Test func aPublishRefusedByTheHookIsA403AndNothingReachesTheOrigin() async throws {
         let origin = try await WebRTCPeers.Origin.start()
         let hooks = RecordingHooks(refuse: "invalid token")
-        let registry = RecordingRegistry()
+        let recorded = RecordedPuts()
+        let registry = recorded.registry
         let name = Self.unique("r")
         try await withModule(hooks: hooks, origin: origin, registry: registry) { m in
             let publisher = try WebRTCPeers.client("publish", "\(m.base)/rtc/v1/whip/?app=live&stream=\(name)&token=bad", seconds: 1)
@@ -132,7 +123,7 @@ import WebRTC
         let stats = try await origin.allStats()
         #expect(stats["offers"] as? Int == 0, "no offer reached the origin: \(stats)")
         #expect((stats["streams"] as? [String: Any])?.isEmpty == true && stats["peers"] as? Int == 0, "\(stats)")
-        #expect(registry.puts.withLock { $0 }.isEmpty, "no session or resource record, so no UDP session can start: \(registry.puts.withLock { $0 })")
+        #expect(recorded.puts.isEmpty, "no session or resource record, so no UDP session can start: \(recorded.puts)")
         #expect(hooks.calls == [.asked(.publishStart)], "asked once, then nothing started or ended: \(hooks.calls)")
         #expect(hooks.events.first?.request.query == "app=live&stream=\(name)&token=bad")
     }

@@ -9,13 +9,6 @@ enum DerivedEnvironment {
         var value: String
     }
 
-    /// Every variable read here (for the docs and `--check-config`).
-    static let variables = [
-        "PROXY_HTTP_API_AUTH_ENABLED", "PROXY_HTTP_API_AUTH_TYPE", "PROXY_HTTP_API_AUTH_TOKEN", "PROXY_ORIGIN_SERVER_TTL", "CONTROL_SECRET",
-        "COMMANDS_API_AUTH", "COMMANDS_API_AUTH_USER", "COMMANDS_API_AUTH_PASSWORD", "COMMANDS_API_AUTH_TOKEN", "HTTP_PORT", "SSL_PORT",
-        "SSL_CERT", "SSL_KEY", "SSL_CHECK_RELOAD_SECONDS",
-    ]
-
     static func settings(_ env: [String: String]) throws(ConfigError) -> [Setting] {
         func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
         func fail(_ variable: String, _ message: String) -> ConfigError {

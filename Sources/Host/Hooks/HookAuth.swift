@@ -23,15 +23,6 @@ enum HookAuth: Sendable, Equatable {
         case .custom(let value): value
         }
     }
-
-    var name: String {
-        switch self {
-        case .none: "none"
-        case .basic: "basic"
-        case .bearer: "bearer"
-        case .custom: "custom"
-        }
-    }
 }
 
 /// `auth:` of a hook in proxy.yaml.
