@@ -106,6 +106,7 @@ struct ProxyHost {
     /// itself when `commands_api.enabled`.
     func commandsServices(
         _ routing: Routing, modules: [BuiltModule], proxyID: String, listeners: CoordinatorShapes.BoundListeners? = nil,
+        events: (any EventQueue)? = nil,
         onListening: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }
     ) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         guard let store = routing.registry as? any SessionCountStore & StreamCloseBroadcast else { return [] }
@@ -124,6 +125,9 @@ struct ProxyHost {
                 shared: config.proxy.registry.type == .redis, group: group, limits: config.proxy.limits, logger: logger,
                 onListening: onListening)
             commands.listeners = listeners
+            commands.events = events
+            commands.logRequests = config.proxy.log.requests
+            commands.eventsLimit = config.proxy.hooks.events.queueLimit
             services.append(.init(service: try commands.makeApplication(), serviceName: "commands-api"))
         }
         return services
@@ -138,6 +142,7 @@ struct ProxyHost {
             config: proxy.systemAPI, registry: routing.registry, routers: routing.all, group: group, limits: proxy.limits,
             logger: Logger(label: "proxy.system-api"), onListening: { _, _ in }, registryType: proxy.registry.type)
         api.identity = identity
+        api.logRequests = proxy.log.requests
         api.shuttingDown = { watchdog.shutdownRequested }
         api.health = routing.health
         let hooks = HooksService(
@@ -154,7 +159,7 @@ struct ProxyHost {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: RouterService(routers: routing.all), serviceName: "router"),
         ]
-        services += try commandsServices(routing, modules: modules, proxyID: api.identity.server, listeners: listeners)
+        services += try commandsServices(routing, modules: modules, proxyID: api.identity.server, listeners: listeners, events: hooks.queue)
         services.append(.init(service: try api.makeApplication(), serviceName: "system-api"))
         for (name, tls) in [("system-api", proxy.systemAPI.tls), ("commands-api", proxy.commandsAPI.enabled ? proxy.commandsAPI.tls : nil)] {
             guard let tls, let every = tls.reloadCheck else { continue }

@@ -16,6 +16,9 @@ public protocol EventQueue: Sendable {
     func retry(_ id: String, after: Duration) async throws
     /// Items queued, claimed ones included.
     func queuedEvents() async throws -> Int
+    /// Up to `max` queued items (claimed ones included) whose id contains `idContaining`, read
+    /// without claiming them (`attempts`: claims so far); in no particular order.
+    func queuedEvents(idContaining: String, max: Int) async throws -> [QueuedEvent]
 }
 
 /// One claimed item of an EventQueue.

@@ -63,4 +63,11 @@ public final class MemoryEventQueue: EventQueue {
     public func queuedEvents() async throws -> Int {
         state.withLock { $0.items.count }
     }
+
+    public func queuedEvents(idContaining part: String, max: Int) async throws -> [QueuedEvent] {
+        state.withLock { s in
+            s.items.lazy.filter { $0.key.contains(part) }.prefix(Swift.max(0, max))
+                .map { QueuedEvent(id: $0.key, payload: $0.value.payload, attempts: $0.value.attempts) }
+        }
+    }
 }

@@ -13,4 +13,8 @@ extension MemoryRegistry: EventQueue {
     public func retry(_ id: String, after: Duration) async throws { try await events.retry(id, after: after) }
 
     public func queuedEvents() async throws -> Int { try await events.queuedEvents() }
+
+    public func queuedEvents(idContaining part: String, max: Int) async throws -> [QueuedEvent] {
+        try await events.queuedEvents(idContaining: part, max: max)
+    }
 }

@@ -19,10 +19,13 @@ public final class CoordinatorApp: Sendable {
     public var verifyURL: String { "http://127.0.0.1:\(port)/verify" }
     public var eventsURL: String { "http://127.0.0.1:\(port)/events" }
 
-    /// `keys`: channel -> key pairs /verify accepts; `failEvents`: event calls answered 500 first.
-    public static func start(keys: [String: String], failEvents: Int = 0) async throws -> CoordinatorApp {
+    /// `keys`: channel -> key pairs /verify accepts; `failEvents`: event calls answered 500 first;
+    /// `holdClosed`: every stream-closed answered 500 until `takeClosed()`.
+    public static func start(keys: [String: String], failEvents: Int = 0, holdClosed: Bool = false) async throws -> CoordinatorApp {
         let script = PackagePaths.root.appendingPathComponent("Tests/Peers/coordinator_app.py").path
-        let process = try PeerProcess("python3", [script, "--fail-events", String(failEvents)] + keys.sorted { $0.key < $1.key }.flatMap { ["--key", "\($0)=\($1)"] })
+        let process = try PeerProcess(
+            "python3", [script, "--fail-events", String(failEvents)] + (holdClosed ? ["--hold-closed"] : [])
+                + keys.sorted { $0.key < $1.key }.flatMap { ["--key", "\($0)=\($1)"] })
         let port = try await Wait.until("coordinator_app's ready line", timeout: .seconds(20)) { () throws -> Int? in
             if let range = process.output.range(of: #"listening (\d+)"#, options: .regularExpression) {
                 return Int(process.output[range].split(separator: " ").last ?? "")
@@ -49,6 +52,12 @@ public final class CoordinatorApp: Sendable {
                 path: item["path"] as? String ?? "", headers: item["headers"] as? [String: String] ?? [:],
                 bodyLength: item["body_length"] as? Int ?? -1, status: item["status"] as? Int ?? 0)
         }
+    }
+
+    /// From now on stream-closed is answered 200 (after `holdClosed`).
+    public func takeClosed() async throws {
+        let r = try await HTTPTestClient.post(URL(string: "http://127.0.0.1:\(port)/control/take-closed")!, body: Data())
+        guard r.status == 200 else { throw TestFailure("coordinator_app take-closed: \(r.status)") }
     }
 
     /// The event callbacks so far (path /events), in arrival order.

@@ -80,6 +80,21 @@ public enum EventQueueConformance {
             let claimed = try await s.queue.claim(max: 10, lease: .seconds(30))
             try require(claimed.count == 1 && claimed[0].id != "c", "c was dropped: \(claimed.map(\.id))")
         },
+        Check(name: "queued items are found by part of their id, claimed or not, without claiming them") { s in
+            for id in ["s1.stream-closed.0", "s1.stream-closed.1", "s2.stream-available.0", "s3.stream-closed.0"] {
+                _ = try await s.queue.enqueue(id: id, payload: "p-\(id)", limit: 10)
+            }
+            _ = try await s.queue.claim(max: 1, lease: .seconds(30))
+            let found = try await s.queue.queuedEvents(idContaining: ".stream-closed.", max: 10)
+            try require(Set(found.map(\.id)) == ["s1.stream-closed.0", "s1.stream-closed.1", "s3.stream-closed.0"], "three closed: \(found.map(\.id))")
+            try require(found.allSatisfy { $0.payload == "p-\($0.id)" }, "with their payloads")
+            try require(found.first { $0.id == "s1.stream-closed.0" }?.attempts == 1, "the claimed one counts its claim")
+            try require(try await s.queue.queuedEvents(idContaining: ".stream-closed.", max: 2).count == 2, "at most max")
+            let due = try await s.queue.claim(max: 10, lease: .seconds(30))
+            try require(due.count == 3, "finding claimed nothing: \(due.map(\.id))")
+            try await s.queue.ack("s3.stream-closed.0")
+            try require(try await s.queue.queuedEvents(idContaining: "s3.", max: 10).isEmpty, "an acked item is not found")
+        },
         Check(name: "concurrent claimers never get one item twice within a lease") { s in
             for i in 0..<40 { _ = try await s.queue.enqueue(id: "c\(i)", payload: "\(i)", limit: 100) }
             let ids = try await withThrowingTaskGroup(of: [String].self) { group in

@@ -70,7 +70,7 @@ import Testing
 
     @Test(arguments: [
         ("event_loops: -1", "proxy.yaml:1:14: event_loops: must be from 0 (one per CPU core) to 1024"),
-        ("balancr: x", "proxy.yaml:1:1: balancr: unknown key 'balancr' (allowed: balancer, placement, registry, system_api, commands_api, default_backend, modules, quit, hooks, event_loops, limits)"),
+        ("balancr: x", "proxy.yaml:1:1: balancr: unknown key 'balancr' (allowed: balancer, placement, registry, system_api, commands_api, default_backend, modules, quit, hooks, event_loops, limits, log)"),
         ("registry:\n  backend_alive: 5x", "proxy.yaml:2:18: registry.backend_alive: invalid duration '5x'"),
         ("registry:\n  typo: 1", "proxy.yaml:2:3: registry.typo: unknown key 'typo' (allowed: type, backend_alive, heartbeat_misses, route_linger, redispatch_attempts, redispatch_wait, health_check, redis)"),
         ("registry:\n  redispatch_attempts: 17", "proxy.yaml:2:24: registry.redispatch_attempts: must be from 0 to 16"),

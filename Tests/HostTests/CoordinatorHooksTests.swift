@@ -58,21 +58,45 @@ import Testing
         start.sessionID = "s1"
         start.attributes = ["x-record": "true"]
         let urls = [URL(string: "http://a.local/e")!, URL(string: "http://b.local/e")!]
-        let available = WebhookHooks.coordinatorDeliveries(start, urls: urls)
+        let available = WebhookHooks.coordinatorDeliveries(start, urls: urls, server: "p1")
         #expect(available.map(\.id) == ["s1.stream-available.0", "s1.stream-available.1"])
         #expect(available[0].delivery.headers == [
             "x-streaming-channel": "chan", "x-streaming-id": "s1", "x-event-type": "stream-available", "x-record": "true",
             "x-origin-stream": "chan/key1",
         ])
-        #expect(available.allSatisfy { $0.delivery.body == nil && $0.delivery.cancels == nil && $0.delivery.retriesForever })
+        #expect(available.allSatisfy { $0.delivery.body == nil && $0.delivery.cancels == nil && $0.delivery.closing == nil && $0.delivery.retriesForever })
         var end = start
         end.kind = .publishEnd
-        let closed = WebhookHooks.coordinatorDeliveries(end, urls: urls)
+        end.backend = Backend.ID("origin-a")
+        let closed = WebhookHooks.coordinatorDeliveries(end, urls: urls, server: "p1")
         #expect(closed[1].delivery.headers == ["x-streaming-channel": "chan", "x-streaming-id": "s1", "x-event-type": "stream-closed"])
         #expect(closed.map { $0.delivery.cancels ?? [] } == [["s1.stream-available.0"], ["s1.stream-available.1"]])
         let decoded = try #require(EventDelivery(payload: closed[0].delivery.payload()))
+        #expect(decoded.closing == EventDelivery.ClosingStream(channel: "chan", streamId: "s1", streamServer: "p1", encoder: "origin-a", key: "__defaultVhost__/chan/key1"),
+                "a stream-closed names the stream it ends: \(String(describing: decoded.closing))")
         #expect(decoded.format == .coordinator && decoded.delivered(by: 200) && !decoded.delivered(by: 201), "only 200 delivers")
         let old = try #require(EventDelivery(payload: #"{"url":"http://x/","event_id":"e","body":"{}"}"#))
         #expect(old.delivered(by: 204) && !old.retriesForever, "an item queued before formats existed is SRS's")
+    }
+
+    @Test func aSessionWhoseStreamClosedIsQueuedStaysInTheCoordinatorsReport() async throws {
+        let queue = MemoryEventQueue()
+        let backend = Backend(server: "o", service: "s", pid: "1", ip: "127.0.0.1", endpoints: [:])
+        let request = StreamRequest(key: try StreamKey(vhost: nil, app: "chan", stream: "chan"))
+        var end = StreamEvent(kind: .publishEnd, request: request, module: "rtmp", client: "10.0.0.1:5000", backend: backend.id)
+        end.sessionID = "s9"
+        // Two urls: two queued items, one session.
+        for item in WebhookHooks.coordinatorDeliveries(end, urls: [URL(string: "http://a/")!, URL(string: "http://b/")!], server: "p1") {
+            #expect(try await queue.enqueue(id: item.id, payload: item.delivery.payload(), limit: 10))
+        }
+        #expect(try await queue.enqueue(id: "s8.stream-available.0", payload: "{}", limit: 10))
+        let closing = try await CoordinatorShapes.closing(queue, max: 100)
+        #expect(closing.map(\.streamId) == ["s9"], "one per session, stream-closed items only")
+        let report = CoordinatorShapes.report(counts: [], closing: closing, alive: [backend], listeners: [], policy: PlacementPolicy())
+        let active = report["activeStreams"] as? [[String: Any]] ?? []
+        #expect(active.count == 1 && active.first?["state"] as? String == "closing" && active.first?["encoder"] as? String == backend.id.rawValue)
+        #expect((report["encoders"] as? [[String: Any]])?.first?["load"] as? Int == 1)
+        let capacity = CoordinatorShapes.capacity(counts: [], closing: closing, alive: [backend], policy: PlacementPolicy())
+        #expect(capacity["load"] as? Int == 1)
     }
 }

@@ -41,6 +41,7 @@ import Testing
         (["PROXY_HTTP_API_AUTH_ENABLED": "on", "PROXY_HTTP_API_AUTH_TYPE": "bearer", "PROXY_HTTP_API_AUTH_TOKEN": "a", "CONTROL_SECRET": "b"],
          "environment variable CONTROL_SECRET: differs from PROXY_HTTP_API_AUTH_TOKEN"),
         (["PROXY_ORIGIN_SERVER_TTL": "soon"], "environment variable PROXY_ORIGIN_SERVER_TTL: registry.backend_alive:"),
+        (["LOG_REQUESTS": "sometimes"], "environment variable LOG_REQUESTS: expected YES or NO"),
     ] as [([String: String], String)])
     func combinationsThatCannotApplyNameTheirVariable(_ env: [String: String], _ expected: String) {
         let message = failure(env)
@@ -56,6 +57,12 @@ import Testing
         #expect(try load(["PROXY_HTTP_API_AUTH_ENABLED": "off", "PROXY_HTTP_API_AUTH_TOKEN": "ignored"]).systemAPI.registerToken.isEmpty)
         #expect(try load(["CONTROL_SECRET": "s3"]).systemAPI.registerToken == "s3")
         #expect(try load(["PROXY_ORIGIN_SERVER_TTL": "2m"]).registry.backendAlive == .seconds(120))
+    }
+
+    @Test func theRequestLogSwitch() throws {
+        #expect(try load([:]).log.requests, "on by default, as the coordinator's LOG_REQUESTS")
+        #expect(try !load(["LOG_REQUESTS": "NO"]).log.requests)
+        #expect(try load(["LOG_REQUESTS": "YES"], "log: { requests: false }").log.requests, "the variable wins over the file")
     }
 
     @Test func aBadBindAddressNamesTheVariable() {

@@ -76,6 +76,10 @@ import Testing
                 "the verification's attributes travel with stream-available: \(events[0].headers)")
         #expect(events[0].headers["x-origin-stream"] == "\(Self.channel)/\(Self.channel)", "the application learns the players' name")
         try await proxy.stop()
+        // The request log is on by default (the coordinator's LOG_REQUESTS=YES).
+        let logged = proxy.logEntries("path=/api/v1/srs/register", "status=200")
+        #expect(logged.count == 1 && logged.first?["method"] == "POST" && logged.first?["client"] == "127.0.0.1" && logged.first?["ms"] != nil,
+                "\(logged)")
     }
 
     @Test func aBadKeyIsRefusedAndNothingReachesTheOriginOrTheEvents() async throws {
@@ -123,7 +127,7 @@ import Testing
                 "BIND_ADDRESS": "127.0.0.1",
                 "KEY_VERIFICATION_URL": app.verifyURL, "KEY_VERIFICATION_AUTH": "Bearer", "KEY_VERIFICATION_AUTH_TOKEN": "vt",
                 "EVENT_CALLBACK_URL": app.eventsURL, "EVENT_CALLBACK_AUTH": "Basic", "EVENT_CALLBACK_AUTH_USER": "u",
-                "EVENT_CALLBACK_PASSWORD": "p",
+                "EVENT_CALLBACK_PASSWORD": "p", "LOG_REQUESTS": "NO",
             ])
         #expect(try await proxy.waitForListener("rtmp").hasPrefix("127.0.0.1:"), "BIND_ADDRESS binds the RTMP listener")
         let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/\(Self.channel)/\(Self.key)", seconds: 2)
@@ -133,6 +137,7 @@ import Testing
         let events = try await Self.delivered(app, 2)
         #expect(events.allSatisfy { $0.headers["authorization"] == "Basic " + Data("u:p".utf8).base64EncodedString() })
         try await proxy.stop()
+        #expect(proxy.logEntries("path=/api/v1/srs/register").isEmpty, "LOG_REQUESTS=NO: no request log")
     }
 
     /// SRT publishers name channel and key in the Stream ID (`r=channel/key`).
@@ -204,6 +209,43 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(2), "the publish ended within 2 s")
         let events = try await Self.delivered(app, 2)
         #expect(events.filter { $0.status == 200 }.map { $0.headers["x-event-type"] } == ["stream-available", "stream-closed"])
+        try await proxy.stop()
+    }
+
+    /// A stream leaves activeStreams only once its stream-closed was delivered: while the
+    /// application answers 500 it stays listed as closing (and counted in load), then goes.
+    @Test func aClosedStreamStaysActiveUntilItsStreamClosedIsDelivered() async throws {
+        let app = try await CoordinatorApp.start(keys: [Self.channel: Self.key], holdClosed: true)
+        let (proxy, origin, port) = try await Self.start(Self.config(app) + """
+
+            commands_api: { enabled: true, listen: 127.0.0.1:0, auth: { bearer: { token: ct } } }
+            """)
+        defer { withExtendedLifetime(origin) {} }
+        let auth = ["Authorization": "Bearer ct"]
+        let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/\(Self.channel)/\(Self.key)", seconds: 3)
+        #expect(try await publisher.wait(timeout: .seconds(20)) == 0, "\(publisher.output)")
+        let report = try await CommandsAPITests.commands(proxy, "report")
+        func active() async throws -> [[String: Any]] {
+            try await HTTPTestClient.get(report, headers: auth).json["activeStreams"] as? [[String: Any]] ?? []
+        }
+        try await Wait.until("stream-closed refused at least twice", timeout: .seconds(15)) { () async throws -> Bool? in
+            try await app.events().filter { $0.headers["x-event-type"] == "stream-closed" && $0.status == 500 }.count >= 2 ? true : nil
+        }
+        let closing = try await active()
+        #expect(closing.count == 1 && closing.first?["state"] as? String == "closing" && closing.first?["channel"] as? String == Self.channel,
+                "the ended session is still listed: \(closing)")
+        let load = try await HTTPTestClient.get(try await CommandsAPITests.commands(proxy, "capacity"), headers: auth).json["load"] as? Int
+        #expect(load == 1, "and counted in load")
+
+        try await app.takeClosed()
+        let closedEvent = try await Self.delivered(app, 2).last { $0.status == 200 }
+        #expect(closedEvent?.headers["x-event-type"] == "stream-closed")
+        #expect(closedEvent?.headers["x-streaming-id"] == closing.first?["streamId"] as? String)
+        let after = try await Wait.until("the stream gone from activeStreams", timeout: .seconds(5)) { () async throws -> [[String: Any]]? in
+            let a = try await active()
+            return a.isEmpty ? a : nil
+        }
+        #expect(after.isEmpty)
         try await proxy.stop()
     }
 

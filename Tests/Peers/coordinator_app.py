@@ -4,7 +4,8 @@
   POST /verify   key verification: empty body, x-streaming-channel, x-streaming-key, x-user-ip.
                  200 (with x-record, x-previews, x-resolutions) for a key given with --key, 403 otherwise.
   POST /events   event callbacks: empty body, x-streaming-channel, x-streaming-id, x-event-type.
-                 Answers 500 to the first --fail-events calls, then 200.
+                 Answers 500 to the first --fail-events calls, then 200; with --hold-closed, 500 to
+                 every stream-closed until POST /control/take-closed.
   GET  /log      every request seen, in order, as a JSON list (method, path, headers, body length,
                  the status answered).
 
@@ -19,6 +20,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--key", action="append", default=[], help="CHANNEL=KEY accepted by /verify")
 parser.add_argument("--fail-events", type=int, default=0, help="answer 500 to this many event calls first")
+parser.add_argument("--hold-closed", action="store_true", help="answer 500 to stream-closed until POST /control/take-closed")
 parser.add_argument("--record", default="true", help="x-record answered with an accepted key")
 args = parser.parse_args()
 
@@ -30,6 +32,7 @@ for item in args.key:
 lock = threading.Lock()
 seen = []
 failures_left = [args.fail_events]
+hold_closed = [args.hold_closed]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -72,9 +75,15 @@ class Handler(BaseHTTPRequestHandler):
                 fail = failures_left[0] > 0
                 if fail:
                     failures_left[0] -= 1
+                if hold_closed[0] and self.headers.get("x-event-type") == "stream-closed":
+                    fail = True
             status = 500 if fail else 200
             self.note(status, length)
             self.answer(status)
+        elif self.path == "/control/take-closed":
+            with lock:
+                hold_closed[0] = False
+            self.answer(200)
         else:
             self.note(404, length)
             self.answer(404)

@@ -29,13 +29,20 @@ struct CommandsAPI {
     var limits = LimitsConfig()
     /// This proxy's client listeners (the coordinator's `streamingServers`), as they are bound.
     var listeners: CoordinatorShapes.BoundListeners?
+    /// The hooks' event queue: sessions whose `stream-closed` is queued stay in `activeStreams`;
+    /// at most `eventsLimit` (hooks.events.queue_limit) of its items are read per answer.
+    var events: (any EventQueue)?
+    var eventsLimit = 10_000
+    /// `log.requests`: one line per answered request.
+    var logRequests = true
     var logger: Logger
     var onListening: @Sendable (String, SocketAddress) -> Void
 
     func makeApplication() throws -> some ApplicationProtocol {
-        let router = Hummingbird.Router()
-        router.add(middleware: APIErrorMiddleware<BasicRequestContext>(logger: logger, knownPaths: Self.paths))
-        router.add(middleware: APIAuthMiddleware<BasicRequestContext>(auth: config.auth, logger: logger))
+        let router = Hummingbird.Router(context: APIRequestContext.self)
+        if logRequests { router.add(middleware: RequestLogMiddleware<APIRequestContext>(logger: logger)) }
+        router.add(middleware: APIErrorMiddleware<APIRequestContext>(logger: logger, knownPaths: Self.paths))
+        router.add(middleware: APIAuthMiddleware<APIRequestContext>(auth: config.auth, logger: logger))
         router.get("/commands/capacity") { _, _ in try await capacity() }
         router.post("/commands/close") { request, _ in try await close(request) }
         router.get("/commands/report") { _, _ in try await report() }
@@ -176,7 +183,8 @@ struct CommandsAPI {
             "backends": backends, "alive_backends": alive.count, "routes": routes.count, "proxies": proxies,
         ]
         // The coordinator's fields (CoordinatorShapes.swift).
-        answer.merge(CoordinatorShapes.capacity(counts: all, alive: alive, policy: policy)) { _, coordinator in coordinator }
+        let closing = try await CoordinatorShapes.closing(events, max: eventsLimit)
+        answer.merge(CoordinatorShapes.capacity(counts: all, closing: closing, alive: alive, policy: policy)) { _, coordinator in coordinator }
         return JSONResponse.ok(answer)
     }
 
@@ -250,7 +258,7 @@ struct CommandsAPI {
             "proxy": sessions.proxy, "streams": streams, "totals": totals, "draining_origins": drains.keys.sorted().map(\.rawValue),
         ]
         answer.merge(CoordinatorShapes.report(
-            counts: all, alive: try await registry.aliveBackends(), listeners: listeners?.listeners ?? [], policy: sessions.routers.first?.configuration.placement ?? PlacementPolicy()
+            counts: all, closing: try await CoordinatorShapes.closing(events, max: eventsLimit), alive: try await registry.aliveBackends(), listeners: listeners?.listeners ?? [], policy: sessions.routers.first?.configuration.placement ?? PlacementPolicy()
         )) { _, coordinator in coordinator }
         return JSONResponse.ok(answer)
     }

@@ -12,7 +12,8 @@ import Synchronization
 ///   coordinator's RTMP and WebSocket servers): `streamingServers` lists this proxy's;
 /// - an **active stream** is a publishing session: `activeStreams` has one item per publisher on
 ///   every proxy, with its channel (the app), its streaming id, the proxy it came through
-///   (`streamServer`) and its origin (`encoder`).
+///   (`streamServer`) and its origin (`encoder`); a session that ended stays listed (`"state":
+///   "closing"`, counted in `load`) until its `stream-closed` was delivered.
 enum CoordinatorShapes {
     /// One bound client listener of this proxy.
     struct Listener: Sendable, Equatable {
@@ -39,13 +40,30 @@ enum CoordinatorShapes {
         }
     }
 
-    /// Streams with a publisher on each backend, over every proxy's figures.
-    static func publishedStreams(_ counts: [SessionCounts]) -> (all: Set<StreamKey>, byBackend: [Backend.ID: Set<StreamKey>]) {
-        var all = Set<StreamKey>()
-        var byBackend: [Backend.ID: Set<StreamKey>] = [:]
+    /// Sessions whose `stream-closed` is still queued (any proxy's, in Redis mode), at most
+    /// `max` items read; one per streaming id.
+    static func closing(_ queue: (any EventQueue)?, max: Int) async throws -> [EventDelivery.ClosingStream] {
+        guard let queue else { return [] }
+        var seen = Set<String>()
+        return try await queue.queuedEvents(idContaining: ".stream-closed.", max: max).compactMap {
+            guard let c = EventDelivery(payload: $0.payload)?.closing, seen.insert(c.streamId).inserted else { return nil }
+            return c
+        }
+    }
+
+    /// Streams with a publisher (or a closing session) on each backend, over every proxy's figures.
+    static func publishedStreams(
+        _ counts: [SessionCounts], closing: [EventDelivery.ClosingStream] = []
+    ) -> (all: Set<String>, byBackend: [String: Set<String>]) {
+        var all = Set<String>()
+        var byBackend: [String: Set<String>] = [:]
         for e in counts.flatMap(\.entries) where e.publishers > 0 {
-            all.insert(e.key)
-            byBackend[e.backend, default: []].insert(e.key)
+            all.insert(e.key.description)
+            byBackend[e.backend.rawValue, default: []].insert(e.key.description)
+        }
+        for c in closing {
+            all.insert(c.key)
+            byBackend[c.encoder, default: []].insert(c.key)
         }
         return (all, byBackend)
     }
@@ -58,28 +76,43 @@ enum CoordinatorShapes {
 
     /// `load` (active streams), `capacity` (the sum of the alive origins' capacities, -1 when one
     /// is unlimited or none is alive) and `encoderCount` (alive origins).
-    static func capacity(counts: [SessionCounts], alive: [Backend], policy: PlacementPolicy) -> [String: Any] {
+    static func capacity(
+        counts: [SessionCounts], closing: [EventDelivery.ClosingStream] = [], alive: [Backend], policy: PlacementPolicy
+    ) -> [String: Any] {
         let capacities = alive.map { capacity(of: $0, policy) }
         let total = capacities.isEmpty || capacities.contains(-1) ? -1 : capacities.reduce(0, &+)
-        return ["load": publishedStreams(counts).all.count, "capacity": total, "encoderCount": alive.count]
+        return ["load": publishedStreams(counts, closing: closing).all.count, "capacity": total, "encoderCount": alive.count]
     }
 
     /// `activeStreams`, `streamingServers` and `encoders`.
-    static func report(counts: [SessionCounts], alive: [Backend], listeners: [Listener], policy: PlacementPolicy) -> [String: Any] {
+    static func report(
+        counts: [SessionCounts], closing: [EventDelivery.ClosingStream] = [], alive: [Backend], listeners: [Listener], policy: PlacementPolicy
+    ) -> [String: Any] {
         var active: [[String: Any]] = []
+        var live = Set<String>()
         for c in counts {
             for e in c.entries {
                 for id in e.publisherSessions {
+                    live.insert(id)
                     active.append([
                         "channel": e.key.app, "streamId": id, "streamServer": c.proxy, "encoder": e.backend.rawValue, "key": e.key.description,
+                        "state": "live",
                     ])
                 }
             }
         }
+        // An ended session whose stream-closed is queued; a live one of the same id wins (a
+        // session's counts are shared a moment after it ended).
+        for c in closing where !live.contains(c.streamId) {
+            active.append([
+                "channel": c.channel, "streamId": c.streamId, "streamServer": c.streamServer, "encoder": c.encoder, "key": c.key,
+                "state": "closing",
+            ])
+        }
         active.sort { ($0["channel"] as! String, $0["streamId"] as! String) < ($1["channel"] as! String, $1["streamId"] as! String) }
-        let byBackend = publishedStreams(counts).byBackend
+        let byBackend = publishedStreams(counts, closing: closing.filter { !live.contains($0.streamId) }).byBackend
         let encoders: [[String: Any]] = alive.sorted { $0.id < $1.id }.map { b in
-            ["id": b.id.rawValue, "capacity": capacity(of: b, policy), "load": byBackend[b.id]?.count ?? 0]
+            ["id": b.id.rawValue, "capacity": capacity(of: b, policy), "load": byBackend[b.id.rawValue]?.count ?? 0]
         }
         let servers: [[String: Any]] = listeners.map { ["id": $0.id, "ip": $0.ip, "port": $0.port, "ssl": $0.ssl, "serverType": $0.serverType] }
         return ["activeStreams": active, "streamingServers": servers, "encoders": encoders]

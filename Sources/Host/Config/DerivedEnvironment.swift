@@ -88,6 +88,11 @@ enum DerivedEnvironment {
                 throw fail(name, "applies only with SSL_PORT (the commands API over HTTPS)")
             }
         }
+        // The coordinator's request log switch.
+        if let requests = value("LOG_REQUESTS") {
+            guard let on = Self.flag(requests) else { throw fail("LOG_REQUESTS", "expected YES or NO, got '\(requests.prefix(40))'") }
+            out.append(Setting(variable: "LOG_REQUESTS", path: ["log", "requests"], value: on ? "true" : "false"))
+        }
         if value("COMMANDS_API_AUTH") == nil {
             for name in ["COMMANDS_API_AUTH_USER", "COMMANDS_API_AUTH_PASSWORD", "COMMANDS_API_AUTH_TOKEN"] where value(name) != nil {
                 throw fail(name, "applies only with COMMANDS_API_AUTH (Basic or Bearer)")

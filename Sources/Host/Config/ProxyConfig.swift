@@ -19,6 +19,7 @@ struct ProxyConfig: Decodable, Sendable {
     var eventLoops = 0
     /// Connection caps and the API listeners' timeouts.
     var limits = LimitsConfig()
+    var log = LogConfig()
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case balancer, placement, registry
@@ -27,7 +28,7 @@ struct ProxyConfig: Decodable, Sendable {
         case defaultBackend = "default_backend"
         case modules, quit, hooks
         case eventLoops = "event_loops"
-        case limits
+        case limits, log
     }
 
     init() {}
@@ -50,6 +51,7 @@ struct ProxyConfig: Decodable, Sendable {
         eventLoops = try c.decode(Int.self, forKey: .eventLoops, default: d.eventLoops)
         guard (0...1024).contains(eventLoops) else { throw c.invalid(.eventLoops, "must be from 0 (one per CPU core) to 1024") }
         limits = try c.decode(LimitsConfig.self, forKey: .limits, default: d.limits)
+        log = try c.decode(LogConfig.self, forKey: .log, default: d.log)
     }
 }
 

@@ -14,24 +14,40 @@ struct EventDelivery: Codable, Sendable {
     var format: HookFormat?
     /// Queue ids removed before this item is queued.
     var cancels: [String]?
+    /// The coordinator's `stream-closed`: the stream it ends, kept in the commands API's
+    /// `activeStreams` until this item is delivered.
+    var closing: ClosingStream?
+
+    /// A publishing session whose `stream-closed` is still queued.
+    struct ClosingStream: Codable, Sendable, Equatable {
+        var channel: String
+        var streamId: String
+        var streamServer: String
+        var encoder: String
+        var key: String
+    }
 
     enum CodingKeys: String, CodingKey {
         case url
         case eventID = "event_id"
-        case body, headers, format, cancels
+        case body, headers, format, cancels, closing
     }
 
     func payload() -> String {
         String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
     }
 
-    init(url: String, eventID: String, body: String?, headers: [String: String]? = nil, format: HookFormat? = nil, cancels: [String]? = nil) {
+    init(
+        url: String, eventID: String, body: String?, headers: [String: String]? = nil, format: HookFormat? = nil, cancels: [String]? = nil,
+        closing: ClosingStream? = nil
+    ) {
         self.url = url
         self.eventID = eventID
         self.body = body
         self.headers = headers
         self.format = format
         self.cancels = cancels
+        self.closing = closing
     }
 
     init?(payload: String) {

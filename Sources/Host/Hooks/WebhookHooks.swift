@@ -83,7 +83,7 @@ final class WebhookHooks: ProxyHooks {
                 (id: "\(eventID).\(i)", delivery: EventDelivery(url: url.absoluteString, eventID: eventID, body: body))
             }
         case .coordinator:
-            deliveries = Self.coordinatorDeliveries(event, urls: events.urls)
+            deliveries = Self.coordinatorDeliveries(event, urls: events.urls, server: server)
             eventID = deliveries.first?.delivery.eventID ?? ""
         }
         if case .enqueued = continuation.yield(deliveries) { return }
@@ -97,8 +97,9 @@ final class WebhookHooks: ProxyHooks {
     /// when it ended, empty POSTs with the channel, the streaming id (the session's id) and the
     /// event type in headers; `stream-available` also carries the session's attributes. Queue
     /// ids are derived from the session, so a `stream-closed` names the `stream-available`
-    /// items it cancels.
-    static func coordinatorDeliveries(_ event: StreamEvent, urls: [URL]) -> Pending {
+    /// items it cancels, and the stream it ends (CoordinatorShapes lists it until delivered;
+    /// `server`: this proxy's id).
+    static func coordinatorDeliveries(_ event: StreamEvent, urls: [URL], server: String) -> Pending {
         let available = event.kind == .publishStart
         let type = available ? "stream-available" : "stream-closed"
         // The channel the publisher named (the stream may be renamed to origin_name).
@@ -110,10 +111,13 @@ final class WebhookHooks: ProxyHooks {
             headers["x-origin-stream"] = "\(event.request.key.app)/\(event.request.key.stream)"
         }
         let eventID = "\(event.sessionID).\(type)"
+        let closing = available ? nil : EventDelivery.ClosingStream(
+            channel: channel, streamId: event.sessionID, streamServer: server, encoder: event.backend?.rawValue ?? "",
+            key: event.request.key.description)
         return urls.enumerated().map { i, url in
             (id: "\(eventID).\(i)", delivery: EventDelivery(
                 url: url.absoluteString, eventID: eventID, body: nil, headers: headers, format: .coordinator,
-                cancels: available ? nil : ["\(event.sessionID).stream-available.\(i)"]))
+                cancels: available ? nil : ["\(event.sessionID).stream-available.\(i)"], closing: closing))
         }
     }
 

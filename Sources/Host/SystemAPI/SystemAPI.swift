@@ -33,9 +33,12 @@ struct SystemAPI {
     /// The endpoints' health checks, when on (shown per origin).
     var health: BackendHealth?
     var identity = ProxyIdentity()
+    /// `log.requests`: one line per answered request.
+    var logRequests = true
 
     func makeApplication() throws -> some ApplicationProtocol {
         let router = Hummingbird.Router(context: APIRequestContext.self)
+        if logRequests { router.add(middleware: RequestLogMiddleware<APIRequestContext>(logger: logger)) }
         router.add(middleware: APIErrorMiddleware<APIRequestContext>(logger: logger, knownPaths: Self.paths))
         let access = config.access
         router.post("/api/v1/srs/register") { request, context in try await register(request, context) }

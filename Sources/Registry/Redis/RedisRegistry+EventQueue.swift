@@ -25,16 +25,7 @@ extension RedisRegistry: EventQueue {
     public func claim(max: Int, lease: Duration) async throws -> [QueuedEvent] {
         guard max > 0 else { return [] }
         let reply = try await evalEvents(EventScripts.claim, [String(max), String(Swift.max(1, Self.ms(lease)))]).array
-        var items: [QueuedEvent] = []
-        var i = 0
-        while i + 2 < reply.count {
-            defer { i += 3 }
-            guard let id = reply[i].string, let payload = reply[i + 1].string, let attempts = reply[i + 2].integer else {
-                throw RedisError.unexpected("claim: \(reply[i..<i + 3])")
-            }
-            items.append(QueuedEvent(id: id, payload: payload, attempts: attempts))
-        }
-        return items
+        return try Self.items(reply, "claim")
     }
 
     public func ack(_ id: String) async throws {
@@ -47,6 +38,26 @@ extension RedisRegistry: EventQueue {
 
     public func queuedEvents() async throws -> Int {
         try await client.send(["ZCARD", eventKeys[0]]).integer ?? 0
+    }
+
+    public func queuedEvents(idContaining part: String, max: Int) async throws -> [QueuedEvent] {
+        guard max > 0 else { return [] }
+        let reply = try await evalEvents(EventScripts.find, [part, String(max)]).array
+        return try Self.items(reply, "find")
+    }
+
+    /// {id, payload, attempts, ...} as items.
+    private static func items(_ reply: [RedisReply], _ what: String) throws -> [QueuedEvent] {
+        var items: [QueuedEvent] = []
+        var i = 0
+        while i + 2 < reply.count {
+            defer { i += 3 }
+            guard let id = reply[i].string, let payload = reply[i + 1].string, let attempts = reply[i + 2].integer else {
+                throw RedisError.unexpected("\(what): \(reply[i..<i + 3])")
+            }
+            items.append(QueuedEvent(id: id, payload: payload, attempts: attempts))
+        }
+        return items
     }
 
     /// KEYS for every script: due set, payload hash, attempts hash.
@@ -78,6 +89,26 @@ extension RedisRegistry: EventQueue {
               else
                 redis.call('ZREM', KEYS[1], id)
                 redis.call('HDEL', KEYS[3], id)
+              end
+            end
+            return out
+            """
+
+        /// ARGV: part of the id, most items. Returns {id, payload, attempts, ...}; the queue's
+        /// bound (`queue_limit`) bounds the scan.
+        static let find = """
+            local out = {}
+            local n = 0
+            for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+              if string.find(id, ARGV[1], 1, true) then
+                local p = redis.call('HGET', KEYS[2], id)
+                if p then
+                  table.insert(out, id)
+                  table.insert(out, p)
+                  table.insert(out, tonumber(redis.call('HGET', KEYS[3], id) or '0'))
+                  n = n + 1
+                  if n >= tonumber(ARGV[2]) then break end
+                end
               end
             end
             return out
