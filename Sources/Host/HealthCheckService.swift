@@ -20,11 +20,15 @@ struct HealthCheckService: Service {
     var proxyID: String
     var group: any EventLoopGroup
     var logger: Logger
+    /// `registry.health_check` as a reload last applied it (interval, timeout, fall, rise); read
+    /// per round.
+    var live: Live<HealthCheckConfig>?
+    var settings: HealthCheckConfig { live?.value ?? config }
     /// Checks running at once, at most.
     static let concurrency = 64
 
     /// How often the shared views are published and read.
-    var viewInterval: Duration { min(config.interval.duration / 2, .milliseconds(500)) }
+    var viewInterval: Duration { min(settings.interval.duration / 2, .milliseconds(500)) }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -40,7 +44,7 @@ struct HealthCheckService: Service {
         var failures = 0
         while !Task.isCancelled {
             do {
-                try await store.publishHealthView(health.view(proxy: proxyID), ttl: config.interval.duration * 3 + config.timeout.duration)
+                try await store.publishHealthView(health.view(proxy: proxyID), ttl: settings.interval.duration * 3 + settings.timeout.duration)
                 health.setOthers(try await store.liveHealthViews().filter { $0.proxy != proxyID })
                 failures = 0
             } catch {
@@ -64,7 +68,7 @@ struct HealthCheckService: Service {
             }
             // While the registry fails, the next round waits 1, 2, 4, then 8 s more.
             let pause = failures == 0 ? Duration.zero : .seconds(1 << min(failures - 1, 3))
-            try? await Task.sleep(until: started + config.interval.duration + pause)
+            try? await Task.sleep(until: started + settings.interval.duration + pause)
         }
     }
 
@@ -79,7 +83,7 @@ struct HealthCheckService: Service {
                 work.append((HealthKey(backend.id, kind), address, probe))
             }
         }
-        let timeout = config.timeout.duration
+        let timeout = settings.timeout.duration
         await withTaskGroup(of: (HealthKey, String, String?).self) { group in
             var next = work.makeIterator()
             func add() -> Bool {
@@ -106,11 +110,11 @@ struct HealthCheckService: Service {
         switch health.record(key, ok: error == nil, error: error) {
         case .down(let why)?:
             logger.warning("backend endpoint failed its health checks: no new sessions", metadata: [
-                "backend": "\(key.backend)", "protocol": "\(key.kind.rawValue)", "check": "\(probe)", "fall": "\(config.fall)", "error": "\(why)",
+                "backend": "\(key.backend)", "protocol": "\(key.kind.rawValue)", "check": "\(probe)", "fall": "\(settings.fall)", "error": "\(why)",
             ])
         case .up?:
             logger.notice("backend endpoint passed its health checks again", metadata: [
-                "backend": "\(key.backend)", "protocol": "\(key.kind.rawValue)", "check": "\(probe)", "rise": "\(config.rise)",
+                "backend": "\(key.backend)", "protocol": "\(key.kind.rawValue)", "check": "\(probe)", "rise": "\(settings.rise)",
             ])
         case nil:
             if let error { logger.debug("health check failed", metadata: ["backend": "\(key.backend)", "protocol": "\(key.kind.rawValue)", "error": "\(error)"]) }

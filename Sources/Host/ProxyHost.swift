@@ -18,9 +18,14 @@ struct ProxyHost {
     var group: any EventLoopGroup
     /// For `stream_proxy_process_start_time_seconds`.
     let startedAt = Date()
+    /// The process's log settings (a reload changes them), and the `--log-level` that wins over the file's.
+    var logSettings = LogSettings(level: .info, format: .text)
+    var logLevelFlag: Logger.Level?
 
     init(config: LoadedConfig, logger: Logger) {
         self.config = config
+        // Every listener's connection caps follow one shared value (a reload changes it).
+        self.config.proxy.limits.live = LiveConnectionLimits(config.proxy.limits.connections)
         self.logger = logger
         let loops = config.proxy.eventLoops
         // 0: NIO's shared group, one thread per core. Otherwise a group of its own for the process's life.
@@ -55,6 +60,16 @@ struct ProxyHost {
         }
 
         var all: [Router] { routers.withLock { Array($0.values) } }
+
+        /// A reload: every router takes `configuration`; the router of the modules without a
+        /// balancer of their own (made for `defaultRouter`) also takes `balancer` when it
+        /// changed. Streams already routed stay where they are.
+        func reconfigure(defaultRouter: String, balancer: String?, configuration: RouterConfiguration) {
+            for (name, router) in routers.withLock({ $0 }) {
+                let strategy = name == defaultRouter ? balancer.flatMap { BalancingStrategies.make(named: $0) } : nil
+                router.reconfigure(strategy: strategy, configuration: configuration)
+            }
+        }
     }
 
     func makeRouting(proxyID: String = "") -> Routing {
@@ -68,7 +83,8 @@ struct ProxyHost {
             let r = proxy.registry.redis
             let client = RedisClient(configuration: RedisConfiguration(
                 host: r.host, port: r.port, password: r.password, database: r.db, keyPrefix: r.keyPrefix,
-                connectTimeout: r.timeout.duration, commandTimeout: r.timeout.duration, maxQueued: r.maxQueued))
+                connectTimeout: r.timeout.duration, commandTimeout: r.timeout.duration, maxQueued: r.maxQueued,
+                sentinels: r.sentinelEndpoints, masterName: r.masterName))
             registry = RedisRegistry(client: client, backendAlive: alive, heartbeatMisses: proxy.registry.heartbeatMisses)
         }
         let routing = Routing(
@@ -106,7 +122,7 @@ struct ProxyHost {
     /// itself when `commands_api.enabled`.
     func commandsServices(
         _ routing: Routing, modules: [BuiltModule], proxyID: String, listeners: CoordinatorShapes.BoundListeners? = nil,
-        events: (any EventQueue)? = nil,
+        events: (any EventQueue)? = nil, logRequests: Live<Bool> = Live(true), auth: Live<CommandsAuthConfig>? = nil,
         onListening: @escaping @Sendable (String, SocketAddress) -> Void = { _, _ in }
     ) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         guard let store = routing.registry as? any SessionCountStore & StreamCloseBroadcast else { return [] }
@@ -126,7 +142,8 @@ struct ProxyHost {
                 onListening: onListening)
             commands.listeners = listeners
             commands.events = events
-            commands.logRequests = config.proxy.log.requests
+            commands.logRequests = logRequests
+            commands.liveAuth = auth
             commands.eventsLimit = config.proxy.hooks.events.queueLimit
             services.append(.init(service: try commands.makeApplication(), serviceName: "commands-api"))
         }
@@ -142,7 +159,13 @@ struct ProxyHost {
             config: proxy.systemAPI, registry: routing.registry, routers: routing.all, group: group, limits: proxy.limits,
             logger: Logger(label: "proxy.system-api"), onListening: { _, _ in }, registryType: proxy.registry.type)
         api.identity = identity
-        api.logRequests = proxy.log.requests
+        let logRequests = Live(proxy.log.requests)
+        let systemSettings = Live(proxy.systemAPI)
+        let commandsAuth = Live(proxy.commandsAPI.auth)
+        let healthSettings = Live(proxy.registry.healthCheck)
+        let defaultBackend = Live(proxy.defaultBackend)
+        api.logRequests = logRequests
+        api.live = systemSettings
         api.shuttingDown = { watchdog.shutdownRequested }
         api.health = routing.health
         let hooks = HooksService(
@@ -159,7 +182,21 @@ struct ProxyHost {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: RouterService(routers: routing.all), serviceName: "router"),
         ]
-        services += try commandsServices(routing, modules: modules, proxyID: api.identity.server, listeners: listeners, events: hooks.queue)
+        let reloader = ConfigReloader(
+            config: config,
+            targets: .init(
+                log: logSettings, logLevelFlag: logLevelFlag, logRequests: logRequests, hooks: hooks.hooks, systemAPI: systemSettings,
+                commandsAuth: commandsAuth, routing: routing, healthCheck: healthSettings, defaultBackend: defaultBackend,
+                certificates: [
+                    "system-api": proxy.systemAPI.tls?.certificate, "commands-api": proxy.commandsAPI.tls?.certificate,
+                ].compactMapValues { $0 },
+                connections: proxy.limits.live!),
+            logger: Logger(label: "proxy.reload"))
+        api.reloader = reloader
+        services.append(.init(service: ReloadService(reloader: reloader, logger: logger), serviceName: "reload"))
+        services += try commandsServices(
+            routing, modules: modules, proxyID: api.identity.server, listeners: listeners, events: hooks.queue, logRequests: logRequests,
+            auth: commandsAuth)
         services.append(.init(service: try api.makeApplication(), serviceName: "system-api"))
         for (name, tls) in [("system-api", proxy.systemAPI.tls), ("commands-api", proxy.commandsAPI.enabled ? proxy.commandsAPI.tls : nil)] {
             guard let tls, let every = tls.reloadCheck else { continue }
@@ -167,11 +204,8 @@ struct ProxyHost {
                 service: TLSReloadService(api: name, certificate: tls.certificate, interval: every.duration, logger: Logger(label: "proxy.tls")),
                 serviceName: "\(name)-tls-reload"))
         }
-        if proxy.defaultBackend.enabled {
-            services.append(.init(
-                service: DefaultBackendService(backend: proxy.defaultBackend.backend, registry: routing.registry, logger: logger),
-                serviceName: "default-backend"))
-        }
+        // Always: a reload may enable the default backend.
+        services.append(.init(service: DefaultBackendService(config: defaultBackend, registry: routing.registry, logger: logger), serviceName: "default-backend"))
         if let health = routing.health {
             let probes = modules.compactMap { ($0.service as? any HealthProbing)?.healthProbes }.reduce(into: [EndpointKind: any EndpointProbe]()) {
                 $0.merge($1) { first, _ in first }
@@ -179,7 +213,7 @@ struct ProxyHost {
             services.append(.init(
                 service: HealthCheckService(
                     config: proxy.registry.healthCheck, registry: routing.registry, health: health, probes: probes, proxyID: api.identity.server,
-                    group: group, logger: Logger(label: "proxy.health")),
+                    group: group, logger: Logger(label: "proxy.health"), live: healthSettings),
                 serviceName: "health-checks"))
         }
         services.append(.init(service: hooks, serviceName: "hooks"))

@@ -16,21 +16,32 @@ struct StreamProxyCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Validate the configuration and exit (0 when valid, 2 when not).")
     var checkConfig = false
 
-    @Option(name: .long, help: "trace, debug, info (default; debug with the coordinator's LOG_DEBUG=YES), notice, warning, error or critical.")
+    @Option(name: .long, help: "trace, debug, info (default; log.level in the file, debug with the coordinator's LOG_DEBUG=YES), notice, warning, error or critical.")
     var logLevel: String?
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let logLevel = self.logLevel ?? (DerivedEnvironment.flag(environment["LOG_DEBUG"] ?? "") == true ? "debug" : "info")
-        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
-            FileHandle.standardError.write(Data("--log-level: unknown level '\(logLevel)' (allowed: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")))\n".utf8))
+        var flagLevel: Logger.Level?
+        if let name = logLevel {
+            guard let level = Logger.Level(rawValue: name.lowercased()) else {
+                FileHandle.standardError.write(Data("--log-level: unknown level '\(name)' (allowed: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")))\n".utf8))
+                throw ExitCode(2)
+            }
+            flagLevel = level
+        }
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader(file: config).load()
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(2)
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        // Logging follows the file's `log:` (the flag wins over its level); the settings are
+        // shared by every logger, so a reload can change them.
+        let settings = LogSettings(
+            level: LogSettings.level(flag: flagLevel, config: loaded.proxy.log, logDebug: DerivedEnvironment.flag(environment["LOG_DEBUG"] ?? "") == true),
+            format: loaded.proxy.log.format)
+        LoggingSystem.bootstrap { label in ProxyLogHandler(label: label, settings: settings) }
         let logger = Logger(label: "proxy.host")
 
         let duplicates = ModuleCatalog.duplicateNames()
@@ -39,13 +50,6 @@ struct StreamProxyCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
-        let loaded: LoadedConfig
-        do {
-            loaded = try ConfigLoader(file: config).load()
-        } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            throw ExitCode(2)
-        }
         // Build every enabled module once before anything binds: a module that refuses its
         // configuration is a configuration error (exit 2), with or without --check-config.
         do {
@@ -60,7 +64,10 @@ struct StreamProxyCommand: AsyncParsableCommand {
             return
         }
         do {
-            try await ProxyHost(config: loaded, logger: logger).run()
+            var host = ProxyHost(config: loaded, logger: logger)
+            host.logSettings = settings
+            host.logLevelFlag = flagLevel
+            try await host.run()
         } catch {
             logger.critical("stopped with an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)

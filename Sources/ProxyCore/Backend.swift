@@ -23,6 +23,9 @@ public struct Backend: Sendable, Hashable, Codable {
     public var summaries: String?
     /// Weight, capacity and reported load (Placement.swift); nil when it registered none.
     public var placement: BackendPlacement?
+    /// The PROXY protocol version its RTMP endpoint expects (`off`, `v1`, `v2`), as it
+    /// registered it; nil: the module's `proxy_protocol`.
+    public var proxyProtocol: String?
 
     public init(
         server: String, service: String, pid: String, ip: String, deviceID: String? = nil,

@@ -90,17 +90,23 @@ public final class BackendHealth: Sendable {
         }
     }
 
-    public let policy: Policy
+    /// Checks in a row that change an endpoint's state; a reload replaces it (`setPolicy`).
+    public var policy: Policy { policyBox.withLock { $0 } }
+    private let policyBox: Mutex<Policy>
     private let state = Mutex(State())
 
     public init(policy: Policy = .init()) {
-        self.policy = policy
+        policyBox = Mutex(policy)
     }
+
+    /// A configuration reload: the next checks count against `policy`.
+    public func setPolicy(_ policy: Policy) { policyBox.withLock { $0 = policy } }
 
     /// Takes in one check's result; returns the transition it caused, if any.
     @discardableResult
     public func record(_ key: HealthKey, ok: Bool, error: String? = nil) -> Transition? {
-        state.withLock { s in
+        let policy = self.policy
+        return state.withLock { s in
             var e = s.local[key] ?? Local()
             e.checks += 1
             if !ok {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The only place that decides where a stream goes (DESIGN.md section 5):
 /// 1. all sessions of a stream reach the backend its route names, on every proxy sharing the registry;
@@ -12,8 +13,11 @@ import Logging
 ///    proxy may still use, only failover drops one early).
 public actor Router {
     public nonisolated let registry: any Registry
-    public nonisolated let strategy: any BalancingStrategy
-    public nonisolated let configuration: RouterConfiguration
+    /// How new routes are placed, and the routes' timing; a reload replaces them
+    /// (`reconfigure`), sessions already routed keep their routes.
+    public nonisolated var strategy: any BalancingStrategy { settings.withLock { $0.strategy } }
+    public nonisolated var configuration: RouterConfiguration { settings.withLock { $0.configuration } }
+    nonisolated let settings: Mutex<(strategy: any BalancingStrategy, configuration: RouterConfiguration)>
     /// The endpoints' health (active checks); nil: every alive backend counts as healthy.
     public nonisolated let health: BackendHealth?
     let logger: Logger
@@ -81,8 +85,7 @@ public actor Router {
         self.health = health
         self.localLoads = localLoads
         self.registry = registry
-        self.strategy = strategy
-        self.configuration = configuration
+        settings = Mutex((strategy, configuration))
         self.logger = logger
         self.now = now
     }

@@ -32,6 +32,15 @@ public enum ProxyHeaders {
         return HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: head.method), uri: target, headers: headers)
     }
 
+    /// X-Forwarded-For (the client's own `incoming` list, then `clientIP`) and X-Real-IP, for a
+    /// request to an origin made on a client's behalf (the WebRTC signalling's).
+    public static func addForwarded(_ headers: inout HTTPHeaders, from incoming: HTTPHeaders, clientIP: String?) {
+        guard let clientIP else { return }
+        let earlier = incoming[canonicalForm: "x-forwarded-for"].map(String.init).joined(separator: ", ")
+        headers.replaceOrAdd(name: "X-Forwarded-For", value: earlier.isEmpty ? clientIP : "\(earlier), \(clientIP)")
+        headers.replaceOrAdd(name: "X-Real-IP", value: clientIP)
+    }
+
     /// The backend's response headers without hop-by-hop fields (and without CORS fields when
     /// the proxy sets its own).
     public static func clientResponseHeaders(_ headers: HTTPHeaders, dropCORS: Bool) -> HTTPHeaders {

@@ -1,18 +1,50 @@
 import NIOCore
 import Synchronization
 
-/// How many connections one listener holds: in all, and from one client address.
+/// How many connections one listener holds: in all, and from one client address. With `live`
+/// set, the trackers holding it follow that shared value instead (a configuration reload).
 public struct ConnectionLimits: Sendable, Equatable {
     public var perListener: Int
     public var perAddress: Int
+    /// Shared limits every listener of the process follows; nil: these fixed values.
+    public var live: LiveConnectionLimits?
 
-    public init(perListener: Int = 4096, perAddress: Int = 512) {
+    public init(perListener: Int = 4096, perAddress: Int = 512, live: LiveConnectionLimits? = nil) {
         self.perListener = perListener
         self.perAddress = perAddress
+        self.live = live
     }
 
     /// No limit (tests of the mechanisms themselves).
     public static let none = ConnectionLimits(perListener: .max, perAddress: .max)
+
+    /// The limits in force now.
+    public var current: ConnectionLimits { live?.current ?? ConnectionLimits(perListener: perListener, perAddress: perAddress) }
+
+    public static func == (a: ConnectionLimits, b: ConnectionLimits) -> Bool {
+        a.perListener == b.perListener && a.perAddress == b.perAddress && a.live === b.live
+    }
+}
+
+/// Connection limits shared by every listener, replaced by a configuration reload: connections
+/// accepted from then on count against the new values, open ones stay.
+public final class LiveConnectionLimits: Sendable {
+    private let perListener: Atomic<Int>
+    private let perAddress: Atomic<Int>
+
+    public init(_ limits: ConnectionLimits) {
+        perListener = Atomic(limits.perListener)
+        perAddress = Atomic(limits.perAddress)
+    }
+
+    public var current: ConnectionLimits {
+        ConnectionLimits(perListener: perListener.load(ordering: .relaxed), perAddress: perAddress.load(ordering: .relaxed))
+    }
+
+    public func set(_ limits: ConnectionLimits) {
+        perListener.store(limits.perListener, ordering: .relaxed)
+        perAddress.store(limits.perAddress, ordering: .relaxed)
+    }
 }
 
 /// The open child channels of one listener, so shutdown can wait for them to finish (graceful)
@@ -49,6 +81,7 @@ public final class ConnectionTracker: Sendable {
     public func add(_ channel: any Channel) -> Refusal? {
         let id = ObjectIdentifier(channel)
         let address = channel.remoteAddress?.ipAddress ?? ""
+        let limits = self.limits.current
         let refusal: Refusal? = state.withLock { s in
             if s.channels.count >= limits.perListener {
                 s.refused[.listenerFull, default: 0] += 1

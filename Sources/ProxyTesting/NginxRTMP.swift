@@ -11,9 +11,10 @@ public final class NginxRTMP: Sendable {
     public let directory: URL
     private let peer: PeerProcess
 
-    /// `applications`: more RTMP applications beside `live` (plain live ones, no HLS).
-    public static func start(hls: Bool = false, applications: [String] = []) async throws -> NginxRTMP {
-        let nginx = try NginxRTMP(hls: hls, applications: applications)
+    /// `applications`: more RTMP applications beside `live` (plain live ones, no HLS);
+    /// `proxyProtocol`: the RTMP listener expects a PROXY protocol header (`listen ... proxy_protocol`).
+    public static func start(hls: Bool = false, applications: [String] = [], proxyProtocol: Bool = false) async throws -> NginxRTMP {
+        let nginx = try NginxRTMP(hls: hls, applications: applications, proxyProtocol: proxyProtocol)
         try await Wait.until("nginx-rtmp on port \(nginx.port)", timeout: .seconds(10)) { () throws -> Bool? in
             if isListening(nginx.port) && (nginx.httpPort.map(isListening) ?? true) { return true }
             if !nginx.peer.isRunning { throw TestFailure("nginx exited:\n\(nginx.peer.output)") }
@@ -22,7 +23,7 @@ public final class NginxRTMP: Sendable {
         return nginx
     }
 
-    private init(hls: Bool, applications: [String]) throws {
+    private init(hls: Bool, applications: [String], proxyProtocol: Bool) throws {
         port = try FreePort.tcp()
         httpPort = hls ? try FreePort.tcp() : nil
         directory = try PackagePaths.temporaryDirectory("nginx-rtmp")
@@ -33,6 +34,8 @@ public final class NginxRTMP: Sendable {
         let http = httpPort.map { httpPort in """
             http {
                 access_log \(dir)/access.log;
+                log_format clients '"$request" xff="$http_x_forwarded_for" real="$http_x_real_ip"';
+                access_log \(dir)/clients.log clients;
                 client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fcgi;
                 uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
                 types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
@@ -51,8 +54,10 @@ public final class NginxRTMP: Sendable {
             error_log stderr info;
             events { worker_connections 1024; }
             rtmp {
+                log_format clients '$remote_addr $command $app/$name';
+                access_log \(dir)/rtmp-clients.log clients;
                 server {
-                    listen 127.0.0.1:\(port);
+                    listen 127.0.0.1:\(port)\(proxyProtocol ? " proxy_protocol" : "");
                     chunk_size 4096;
                     application live { live on; record off; \(hlsApplication) }
                     \(applications.map { "application \($0) { live on; record off; }" }.joined(separator: "\n            "))
@@ -93,6 +98,28 @@ public final class NginxRTMP: Sendable {
             guard line.contains("\"stream-proxy-health-check\"") == healthChecks else { return nil }
             let parts = line.split(separator: "\"", omittingEmptySubsequences: false)
             return parts.count > 1 ? String(parts[1]) : nil
+        }
+    }
+
+    /// The client address nginx-rtmp logged for each finished RTMP session (`$remote_addr`: the
+    /// PROXY protocol's source when the listener takes it), with its command and stream.
+    public var rtmpClients: [(address: String, command: String, stream: String)] {
+        guard let text = try? String(contentsOf: directory.appendingPathComponent("rtmp-clients.log"), encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ").map(String.init)
+            return parts.count >= 3 ? (parts[0], parts[1], parts[2]) : nil
+        }
+    }
+
+    /// The client identity each HTTP request carried (`X-Forwarded-For`, `X-Real-IP`; "-" when
+    /// absent), by request line, oldest first.
+    public var forwardedClients: [(request: String, forwardedFor: String, realIP: String)] {
+        guard let text = try? String(contentsOf: directory.appendingPathComponent("clients.log"), encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: "\"", omittingEmptySubsequences: false).map(String.init)
+            // "REQUEST" xff="A" real="B"
+            guard parts.count >= 6 else { return nil }
+            return (parts[1], parts[3], parts[5])
         }
     }
 

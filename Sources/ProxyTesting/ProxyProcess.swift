@@ -71,6 +71,17 @@ public final class ProxyProcess: Sendable {
         _ = PeerDiagnostics.register("stream-proxy (pid \(process.processIdentifier))", lines: 40) { output.text.withLock { $0 } }
     }
 
+    /// The configuration file the proxy was started with (a reload test rewrites it).
+    public var configFile: URL { directory.appendingPathComponent("proxy.yaml") }
+
+    /// Writes `config` over the configuration file (atomically, as an editor or a ConfigMap update does).
+    public func rewriteConfig(_ config: String) throws {
+        try config.write(to: configFile, atomically: true, encoding: .utf8)
+    }
+
+    /// Sends `signal` without waiting (SIGHUP: reload).
+    public func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
     /// Everything the process printed so far. Lines reach it through a pipe, a moment after the
     /// proxy wrote them (after the answer a client saw): use `logContains` for a line that an
     /// action just caused, or read `log` after `stop()`, which waits for the last line.
@@ -89,8 +100,12 @@ public final class ProxyProcess: Sendable {
         log.split(separator: "\n").filter { line in texts.allSatisfy { line.contains($0) } }.map(Self.fields)
     }
 
-    /// The `key=value` words of a log line (swift-log's metadata; values hold no spaces).
+    /// The `key=value` words of a log line (swift-log's metadata; values hold no spaces), or the
+    /// top-level string fields of a JSON line (`log.format: json`).
     static func fields(_ line: Substring) -> [String: String] {
+        if line.first == "{", let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] {
+            return object.compactMapValues { $0 as? String }
+        }
         var fields: [String: String] = [:]
         for word in line.split(separator: " ") {
             guard let equals = word.firstIndex(of: "="), equals != word.startIndex else { continue }
@@ -125,7 +140,13 @@ public final class ProxyProcess: Sendable {
     }
 
     static func listenerAddress(_ name: String, in log: String) -> String? {
-        for line in log.split(separator: "\n") where line.contains("listener=\(name) ") && line.contains("listening") {
+        for line in log.split(separator: "\n") where line.contains("listening") {
+            if line.first == "{" {
+                let f = fields(line)
+                if f["listener"] == name, let address = f["address"] { return address }
+                continue
+            }
+            guard line.contains("listener=\(name) ") else { continue }
             if let range = line.range(of: #"address=(\S+)"#, options: .regularExpression) {
                 return String(line[range].dropFirst("address=".count))
             }

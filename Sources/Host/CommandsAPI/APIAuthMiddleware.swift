@@ -7,16 +7,26 @@ import Logging
 /// request without valid credentials gets a 401 with one `WWW-Authenticate` challenge per
 /// accepted scheme.
 struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    var auth: CommandsAuthConfig
+    var configured: CommandsAuthConfig
+    /// The auth a reload last applied; nil: `configured`.
+    var live: Live<CommandsAuthConfig>?
     var logger: Logger
+
+    init(auth: CommandsAuthConfig, live: Live<CommandsAuthConfig>? = nil, logger: Logger) {
+        configured = auth
+        self.live = live
+        self.logger = logger
+    }
     static var realm: String { "stream-proxy commands" }
     /// Longest Authorization header looked at.
     static var maxHeader: Int { 4096 }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let auth = live?.value ?? configured
         if auth.none { return try await next(request, context) }
         let header = request.headers[.authorization]
         if let header, header.utf8.count <= Self.maxHeader, auth.accepts(header) { return try await next(request, context) }
+        let schemes = [auth.basic != nil ? "Basic" : nil, auth.bearer != nil ? "Bearer" : nil].compactMap { $0 }.joined(separator: " or ")
         let message = header == nil ? "authentication required (\(schemes))" : "invalid credentials"
         logger.info("request refused", metadata: ["path": "\(request.uri.path)", "status": "401", "error": "\(message)"])
         var response = JSONResponse.error(.unauthorized, message)
@@ -25,10 +35,6 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         if auth.bearer != nil { challenges.append("Bearer realm=\"\(Self.realm)\"") }
         response.headers[values: .wwwAuthenticate] = challenges
         return response
-    }
-
-    private var schemes: String {
-        [auth.basic != nil ? "Basic" : nil, auth.bearer != nil ? "Bearer" : nil].compactMap { $0 }.joined(separator: " or ")
     }
 }
 

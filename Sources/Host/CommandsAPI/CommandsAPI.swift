@@ -33,16 +33,18 @@ struct CommandsAPI {
     /// at most `eventsLimit` (hooks.events.queue_limit) of its items are read per answer.
     var events: (any EventQueue)?
     var eventsLimit = 10_000
-    /// `log.requests`: one line per answered request.
-    var logRequests = true
+    /// `log.requests`: one line per answered request (read per request: a reload switches it).
+    var logRequests = Live(true)
+    /// `commands_api.auth` as a reload last applied it.
+    var liveAuth: Live<CommandsAuthConfig>?
     var logger: Logger
     var onListening: @Sendable (String, SocketAddress) -> Void
 
     func makeApplication() throws -> some ApplicationProtocol {
         let router = Hummingbird.Router(context: APIRequestContext.self)
-        if logRequests { router.add(middleware: RequestLogMiddleware<APIRequestContext>(logger: logger)) }
+        router.add(middleware: RequestLogMiddleware<APIRequestContext>(enabled: logRequests, logger: logger))
         router.add(middleware: APIErrorMiddleware<APIRequestContext>(logger: logger, knownPaths: Self.paths))
-        router.add(middleware: APIAuthMiddleware<APIRequestContext>(auth: config.auth, logger: logger))
+        router.add(middleware: APIAuthMiddleware<APIRequestContext>(auth: config.auth, live: liveAuth, logger: logger))
         router.get("/commands/capacity") { _, _ in try await capacity() }
         router.post("/commands/close") { request, _ in try await close(request) }
         router.get("/commands/report") { _, _ in try await report() }

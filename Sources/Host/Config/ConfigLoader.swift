@@ -8,6 +8,8 @@ struct LoadedConfig: Sendable {
     var proxy: ProxyConfig
     /// One entry per catalog module, in catalog order, with its decoded config.
     var modules: [PreparedModule]
+    /// Each module's section as read (canonical YAML, "" when absent): a reload compares them.
+    var moduleSections: [String: String] = [:]
 }
 
 /// Reads proxy.yaml strictly: YAML syntax, duplicate keys, `${VAR}` expansion, SRS's PROXY_*
@@ -63,7 +65,11 @@ struct ConfigLoader {
         for entry in catalog {
             modules.append(try loader.prepareModule(entry, section: sections[entry.name], root: root))
         }
-        return LoadedConfig(file: file, proxy: proxy, modules: modules)
+        var moduleSections: [String: String] = [:]
+        for entry in catalog {
+            moduleSections[entry.name] = sections[entry.name].flatMap { try? Yams.serialize(node: $0) } ?? ""
+        }
+        return LoadedConfig(file: file, proxy: proxy, modules: modules, moduleSections: moduleSections)
     }
 
     // MARK: - Tree preparation

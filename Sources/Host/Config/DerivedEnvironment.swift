@@ -9,6 +9,17 @@ enum DerivedEnvironment {
         var value: String
     }
 
+    /// Every variable read here (and LOG_DEBUG, read by the command): with EnvironmentOverrides'
+    /// table, what the binary takes from the environment (the deployment kit is checked against it).
+    static let variables = [
+        "PROXY_HTTP_API_AUTH_ENABLED", "PROXY_HTTP_API_AUTH_TYPE", "PROXY_HTTP_API_AUTH_TOKEN", "CONTROL_SECRET", "PROXY_ORIGIN_SERVER_TTL",
+        "COMMANDS_API_AUTH", "COMMANDS_API_AUTH_USER", "COMMANDS_API_AUTH_PASSWORD", "COMMANDS_API_AUTH_TOKEN", "HTTP_PORT", "SSL_PORT",
+        "SSL_CERT", "SSL_KEY", "SSL_CHECK_RELOAD_SECONDS", "LOG_REQUESTS", "LOG_DEBUG", "BIND_ADDRESS",
+    ]
+
+    /// Every environment variable the binary reads.
+    static var allVariables: Set<String> { Set(variables + EnvironmentOverrides.table.map(\.variable)) }
+
     static func settings(_ env: [String: String]) throws(ConfigError) -> [Setting] {
         func value(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
         func fail(_ variable: String, _ message: String) -> ConfigError {

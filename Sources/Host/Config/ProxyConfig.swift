@@ -1,5 +1,6 @@
 import ProxyCore
 import ProxyNet
+import RedisRegistry
 
 /// proxy.yaml, every key with its default. `modules:` is not decoded here: the host hands each
 /// module its own section (see ModuleCatalog), the Caddy pattern.
@@ -89,7 +90,11 @@ struct LimitsConfig: Decodable, Sendable {
         httpIdleTimeout = try c.decodePositive(.httpIdleTimeout, default: d.httpIdleTimeout)
     }
 
-    var connections: ConnectionLimits { ConnectionLimits(perListener: connectionsPerListener, perAddress: connectionsPerAddress) }
+    /// The caps every listener follows, shared so a reload can change them (set by the host; not
+    /// a key of the file).
+    var live: LiveConnectionLimits?
+
+    var connections: ConnectionLimits { ConnectionLimits(perListener: connectionsPerListener, perAddress: connectionsPerAddress, live: live) }
 }
 
 /// `registry:` where routing state lives.
@@ -188,12 +193,30 @@ struct RedisConfig: Decodable, Sendable {
     /// Commands waiting for Redis at once; past it a command fails at once (the session that
     /// needed it is refused as when Redis is down) instead of joining a backlog. Default 1024.
     var maxQueued = 1024
+    /// Redis Sentinel: `host:port` of each sentinel; the primary is the one they name for
+    /// `master_name` (then `host` and `port` are not used).
+    var sentinels: [String] = []
+    var masterName = ""
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, password, db
         case keyPrefix = "key_prefix"
         case timeout
         case maxQueued = "max_queued"
+        case sentinels
+        case masterName = "master_name"
+    }
+
+    /// `sentinels` as endpoints (validated when decoded).
+    var sentinelEndpoints: [RedisConfiguration.Endpoint] {
+        sentinels.compactMap(Self.endpoint)
+    }
+
+    static func endpoint(_ text: String) -> RedisConfiguration.Endpoint? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : .init(host: host, port: port)
     }
 
     init() {}
@@ -214,6 +237,14 @@ struct RedisConfig: Decodable, Sendable {
         }
         timeout = try c.decodePositive(.timeout, default: d.timeout)
         maxQueued = try c.decode(Int.self, forKey: .maxQueued, default: d.maxQueued, in: 1...1_000_000, "must be from 1 to 1000000")
+        sentinels = try c.decode([String].self, forKey: .sentinels, default: d.sentinels)
+        guard sentinels.count <= 16 else { throw c.invalid(.sentinels, "at most 16 sentinels") }
+        if let bad = sentinels.first(where: { Self.endpoint($0) == nil }) {
+            throw c.invalid(.sentinels, "'\(bad.prefix(80))' is not host:port")
+        }
+        masterName = try c.decode(String.self, forKey: .masterName, default: d.masterName)
+        if !sentinels.isEmpty && masterName.isEmpty { throw c.invalid(.masterName, "must be set with sentinels (the name they monitor the primary under)") }
+        if sentinels.isEmpty && !masterName.isEmpty { throw c.invalid(.masterName, "applies only with sentinels") }
     }
 }
 

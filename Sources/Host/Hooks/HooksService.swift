@@ -54,9 +54,8 @@ struct HooksService: Service {
                     await enqueueReported()
                     progress.enqueuerDone.store(true, ordering: .releasing)
                 }
-                if !config.urls.isEmpty {
-                    tasks.addTask { await deliver(until: { progress.drained }) }
-                }
+                // Always: a reload may set urls later (with none, nothing is claimed).
+                tasks.addTask { await deliver(until: { progress.drained }) }
             }
         } onGracefulShutdown: {
             progress.shuttingDown.store(true, ordering: .releasing)
@@ -115,6 +114,13 @@ struct HooksService: Service {
         let lease = config.timeout.duration + .seconds(5)
         var registryFailures = 0
         while !Task.isCancelled {
+            // Without urls this proxy delivers nothing, not even other proxies' items: it has
+            // no auth to send them with.
+            if config.urls.isEmpty {
+                if done() { return }
+                try? await Task.sleep(for: pollInterval)
+                continue
+            }
             let items: [QueuedEvent]
             do {
                 items = try await queue.claim(max: batch, lease: lease)
@@ -147,6 +153,7 @@ struct HooksService: Service {
             return
         }
         let metadata: Logger.Metadata = ["event_id": "\(delivery.eventID)", "url": "\(delivery.url)", "attempt": "\(item.attempts)"]
+        let config = self.config
         let failure: String
         do {
             let headers = config.headers.merging(delivery.headers ?? [:]) { _, event in event }

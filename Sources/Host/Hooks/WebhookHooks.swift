@@ -6,42 +6,66 @@ import ProxyCore
 /// goes to `hooks.publish_auth` (allow when it has no url); reports of the selected events become
 /// deliveries, one per `hooks.events` url, handed to the hooks service without waiting: a
 /// bounded buffer of `queue_limit` events (full: the event is counted as lost and logged), which
-/// the service moves into the registry's queue.
+/// the service moves into the registry's queue. A reload replaces the hooks' settings (`apply`):
+/// each publish and event uses those in force when it happens; the buffer keeps its size.
 final class WebhookHooks: ProxyHooks {
     typealias Pending = [(id: String, delivery: EventDelivery)]
 
-    let authorizer: PublishAuthorizer?
-    let events: EventsConfig
+    /// What `hooks:` configures, replaced whole by a reload.
+    struct Settings: Sendable {
+        var authorizer: PublishAuthorizer?
+        var events: EventsConfig
+        /// Channel and key rules of the coordinator format, checked before any hook call.
+        var ids: CoordinatorIDs?
+        /// The coordinator format's name on the origin (`hooks.publish_auth.origin_name`).
+        var originName: OriginNameTemplate?
+        var selected: Set<StreamEvent.Kind>
+    }
+
     let counters = HookCounters()
-    /// Channel and key rules of the coordinator format, checked before any hook call.
-    let ids: CoordinatorIDs?
-    /// The coordinator format's name on the origin (`hooks.publish_auth.origin_name`).
-    let originName: OriginNameTemplate?
     /// Reported events on their way to the registry's queue (read by the hooks service).
     let pending: AsyncStream<Pending>
-    private let selected: Set<StreamEvent.Kind>
+    private let settings: Live<Settings>
     private let continuation: AsyncStream<Pending>.Continuation
+    private let client: HookHTTPClient
     private let server: String
     private let service: String
     private let logger: Logger
 
+    var events: EventsConfig { settings.value.events }
+    var ids: CoordinatorIDs? { settings.value.ids }
+    var authorizer: PublishAuthorizer? { settings.value.authorizer }
+    var originName: OriginNameTemplate? { settings.value.originName }
+
     init(config: HooksConfig, client: HookHTTPClient, server: String, service: String, logger: Logger) {
-        authorizer = config.publishAuth.url.map {
-            PublishAuthorizer(config: config.publishAuth, url: $0, client: client, server: server, service: service, logger: logger)
-        }
-        events = config.events
-        ids = config.coordinatorIDs
-        originName = config.publishAuth.format == .coordinator ? config.publishAuth.originName : nil
-        let kinds: Set<StreamEvent.Kind> = config.events.format == .coordinator ? [.publishStart, .publishEnd] : Set(config.events.events)
-        selected = config.events.urls.isEmpty ? [] : kinds
+        settings = Live(Self.settings(config, client: client, server: server, service: service, logger: logger))
         (pending, continuation) = AsyncStream.makeStream(of: Pending.self, bufferingPolicy: .bufferingOldest(config.events.queueLimit))
+        self.client = client
         self.server = server
         self.service = service
         self.logger = logger
     }
 
+    static func settings(_ config: HooksConfig, client: HookHTTPClient, server: String, service: String, logger: Logger) -> Settings {
+        let kinds: Set<StreamEvent.Kind> = config.events.format == .coordinator ? [.publishStart, .publishEnd] : Set(config.events.events)
+        return Settings(
+            authorizer: config.publishAuth.url.map {
+                PublishAuthorizer(config: config.publishAuth, url: $0, client: client, server: server, service: service, logger: logger)
+            },
+            events: config.events, ids: config.coordinatorIDs,
+            originName: config.publishAuth.format == .coordinator ? config.publishAuth.originName : nil,
+            selected: config.events.urls.isEmpty ? [] : kinds)
+    }
+
+    /// A configuration reload: publishes and events from now on use `config` (`queue_limit`
+    /// stays: it sizes the buffer made at start).
+    func apply(_ config: HooksConfig) {
+        settings.set(Self.settings(config, client: client, server: server, service: service, logger: logger))
+    }
+
     func authorizePublish(_ event: StreamEvent) async -> HookDecision {
-        if let ids {
+        let settings = self.settings.value
+        if let ids = settings.ids {
             let key = event.request.key
             if let problem = ids.problem(key.app, "channel") ?? ids.problem(key.stream, "key") {
                 logger.notice("publish refused before verification", metadata: [
@@ -50,14 +74,14 @@ final class WebhookHooks: ProxyHooks {
                 return .deny(problem)
             }
         }
-        let decision = await authorizer?.decide(event) ?? .allow
+        let decision = await settings.authorizer?.decide(event) ?? .allow
         if case .deny = decision { return decision }
-        return renamed(decision, event)
+        return renamed(decision, event, settings.originName)
     }
 
     /// The coordinator's format: an allowed publish goes on under `origin_name` (the channel's
     /// name, no key), and its events keep the channel and tell the application that name.
-    private func renamed(_ decision: HookDecision, _ event: StreamEvent) -> HookDecision {
+    private func renamed(_ decision: HookDecision, _ event: StreamEvent, _ originName: OriginNameTemplate?) -> HookDecision {
         guard let template = originName else { return decision }
         let key = event.request.key
         do {
@@ -72,7 +96,9 @@ final class WebhookHooks: ProxyHooks {
     }
 
     func report(_ event: StreamEvent) {
-        guard selected.contains(event.kind) else { return }
+        let settings = self.settings.value
+        guard settings.selected.contains(event.kind) else { return }
+        let events = settings.events
         let deliveries: Pending
         let eventID: String
         switch events.format {

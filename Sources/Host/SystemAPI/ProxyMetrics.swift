@@ -17,8 +17,8 @@ struct ProxyMetrics: Sendable {
     /// The endpoints' health checks, when on.
     var health: BackendHealth?
 
-    func render() async -> String {
-        PrometheusText.render(await samples(), prefix: Self.prefix)
+    func render() async -> [UInt8] {
+        PrometheusExposition.render(await samples(), prefix: Self.prefix)
     }
 
     func samples() async -> [MetricSample] {

@@ -1,5 +1,6 @@
 import Foundation
 import ProxyCore
+import ProxyNet
 
 /// The body of `POST /api/v1/srs/register`: what SRS 5+ heartbeats send with `ports on`
 /// (`server`, `service`, `pid`, `ip`, `device_id` as strings; `rtmp`, `http`, `api`, `srt`, `rtc`
@@ -54,9 +55,16 @@ enum RegisterRequest {
             }
             summaries = String(decoding: data, as: UTF8.self)
         }
-        return Backend(
+        var backend = Backend(
             server: server, service: service, pid: pid, ip: ip, deviceID: deviceID, endpoints: endpoints, summaries: summaries,
             placement: placement.isEmpty ? nil : placement)
+        if let version = fields["proxy_protocol"], !(version is NSNull) {
+            guard let name = version as? String, ProxyProtocolHeader.Version(rawValue: name) != nil else {
+                throw APIError(.badRequest, "field 'proxy_protocol': expected \"off\", \"v1\" or \"v2\"")
+            }
+            backend.proxyProtocol = name
+        }
+        return backend
     }
 
     /// An optional whole number within `range` (`12` or `12.0`; not a string, not a boolean).

@@ -7,9 +7,12 @@ import Logging
 /// errors too. Hummingbird's LogRequestsMiddleware logs when a request arrives, without the
 /// status or the duration, hence this one.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// `log.requests`, read per request (a reload switches it).
+    var enabled: Live<Bool>
     var logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard enabled.value else { return try await next(request, context) }
         let started = ContinuousClock.now
         do {
             let response = try await next(request, context)

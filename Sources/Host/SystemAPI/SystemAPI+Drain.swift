@@ -10,7 +10,7 @@ extension SystemAPI {
     static let drainPath = "/api/v1/origins/:id/drain"
 
     func drain(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        _ = try config.access.register(request, from: context.remoteAddress)
+        _ = try current.access.register(request, from: context.remoteAddress)
         let id = try originID(context)
         var request = request
         let grace = try DrainRequestBody.parse(Data(buffer: try await request.collectBody(upTo: 4096)))
@@ -31,7 +31,7 @@ extension SystemAPI {
     }
 
     func undrain(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        _ = try config.access.register(request, from: context.remoteAddress)
+        _ = try current.access.register(request, from: context.remoteAddress)
         let id = try originID(context)
         let store = try drainStore()
         let was = try await store.undrain(id)

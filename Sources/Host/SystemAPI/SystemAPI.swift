@@ -13,7 +13,7 @@ struct SystemAPI {
     /// Every path served, with its method (a 405 names it in `Allow`).
     static let paths: [String: String] = [
         "/api/v1/srs/register": "POST", "/api/v1/versions": "GET", "/api/v1/origins": "GET", "/api/v1/streams": "GET", "/metrics": "GET",
-        "/healthz": "GET", "/readyz": "GET", drainPath: "POST, DELETE",
+        "/healthz": "GET", "/readyz": "GET", drainPath: "POST, DELETE", "/api/v1/proxies": "GET", "/console": "GET", reloadPath: "POST",
     ]
 
     var config: SystemAPIConfig
@@ -33,26 +33,36 @@ struct SystemAPI {
     /// The endpoints' health checks, when on (shown per origin).
     var health: BackendHealth?
     var identity = ProxyIdentity()
-    /// `log.requests`: one line per answered request.
-    var logRequests = true
+    /// `log.requests`: one line per answered request (read per request: a reload switches it).
+    var logRequests = Live(true)
+    /// `system_api` as a reload last applied it (tokens, allow, limits); `config` keeps what
+    /// the listener was started with.
+    var live: Live<SystemAPIConfig>?
+    /// Re-reads the configuration (`POST /api/v1/reload`); nil in tests that start no host.
+    var reloader: ConfigReloader?
+    /// The settings in force for a request.
+    var current: SystemAPIConfig { live?.value ?? config }
 
     func makeApplication() throws -> some ApplicationProtocol {
         let router = Hummingbird.Router(context: APIRequestContext.self)
-        if logRequests { router.add(middleware: RequestLogMiddleware<APIRequestContext>(logger: logger)) }
+        router.add(middleware: RequestLogMiddleware<APIRequestContext>(enabled: logRequests, logger: logger))
         router.add(middleware: APIErrorMiddleware<APIRequestContext>(logger: logger, knownPaths: Self.paths))
-        let access = config.access
         router.post("/api/v1/srs/register") { request, context in try await register(request, context) }
         router.get("/api/v1/versions") { _, _ in versions() }
         router.get("/api/v1/origins") { request, context in
-            try access.read(request, from: context.remoteAddress)
+            try current.access.read(request, from: context.remoteAddress)
             return try await origins()
         }
         router.get("/api/v1/streams") { request, context in
-            try access.read(request, from: context.remoteAddress)
+            try current.access.read(request, from: context.remoteAddress)
             return try await streams()
         }
         router.post(RouterPath(Self.drainPath)) { request, context in try await drain(request, context) }
         router.delete(RouterPath(Self.drainPath)) { request, context in try await undrain(request, context) }
+        router.post(RouterPath(Self.reloadPath)) { request, context in try await reload(request, context) }
+        router.get("/api/v1/proxies") { request, context in try await proxies(request, context) }
+        // `/console/` too: the router ignores a trailing slash; the page's API paths work from both.
+        router.get("/console") { request, context in try consoleResponse(request, context) }
         router.get("/metrics") { _, _ in await metricsPage() }
         let probes = Probes(registry: registry, shuttingDown: shuttingDown)
         router.get("/healthz") { _, _ in probes.health() }
@@ -65,10 +75,10 @@ struct SystemAPI {
     // MARK: - Handlers
 
     private func register(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let grant = try config.access.register(request, from: context.remoteAddress)
+        let grant = try current.access.register(request, from: context.remoteAddress)
         var request = request
         let body = try await request.collectBody(upTo: Self.maxBodySize)
-        let backend = try RegisterRequest.parse(Data(buffer: body), maxSummaries: config.maxSummariesSize)
+        let backend = try RegisterRequest.parse(Data(buffer: body), maxSummaries: current.maxSummariesSize)
         let known = try await registry.backends()
         if let live = known.first(where: { $0.backend.id == backend.id && $0.alive }), live.backend.ip != backend.ip, grant != .token {
             // Its id is public (/api/v1/origins): without the token, moving a live origin would
@@ -77,11 +87,11 @@ struct SystemAPI {
                 .conflict,
                 "origin \(backend.id) is alive at \(live.backend.ip); a register without system_api.register_token cannot move it to \(backend.ip)")
         }
-        if !known.contains(where: { $0.backend.id == backend.id }), known.count >= config.maxBackends {
-            throw APIError(.serviceUnavailable, "the registry holds system_api.max_backends (\(config.maxBackends)) origins; \(backend.id) is not added")
+        if !known.contains(where: { $0.backend.id == backend.id }), known.count >= current.maxBackends {
+            throw APIError(.serviceUnavailable, "the registry holds system_api.max_backends (\(current.maxBackends)) origins; \(backend.id) is not added")
         }
         try await registry.heartbeat(backend)
-        if identity.noteBackend(backend.id, limit: config.maxBackends) {
+        if identity.noteBackend(backend.id, limit: current.maxBackends) {
             // A new origin: the routers read the candidates again for the next new session.
             for router in routers { await router.invalidateCandidates() }
             logger.info("backend registered", metadata: [
@@ -124,12 +134,12 @@ struct SystemAPI {
         return JSONResponse.ok(["origins": list, "backend_alive_s": registry.backendAlive.seconds, "registry": registryType.rawValue])
     }
 
-    /// Prometheus text (version 0.0.4), computed now (SystemAPI doc: docs/operations.md, Metrics).
+    /// Prometheus text (version 0.0.4) written by swift-prometheus, computed now (SystemAPI doc: docs/operations.md, Metrics).
     private func metricsPage() async -> Response {
         let metrics = self.metrics ?? ProxyMetrics(registry: registry, routers: routers, modules: [], hookCounters: nil, startedAt: Date())
         return Response(
-            status: .ok, headers: [.contentType: PrometheusText.contentType],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: await metrics.render())))
+            status: .ok, headers: [.contentType: PrometheusExposition.contentType],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: await metrics.render())))
     }
 
     /// One entry per stream and backend: the registry's route, joined with this proxy's sessions on

@@ -38,16 +38,25 @@ final class ReloadableCertificate: Sendable {
         }
     }
 
-    let certPath: String
-    let keyPath: String
+    var certPath: String { paths.withLock { $0.cert } }
+    var keyPath: String { paths.withLock { $0.key } }
+    private let paths: Mutex<(cert: String, key: String)>
     private let current: Mutex<Pair>
     /// The stamp of the last pair that failed (not tried again until the files change again).
     private let failedStamp = Mutex<[FileStamp]?>(nil)
 
     init(cert: String, key: String) throws(Problem) {
-        certPath = cert
-        keyPath = key
+        paths = Mutex((cert, key))
         current = Mutex(try Self.read(cert: cert, key: key))
+    }
+
+    /// A configuration reload: serves `other`'s pair (already read and checked) from the next
+    /// handshake on, and watches its files from now on.
+    func adopt(_ other: ReloadableCertificate) {
+        let (pair, cert, key) = (other.pair, other.certPath, other.keyPath)
+        paths.withLock { $0 = (cert, key) }
+        current.withLock { $0 = pair }
+        failedStamp.withLock { $0 = nil }
     }
 
     var pair: Pair { current.withLock { $0 } }
@@ -73,6 +82,7 @@ final class ReloadableCertificate: Sendable {
     /// Re-reads the files when their modification time or size changed since the pair in use
     /// (or the last failed attempt) was read.
     func reloadIfChanged() -> Outcome {
+        let (certPath, keyPath) = paths.withLock { $0 }
         let stamp = Self.stamps(certPath, keyPath)
         if stamp == pair.stamp || stamp == failedStamp.withLock({ $0 }) { return .unchanged }
         do {

@@ -25,6 +25,8 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         var idleTimeout: TimeAmount = .seconds(60)
         /// Client bytes held while the backend is being reached.
         var maxPendingBytes = 1024 * 1024
+        /// The PROXY protocol header of dials to origins that registered none of their own.
+        var proxyProtocol = ProxyProtocolHeader.Version.off
     }
 
     struct Environment: Sendable {
@@ -35,14 +37,14 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         var refusals = ReasonCounters<RTMPRefusal>()
     }
 
-    private enum Stage {
+    enum Stage {
         case c0c1, c2, commands, routing, relaying, closed
     }
 
-    private let settings: Settings
+    let settings: Settings
     private let environment: Environment
-    private var logger: Logger
-    private var stage = Stage.c0c1
+    var logger: Logger
+    var stage = Stage.c0c1
     private var handshakeBytes = ByteBuffer()
     /// Every byte after the client's C2: parsed up to `parsedIndex`, all of it replayed to the backend.
     private var stream = ByteBuffer()
@@ -54,16 +56,16 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
     private var answered: Set<Double> = []
     private var timeout: Scheduled<Void>?
     private var client = ""
-    private var backendChannel: (any Channel)?
+    var backendChannel: (any Channel)?
     /// The session's life cycle (hook, lease, events), once its stream is known.
-    private var session: StreamSession?
+    var session: StreamSession?
     /// Where each chunk stream's current message began in `stream`, and whether in one chunk.
     private var messageStarts: [UInt32: (offset: Int, single: Bool)] = [:]
     /// The publish command, to replay under another name when the hook renamed the stream.
     private var routedCommand: RTMPRoutedCommand?
     /// A player routed again from the origin its stream was on: the origin's answers are held
     /// until media comes, or it is told NetStream.Play.StreamNotFound (`registry.redispatch_wait`).
-    private var holdForPublisher = false
+    var holdForPublisher = false
 
     init(settings: Settings, environment: Environment) {
         self.settings = settings
@@ -267,65 +269,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// Dials the lease's backend and runs the client side of its handshake, all before
-    /// `deadline` (the session's `backend_timeout`, whatever the attempts). When the backend
-    /// cannot be reached, the session is redispatched to another one while time is left.
-    private func dial(_ lease: RouteLease, publishing: Bool, deadline: NIODeadline, _ context: ChannelHandlerContext) {
-        guard stage == .routing, let address = lease.address else {
-            cleanUp(reason: "client left while routing")
-            return
-        }
-        logger[metadataKey: "backend"] = "\(lease.backend.id)"
-        let handshakeDone = context.eventLoop.makePromise(of: ByteBuffer.self)
-        let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let left = max(deadline - .now(), .milliseconds(1))
-        let connect = BackendDialer.connect(to: address, on: context.eventLoop, timeout: left) { channel in
-            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RTMPBackendHandshake(done: handshakeDone)) }
-        }
-        connect.whenSuccess { channel in
-            let handler = loop.value.0
-            // The client may have left during the dial: nothing is left to relay for.
-            guard handler.stage == .routing else { return channel.close(promise: nil) }
-            handler.backendChannel = channel
-            channel.eventLoop.scheduleTask(deadline: deadline) { handshakeDone.fail(RTMPError.backendHandshake("no answer in time")) }
-        }
-        connect.whenFailure { handshakeDone.fail($0) }
-        handshakeDone.futureResult.whenComplete { result in
-            let (handler, context) = loop.value
-            switch result {
-            case .success(let leftover): handler.relay(lease, leftover: leftover, publishing: publishing, context)
-            case .failure(let error): handler.redispatch(after: error, publishing: publishing, deadline: deadline, context)
-            }
-        }
-    }
-
-    /// The backend could not be reached: route the session again, or refuse it with the
-    /// dial's error when no other backend or no time is left.
-    private func redispatch(after error: any Error, publishing: Bool, deadline: NIODeadline, _ context: ChannelHandlerContext) {
-        backendChannel?.close(promise: nil)
-        backendChannel = nil
-        guard stage == .routing, let session else { return cleanUp(reason: "client left while the backend was reached") }
-        guard NIODeadline.now() < deadline else {
-            session.endUnreachable(reason: "\(error)")
-            return refuse(context, publishing: publishing, error)
-        }
-        logger.warning("backend unreachable, routing the session again", metadata: ["error": "\(error)"])
-        // A player whose stream was known to be there: placed at once (so it is at the new
-        // origin before the returning publisher's first keyframe), its answers held until media.
-        if !publishing, session.lease?.claimedRoute == false { holdForPublisher = true }
-        let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        session.redispatch(reason: "\(error)", deadline: deadline, follow: false, on: context.eventLoop).whenComplete { result in
-            let (handler, context) = loop.value
-            switch result {
-            case .success(let lease): handler.dial(lease, publishing: publishing, deadline: deadline, context)
-            // A player whose stream no publisher holds anywhere: NetStream.Play.StreamNotFound.
-            case .failure(StreamSession.Refusal.routing(let routing)): handler.refuse(context, publishing: publishing, routing)
-            case .failure: handler.refuse(context, publishing: publishing, error)
-            }
-        }
-    }
-
-    private func relay(_ lease: RouteLease, leftover: ByteBuffer, publishing: Bool, _ context: ChannelHandlerContext) {
+    func relay(_ lease: RouteLease, leftover: ByteBuffer, publishing: Bool, _ context: ChannelHandlerContext) {
         guard stage == .routing, context.channel.isActive, let backend = backendChannel, let session else {
             cleanUp(reason: "client left while the backend was reached")
             return
@@ -418,7 +362,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func refuse(_ context: ChannelHandlerContext, publishing: Bool, _ error: any Error) {
+    func refuse(_ context: ChannelHandlerContext, publishing: Bool, _ error: any Error) {
         guard stage != .closed else { return }
         logger.warning("cannot relay the stream", metadata: ["error": "\(error)"])
         // What fails past the router is the dial or the backend's handshake.
@@ -445,7 +389,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Ends what the connection holds before its relay exists: the backend connection being
     /// set up and the session (its lease, its end event), with why.
-    private func cleanUp(reason: String, logged: Bool = false) {
+    func cleanUp(reason: String, logged: Bool = false) {
         if !logged, session != nil { logger.info("session ended before it was relayed", metadata: ["reason": "\(reason)"]) }
         timeout?.cancel()
         backendChannel?.close(promise: nil)

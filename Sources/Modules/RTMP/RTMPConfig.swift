@@ -1,4 +1,5 @@
 import ProxyCore
+import ProxyNet
 
 /// `modules.rtmp` in proxy.yaml.
 public struct RTMPConfig: Decodable, Sendable {
@@ -12,6 +13,10 @@ public struct RTMPConfig: Decodable, Sendable {
     public var maxMessageSize = 8 * 1024 * 1024
     /// A relayed session that moves no byte either way for this long is closed. Default 60 s.
     public var idleTimeout = ConfigDuration.seconds(60)
+    /// The PROXY protocol header dials to origins start with (`off`, `v1`, `v2`), so an origin
+    /// that accepts it (nginx: `listen ... proxy_protocol`) sees the client's address; an origin
+    /// that registered its own `proxy_protocol` gets that instead. Default off.
+    public var proxyProtocol = ProxyProtocolHeader.Version.off
 
     public init() {}
 
@@ -21,6 +26,7 @@ public struct RTMPConfig: Decodable, Sendable {
         case backendTimeout = "backend_timeout"
         case maxMessageSize = "max_message_size"
         case idleTimeout = "idle_timeout"
+        case proxyProtocol = "proxy_protocol"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -35,5 +41,10 @@ public struct RTMPConfig: Decodable, Sendable {
             throw c.invalid(.maxMessageSize, "must be from 1024 to 268435456 bytes")
         }
         idleTimeout = try c.decodePositive(.idleTimeout, default: d.idleTimeout)
+        let version = try c.decode(String.self, forKey: .proxyProtocol, default: d.proxyProtocol.rawValue)
+        guard let v = ProxyProtocolHeader.Version(rawValue: version) else {
+            throw c.invalid(.proxyProtocol, "unknown PROXY protocol version '\(version.prefix(20))' (allowed: off, v1, v2)")
+        }
+        proxyProtocol = v
     }
 }

@@ -21,7 +21,8 @@ public struct RTMPModule: ProxyModule {
     public func run() async throws {
         let settings = RTMPClientSession.Settings(
             handshakeTimeout: TimeAmount(config.handshakeTimeout.duration), backendTimeout: TimeAmount(config.backendTimeout.duration),
-            limits: RTMPChunkDecoder.Limits(maxMessageSize: config.maxMessageSize), idleTimeout: TimeAmount(config.idleTimeout.duration))
+            limits: RTMPChunkDecoder.Limits(maxMessageSize: config.maxMessageSize), idleTimeout: TimeAmount(config.idleTimeout.duration),
+            proxyProtocol: config.proxyProtocol)
         let environment = RTMPClientSession.Environment(sessions: context.sessions(of: Self.identity), logger: context.logger, refusals: refusals)
         let listener = TCPListener(name: Self.name, endpoint: config.listen, context: context) { channel in
             channel.eventLoop.makeCompletedFuture {

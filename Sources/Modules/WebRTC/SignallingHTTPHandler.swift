@@ -68,7 +68,7 @@ final class SignallingHTTPHandler: ChannelInboundHandler {
             timer = nil
             let request = SignallingRequest(
                 method: head.method, uri: head.uri, headers: head.headers, body: body, client: context.channel.remoteAddress?.endpointDescription ?? "unknown",
-                local: context.channel.localAddress?.ipAddress)
+                local: context.channel.localAddress?.ipAddress, clientIP: context.channel.remoteAddress?.ipAddress)
             let keepAlive = head.isKeepAlive
             answering = true
             let signalling = self.signalling

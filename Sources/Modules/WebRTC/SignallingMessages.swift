@@ -15,6 +15,8 @@ struct SignallingRequest: Sendable {
     var client: String
     /// The proxy's own address on this connection (the candidate when no Host header names one).
     var local: String?
+    /// The client's IP address alone (X-Forwarded-For and X-Real-IP towards the origin).
+    var clientIP: String?
 
     var path: String { String(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]) }
     var query: String {
@@ -22,6 +24,14 @@ struct SignallingRequest: Sendable {
         return parts.count > 1 ? String(parts[1]) : ""
     }
     var host: String? { headers.first(name: "host") }
+
+    /// Headers every request to the origin carries for this client: X-Forwarded-For (the
+    /// client's own list, then its address) and X-Real-IP, as the HTTP relays send them.
+    var forwardedHeaders: HTTPHeaders {
+        var headers = HTTPHeaders()
+        ProxyHeaders.addForwarded(&headers, from: self.headers, clientIP: clientIP)
+        return headers
+    }
 }
 
 /// An answer to the client.

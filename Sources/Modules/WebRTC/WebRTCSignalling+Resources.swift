@@ -25,7 +25,7 @@ extension WebRTCSignalling {
         guard let backend = alive.first(where: { $0.id.rawValue == record.backend }), let api = backend.address(for: .api) else {
             return request.method == .DELETE ? SignallingResponse(status: .ok) : .error(.badGateway, "the resource's backend \(record.backend) is gone")
         }
-        var headers = HTTPHeaders()
+        var headers = request.forwardedHeaders
         for name in ["content-type", "if-match"] {
             if let value = request.headers.first(name: name) { headers.add(name: name, value: value) }
         }

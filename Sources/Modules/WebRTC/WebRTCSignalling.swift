@@ -146,7 +146,7 @@ struct WebRTCSignalling: Sendable {
         let routed = session.request
         if routed.key != stream.key { target = dialect.rename(target: target, streamPath: streamPath, to: routed) }
         let (body, contentType) = dialect.backendBody(offer: offer.sdp)
-        var headers = HTTPHeaders()
+        var headers = request.forwardedHeaders
         headers.add(name: "Content-Type", value: contentType)
         if settings.forwardAuthorization, let auth = request.headers.first(name: "authorization") { headers.add(name: "Authorization", value: auth) }
         // A backend that cannot be reached: the session is routed again (StreamSession.redispatch)

@@ -3,8 +3,10 @@ import Foundation
 import Synchronization
 
 /// One blocking hiredis connection with connect and command timeouts, AUTH and SELECT, and
-/// reconnection with backoff. Not thread-safe: RedisClient gives each connection its own
-/// serial queue.
+/// reconnection with backoff. With sentinels configured, every connect asks them for the
+/// primary and checks its ROLE, and a READONLY answer (a primary demoted by a failover) drops the
+/// connection, so the next command follows the failover. Not thread-safe: RedisClient gives each
+/// connection its own serial queue.
 /// How many times a connection of one pool got Redis to answer after (re)connecting.
 final class RedisPoolConnects: Sendable {
     let count = Atomic<Int>(0)
@@ -39,26 +41,92 @@ final class RedisConnection {
             answered = true
             poolConnects?.count.wrappingAdd(1, ordering: .relaxed)
         }
-        if case .error(let message) = reply { throw .server(message) }
+        if case .error(let message) = reply {
+            // The server this connection reached was demoted: find the primary again.
+            if message.hasPrefix("READONLY") || message.hasPrefix("MASTERDOWN") {
+                drop()
+                throw .unavailable("\(address) is no longer the primary: \(message)")
+            }
+            throw .server(message)
+        }
         return reply
+    }
+
+    /// Where the last connect went (the configured server, or the primary a sentinel named).
+    private var address = ""
+
+    /// The server to connect to: the configured one, or the primary the first answering
+    /// sentinel names for `masterName`.
+    private func primary() throws(RedisError) -> RedisConfiguration.Endpoint {
+        guard !configuration.sentinels.isEmpty else { return .init(host: configuration.host, port: configuration.port) }
+        var problems: [String] = []
+        for sentinel in configuration.sentinels {
+            guard let ctx = redisConnectWithTimeout(sentinel.host, Int32(sentinel.port), timeval(configuration.connectTimeout)) else {
+                problems.append("\(sentinel): out of memory")
+                continue
+            }
+            defer { redisFree(ctx) }
+            guard ctx.pointee.err == 0 else {
+                problems.append("\(sentinel): \(Self.errorText(ctx))")
+                continue
+            }
+            _ = redisSetTimeout(ctx, timeval(configuration.commandTimeout))
+            switch Self.run(ctx, ["SENTINEL", "get-master-addr-by-name", configuration.masterName]) {
+            case .array(let items)?:
+                if items.count == 2, case .string(let host) = items[0], case .string(let port) = items[1], let p = Int(port) {
+                    return .init(host: host, port: p)
+                }
+                problems.append("\(sentinel): unexpected answer")
+            case .null?:
+                problems.append("\(sentinel): knows no master named '\(configuration.masterName)'")
+            case .error(let message)?:
+                problems.append("\(sentinel): \(message)")
+            default:
+                problems.append("\(sentinel): \(Self.errorText(ctx))")
+            }
+        }
+        throw .unavailable("no sentinel named the primary: \(problems.joined(separator: "; "))")
+    }
+
+    /// One command on a context of its own (a sentinel's); nil on an I/O error.
+    private static func run(_ ctx: UnsafeMutablePointer<redisContext>, _ arguments: [String]) -> RedisReply? {
+        let bytes = arguments.map { Array($0.utf8) }
+        let raw: UnsafeMutableRawPointer? = withCStrings(bytes) { argv, lengths in
+            redisCommandArgv(ctx, Int32(bytes.count), argv, lengths)
+        }
+        guard let raw else { return nil }
+        defer { freeReplyObject(raw) }
+        return convert(raw.assumingMemoryBound(to: redisReply.self))
     }
 
     private func connect() throws(RedisError) {
         guard ContinuousClock.now >= retryAfter || (poolConnects?.count.load(ordering: .relaxed) ?? 0) > poolConnectsAtBackoff else {
-            throw .unavailable("reconnecting to \(configuration.host):\(configuration.port) (backoff)")
+            throw .unavailable("reconnecting to \(address.isEmpty ? "redis" : address) (backoff)")
         }
-        let ctx = redisConnectWithTimeout(configuration.host, Int32(configuration.port), timeval(configuration.connectTimeout))
+        let target: RedisConfiguration.Endpoint
+        do {
+            target = try primary()
+        } catch {
+            backOff()
+            throw error
+        }
+        address = target.description
+        let ctx = redisConnectWithTimeout(target.host, Int32(target.port), timeval(configuration.connectTimeout))
         guard let ctx, ctx.pointee.err == 0 else {
             let why = ctx.map { Self.errorText($0) } ?? "out of memory"
             if let ctx { redisFree(ctx) }
             backOff()
-            throw .unavailable("connect to \(configuration.host):\(configuration.port): \(why)")
+            throw .unavailable("connect to \(target): \(why)")
         }
         _ = redisSetTimeout(ctx, timeval(configuration.commandTimeout))
         context = ctx
-        do {
+        do throws(RedisError) {
             if !configuration.password.isEmpty { try expectOK(send(["AUTH", configuration.password]), "AUTH") }
             if configuration.database != 0 { try expectOK(send(["SELECT", String(configuration.database)]), "SELECT") }
+            // A sentinel may still name a primary that a failover demoted: only a master will do.
+            if !configuration.sentinels.isEmpty, case .array(let role) = try send(["ROLE"]), case .string(let kind)? = role.first, kind != "master" {
+                throw RedisError.unavailable("\(target) is a \(kind), not the primary (a failover in progress)")
+            }
         } catch {
             drop()
             backOff()

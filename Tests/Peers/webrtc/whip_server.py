@@ -174,7 +174,8 @@ async def stats(request: web.Request) -> web.Response:
 @web.middleware
 async def record(request: web.Request, handler):
     if request.path != "/stats":
-        requests.append({"method": request.method, "path": request.path_qs, "authorization": request.headers.get("Authorization")})
+        requests.append({"method": request.method, "path": request.path_qs, "authorization": request.headers.get("Authorization"),
+                         "forwarded_for": request.headers.get("X-Forwarded-For"), "real_ip": request.headers.get("X-Real-IP")})
         del requests[:-200]
     return await handler(request)
 
