@@ -12,6 +12,21 @@ public enum ProxyProtocolHeader {
     /// `\r\n\r\n\0\r\nQUIT\n`, the version 2 signature.
     static let signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
 
+    /// Version 2: signature, PROXY command, `family` (0x11 TCP/IPv4, 0x21 TCP/IPv6), the length,
+    /// both addresses in network order, both ports.
+    static func binary(family: UInt8, _ source: [UInt8], _ destination: [UInt8], _ sourcePort: Int, _ destinationPort: Int) -> ByteBuffer {
+        var b = ByteBuffer()
+        b.writeBytes(signature)
+        b.writeInteger(UInt8(0x21))
+        b.writeInteger(family)
+        b.writeInteger(UInt16(source.count + destination.count + 4))
+        b.writeBytes(source)
+        b.writeBytes(destination)
+        b.writeInteger(UInt16(sourcePort))
+        b.writeInteger(UInt16(destinationPort))
+        return b
+    }
+
     public static func make(_ version: Version, source: SocketAddress?, destination: SocketAddress?) -> ByteBuffer? {
         guard let source, let destination, let sp = source.port, let dp = destination.port else { return nil }
         switch (version, source, destination) {
@@ -22,27 +37,9 @@ public enum ProxyProtocolHeader {
             let family = if case .v4 = source { "TCP4" } else { "TCP6" }
             return ByteBuffer(string: "PROXY \(family) \(s) \(d) \(sp) \(dp)\r\n")
         case (.v2, .v4(let s), .v4(let d)):
-            var b = ByteBuffer()
-            b.writeBytes(signature)
-            b.writeInteger(UInt8(0x21))  // version 2, PROXY
-            b.writeInteger(UInt8(0x11))  // TCP over IPv4
-            b.writeInteger(UInt16(12))
-            _ = withUnsafeBytes(of: s.address.sin_addr) { b.writeBytes($0) }
-            _ = withUnsafeBytes(of: d.address.sin_addr) { b.writeBytes($0) }
-            b.writeInteger(UInt16(sp))
-            b.writeInteger(UInt16(dp))
-            return b
+            return binary(family: 0x11, withUnsafeBytes(of: s.address.sin_addr, Array.init), withUnsafeBytes(of: d.address.sin_addr, Array.init), sp, dp)
         case (.v2, .v6(let s), .v6(let d)):
-            var b = ByteBuffer()
-            b.writeBytes(signature)
-            b.writeInteger(UInt8(0x21))
-            b.writeInteger(UInt8(0x21))  // TCP over IPv6
-            b.writeInteger(UInt16(36))
-            _ = withUnsafeBytes(of: s.address.sin6_addr) { b.writeBytes($0) }
-            _ = withUnsafeBytes(of: d.address.sin6_addr) { b.writeBytes($0) }
-            b.writeInteger(UInt16(sp))
-            b.writeInteger(UInt16(dp))
-            return b
+            return binary(family: 0x21, withUnsafeBytes(of: s.address.sin6_addr, Array.init), withUnsafeBytes(of: d.address.sin6_addr, Array.init), sp, dp)
         default:
             return nil
         }

@@ -74,9 +74,4 @@ struct ReloadPlan: Equatable {
         let was = Self.live(running), now = Self.live(next)
         applied = Set(was.keys).union(now.keys).filter { was[$0] != now[$0] }.sorted()
     }
-
-    init(applied: [String], restart: [String]) {
-        self.applied = applied
-        self.restart = restart
-    }
 }
