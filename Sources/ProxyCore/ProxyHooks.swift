@@ -3,6 +3,9 @@
 public protocol ProxyHooks: Sendable {
     /// Asked before a publish is relayed; a refusal closes the session with the protocol's error.
     func authorizePublish(_ event: StreamEvent) async -> HookDecision
+    /// Asked before a player is relayed (`hooks.play_auth`; allows when none is set). Attributes
+    /// and renames in the answer are not used for players.
+    func authorizePlay(_ event: StreamEvent) async -> HookDecision
     /// Publish/play start and end; must not block the caller.
     func report(_ event: StreamEvent)
 }
@@ -62,6 +65,11 @@ public enum HookDecision: Sendable, Equatable {
     public var renamed: StreamKey? {
         if case .allowAs(let key, _) = self { key } else { nil }
     }
+}
+
+extension ProxyHooks {
+    /// Players pass unless the hooks ask someone.
+    public func authorizePlay(_ event: StreamEvent) async -> HookDecision { .allow }
 }
 
 /// Hooks that allow everything and report nowhere: the default until the host configures hooks.

@@ -33,6 +33,8 @@ public final class StreamSession: Sendable {
     public enum Refusal: Error, CustomStringConvertible, Sendable {
         /// The publish hook said no.
         case denied(String)
+        /// The play hook said no.
+        case playDenied(String)
         /// The router found no backend (or the registry failed).
         case routing(RoutingError)
         /// The session ended while it was being opened (the client left, a close request): nothing to answer.
@@ -43,6 +45,7 @@ public final class StreamSession: Sendable {
         public var description: String {
             switch self {
             case .denied(let why): "publish refused: \(why)"
+            case .playDenied(let why): "play refused: \(why)"
             case .routing(let error): "\(error)"
             case .ended(let why): "session ended while it was opened: \(why)"
             case .unreachable(let why): "backend unreachable: \(why)"
@@ -126,10 +129,16 @@ public final class StreamSession: Sendable {
         return try await acquire()
     }
 
-    /// Asks the publish hook, for a publisher (a player passes).
+    /// Asks the publish hook for a publisher, the play hook for a player.
     public func authorize() async throws(Refusal) {
         try begin()
-        guard role == .publish else { return }
+        guard role == .publish else {
+            if case .deny(let why) = await context.hooks.authorizePlay(event()) {
+                end(reason: "play refused: \(why)")
+                throw .playDenied(why)
+            }
+            return
+        }
         let decision = await context.hooks.authorizePublish(event())
         if case .deny(let why) = decision {
             end(reason: "publish refused: \(why)")

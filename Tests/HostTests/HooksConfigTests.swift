@@ -58,7 +58,9 @@ import Testing
         ("hooks:\n  events: { retry: { max_attempts: 0 } }\n", "hooks.events.retry.max_attempts: must be from 1 to 100"),
         ("hooks:\n  events: { retry: { initial_backoff: 10s, max_backoff: 1s } }\n", "hooks.events.retry.max_backoff: must not be shorter than initial_backoff"),
         ("hooks:\n  events: { queue_limit: 0 }\n", "hooks.events.queue_limit: must be from 1 to 10000000"),
-        ("hooks:\n  commands: {}\n", "proxy.yaml:2:3: hooks.commands: unknown key 'commands' (allowed: publish_auth, events, id_max_length)"),
+        ("hooks:\n  commands: {}\n", "proxy.yaml:2:3: hooks.commands: unknown key 'commands' (allowed: publish_auth, play_auth, events, id_max_length)"),
+        ("hooks:\n  play_auth: { url: http://h/p, origin_name: \"{channel}/{key}\" }\n", "hooks.play_auth.origin_name: is a publish_auth key: players are not renamed"),
+        ("hooks:\n  play_auth: { on_error: maybe }\n", "hooks.play_auth.on_error: unknown value 'maybe' (allowed: deny, allow)"),
         ("hooks:\n  publish_auth: { format: json }\n", "hooks.publish_auth.format: unknown format 'json' (allowed: srs, coordinator)"),
         ("hooks:\n  publish_auth: { auth: { type: digest } }\n", "hooks.publish_auth.auth.type: unknown auth type 'digest' (allowed: none, basic, bearer, custom)"),
         ("hooks:\n  publish_auth: { auth: { type: basic } }\n", "hooks.publish_auth.auth.user: must be set for type basic"),
@@ -71,6 +73,17 @@ import Testing
     func badValuesNameFileLineAndKey(_ yaml: String, _ expected: String) {
         let message = failure(yaml)
         #expect(message.contains(expected), "\(message)")
+    }
+
+    @Test func playAuthTakesThePublishHookKeys() throws {
+        let h = try load("""
+            hooks:
+              play_auth: { url: "http://127.0.0.1:9000/play", timeout: 1s, on_error: allow, auth: { type: bearer, token: "${HOOK_TOKEN}" } }
+            """)
+        #expect(h.playAuth.url?.absoluteString == "http://127.0.0.1:9000/play")
+        #expect(h.playAuth.timeout == .seconds(1) && h.playAuth.onError == .allow && h.playAuth.auth == .bearer("s3cret"))
+        #expect(h.publishAuth.url == nil, "the publish hook stays off")
+        #expect(try load("").playAuth.url == nil, "off by default")
     }
 
     @Test(arguments: [

@@ -67,6 +67,32 @@ import Testing
         hook.stop()
     }
 
+    // MARK: - play_auth
+
+    @Test func rtmpPlayersThePlayHookRefusesNeverReachTheOrigin() async throws {
+        let hook = try await HookServer.start(Self.secretChecker)
+        let nginx = try await NginxRTMP.start()
+        let proxy = try await ProxyProcess.start(config: Self.config(hooks: "  play_auth: { url: \"\(hook.url("/play"))\" }"), healthChecks: false)
+        try await Self.register(nginx.registration(server: "n"), with: proxy)
+        let port = try await Self.port(proxy, "rtmp")
+        let name = Self.unique("play")
+        // Publishing is not asked about: only players.
+        let publisher = try MediaTools.publish("rtmp://127.0.0.1:\(port)/live/\(name)", seconds: 12)
+        try await Wait.until("the publish at the origin", timeout: .seconds(10)) { nginx.published == [name] ? true : nil }
+        let refused = try MediaTools.play("rtmp://127.0.0.1:\(port)/live/\(name)?secret=bad")
+        #expect(try await refused.wait(timeout: .seconds(15)) != 0, "ffprobe fails when the play hook says no")
+        #expect(await proxy.logContains("play denied by hook"), "the reason is logged")
+        let allowed = try MediaTools.play("rtmp://127.0.0.1:\(port)/live/\(name)?secret=good", idleTimeout: .seconds(2))
+        try await Wait.until("the allowed player at the origin", timeout: .seconds(10)) { nginx.played.contains(name) ? true : nil }
+        #expect(nginx.played == [name], "only the allowed player reached the origin: \(nginx.played)")
+        let asked = hook.requests("/play")
+        #expect(asked.count == 2 && asked.allSatisfy { $0.fields["action"] == "on_play" }, "one on_play per player: \(asked.map(\.fields))")
+        try await RTMPRelayTests.waitForRefusals(proxy, ["play_denied": 1])
+        allowed.stop(SIGKILL)
+        publisher.stop(SIGKILL)
+        try await proxy.stop()
+    }
+
     @Test func anUnreachableHookDeniesByDefaultAndOnErrorAllowLetsThePublishThrough() async throws {
         let nginx = try await NginxRTMP.start()
         let nowhere = "http://127.0.0.1:\(try FreePort.tcp())/auth"

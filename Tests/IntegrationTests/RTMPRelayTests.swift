@@ -36,12 +36,12 @@ import Testing
 
     /// The refusal counters by reason (MetricsTests.counts), the reasons at 0 left out.
     static func refusals(_ proxy: ProxyProcess) async throws -> [String: Double] {
-        try await MetricsTests.counts(proxy, refusalMetric, reasons: 17)
+        try await MetricsTests.counts(proxy, refusalMetric, reasons: 18)
     }
 
     /// Waits until the refusal counters are `expected` (and no other reason is counted).
     static func waitForRefusals(_ proxy: ProxyProcess, _ expected: [String: Double], timeout: Duration = .seconds(10)) async throws {
-        try await MetricsTests.waitForCounts(proxy, refusalMetric, reasons: 17, expected, timeout: timeout)
+        try await MetricsTests.waitForCounts(proxy, refusalMetric, reasons: 18, expected, timeout: timeout)
     }
 
     @Test func playersThroughTheProxyGetTheSameFramesAndTimestampsAsDirect() async throws {

@@ -18,12 +18,15 @@ enum HookFormat: String, Sendable, CaseIterable {
 /// `hooks:` the publish-auth webhook and the event callbacks (both off unless a url is set).
 struct HooksConfig: Decodable, Sendable {
     var publishAuth = PublishAuthConfig()
+    /// Asked before every player is relayed (SRS's on_play); off unless a url is set.
+    var playAuth = PublishAuthConfig()
     var events = EventsConfig()
     /// The longest channel and key (and streaming id) the coordinator format takes (its `ID_MAX_LENGTH`).
     var idMaxLength = 128
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case publishAuth = "publish_auth"
+        case playAuth = "play_auth"
         case events
         case idMaxLength = "id_max_length"
     }
@@ -35,6 +38,7 @@ struct HooksConfig: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = HooksConfig()
         publishAuth = try c.decode(PublishAuthConfig.self, forKey: .publishAuth, default: d.publishAuth)
+        playAuth = try c.decode(PublishAuthConfig.self, forKey: .playAuth, default: d.playAuth)
         events = try c.decode(EventsConfig.self, forKey: .events, default: d.events)
         idMaxLength = try c.decode(Int.self, forKey: .idMaxLength, default: d.idMaxLength, in: 1...1024, "must be from 1 to 1024")
     }
@@ -45,7 +49,8 @@ struct HooksConfig: Decodable, Sendable {
     }
 }
 
-/// `hooks.publish_auth:` asked before every publish is relayed (SRS's on_publish).
+/// `hooks.publish_auth:` asked before every publish is relayed (SRS's on_publish), and
+/// `hooks.play_auth:` before every player (SRS's on_play; the same keys but `origin_name`).
 struct PublishAuthConfig: Decodable, Sendable {
     enum OnError: String, Sendable, CaseIterable {
         case deny, allow
@@ -84,6 +89,9 @@ struct PublishAuthConfig: Decodable, Sendable {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = PublishAuthConfig()
+        if decoder.codingPath.last?.stringValue == "play_auth", c.contains(.originName) {
+            throw c.invalid(.originName, "is a publish_auth key: players are not renamed")
+        }
         url = try HookURL.decode(c, .url)
         timeout = try c.decodePositive(.timeout, default: d.timeout)
         let onErrorName = try c.decode(String.self, forKey: .onError, default: d.onError.rawValue)

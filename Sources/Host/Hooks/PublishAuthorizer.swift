@@ -53,19 +53,20 @@ struct PublishAuthorizer: Sendable {
             verdict = .error("\(error)")
         }
         let metadata: Logger.Metadata = ["stream": "\(event.request.key)", "client": "\(event.client)", "protocol": "\(event.module)"]
+        let what = event.kind == .playStart ? "play" : "publish"
         switch verdict {
         case .allow(let attributes):
-            logger.debug("publish allowed by hook", metadata: metadata)
+            logger.debug("\(what) allowed by hook", metadata: metadata)
             return attributes.isEmpty ? .allow : .allowWith(attributes: attributes)
         case .deny(let why):
-            logger.notice("publish denied by hook", metadata: metadata.merging(["reason": "\(why)"]) { $1 })
+            logger.notice("\(what) denied by hook", metadata: metadata.merging(["reason": "\(why)"]) { $1 })
             return .deny(why)
         case .error(let why) where config.onError == .allow:
-            logger.warning("publish hook failed; allowed by on_error: allow", metadata: metadata.merging(["reason": "\(why)"]) { $1 })
+            logger.warning("\(what) hook failed; allowed by on_error: allow", metadata: metadata.merging(["reason": "\(why)"]) { $1 })
             return .allow
         case .error(let why):
-            logger.warning("publish hook failed; denied (on_error: deny)", metadata: metadata.merging(["reason": "\(why)"]) { $1 })
-            return .deny("publish hook failed: \(why)")
+            logger.warning("\(what) hook failed; denied (on_error: deny)", metadata: metadata.merging(["reason": "\(why)"]) { $1 })
+            return .deny("\(what) hook failed: \(why)")
         }
     }
 

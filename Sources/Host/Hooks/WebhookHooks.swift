@@ -14,6 +14,8 @@ final class WebhookHooks: ProxyHooks {
     /// What `hooks:` configures, replaced whole by a reload.
     struct Settings: Sendable {
         var authorizer: PublishAuthorizer?
+        /// `hooks.play_auth`, when it has a url.
+        var playAuthorizer: PublishAuthorizer?
         var events: EventsConfig
         /// Channel and key rules of the coordinator format, checked before any hook call.
         var ids: CoordinatorIDs?
@@ -52,6 +54,9 @@ final class WebhookHooks: ProxyHooks {
             authorizer: config.publishAuth.url.map {
                 PublishAuthorizer(config: config.publishAuth, url: $0, client: client, server: server, service: service, logger: logger)
             },
+            playAuthorizer: config.playAuth.url.map {
+                PublishAuthorizer(config: config.playAuth, url: $0, client: client, server: server, service: service, logger: logger)
+            },
             events: config.events, ids: config.coordinatorIDs,
             originName: config.publishAuth.format == .coordinator ? config.publishAuth.originName : nil,
             selected: config.events.urls.isEmpty ? [] : kinds)
@@ -77,6 +82,13 @@ final class WebhookHooks: ProxyHooks {
         let decision = await settings.authorizer?.decide(event) ?? .allow
         if case .deny = decision { return decision }
         return renamed(decision, event, settings.originName)
+    }
+
+    /// A player: `hooks.play_auth` decides (allowed when it has no url); nothing is renamed.
+    func authorizePlay(_ event: StreamEvent) async -> HookDecision {
+        guard let authorizer = settings.value.playAuthorizer else { return .allow }
+        if case .deny(let why) = await authorizer.decide(event) { return .deny(why) }
+        return .allow
     }
 
     /// The coordinator's format: an allowed publish goes on under `origin_name` (the channel's

@@ -264,6 +264,7 @@ final class RTMPClientSession: ChannelInboundHandler, RemovableChannelHandler {
     static func cause(_ error: any Error) -> any Error {
         switch error as? StreamSession.Refusal {
         case .denied(let why)?: RTMPError.publishDenied(why)
+        case .playDenied(let why)?: RTMPError.playDenied(why)
         case .routing(let error)?: error
         default: error
         }

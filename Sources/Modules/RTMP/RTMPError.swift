@@ -14,6 +14,7 @@ enum RTMPError: Error, CustomStringConvertible, Equatable {
     case noStream(String)
     case bufferLimit(Int)
     case publishDenied(String)
+    case playDenied(String)
     case backendHandshake(String)
     case streamIDMismatch(proxy: Double, backend: Double)
     /// A publish, play or connect on a connection whose stream is already relayed.
@@ -34,6 +35,7 @@ enum RTMPError: Error, CustomStringConvertible, Equatable {
         case .noStream(let why): "no stream: \(why)"
         case .bufferLimit(let n): "client sent more than \(n) bytes before its stream was relayed"
         case .publishDenied(let why): "publish refused: \(why)"
+        case .playDenied(let why): "play refused: \(why)"
         case .backendHandshake(let why): "backend handshake failed: \(why)"
         case .streamIDMismatch(let p, let b): "backend gave stream id \(b), the proxy gave the client \(p)"
         case .streamChange(let name): "\(name) on a connection already relayed is refused (one stream and one role per connection)"

@@ -25,6 +25,8 @@ enum RTMPRefusal: CountedReason {
     case bufferLimit
     /// The publish-auth hook refused the publish.
     case publishDenied
+    /// The play-auth hook refused the player.
+    case playDenied
     /// No alive backend with an rtmp endpoint.
     case noBackend
     /// Every alive backend with an rtmp endpoint is draining or full.
@@ -52,6 +54,7 @@ enum RTMPRefusal: CountedReason {
         case .noStream: "no_stream"
         case .bufferLimit: "buffer_limit"
         case .publishDenied: "publish_denied"
+        case .playDenied: "play_denied"
         case .noBackend: "no_backend"
         case .noCapacity: "no_capacity"
         case .backendLacksProtocol: "backend_lacks_protocol"
@@ -78,6 +81,7 @@ enum RTMPRefusal: CountedReason {
             case .noStream: self = .noStream
             case .bufferLimit: self = .bufferLimit
             case .publishDenied: self = .publishDenied
+            case .playDenied: self = .playDenied
             case .backendHandshake: self = .backendUnreachable
             case .streamIDMismatch: return nil
             case .streamChange: self = .streamChange

@@ -17,7 +17,12 @@ extension SRTServerHandler {
             let (server, session) = loop.value
             guard session.state == .connecting else { return }
             if case .failure(let error) = result {
-                let refused = (error as? StreamSession.Refusal).flatMap { if case .denied(let why) = $0 { SRTSetupError.refused(why) } else { nil } }
+                let refused = (error as? StreamSession.Refusal).flatMap { refusal -> SRTSetupError? in
+                    switch refusal {
+                    case .denied(let why), .playDenied(let why): .refused(why)
+                    default: nil
+                    }
+                }
                 return server.setupFailed(session, "\(error)", unreachable: false, refused: refused ?? error)
             }
             server.route(session)

@@ -216,6 +216,7 @@ struct WebRTCSignalling: Sendable {
     private static func refusal(_ error: StreamSession.Refusal) -> SignallingRefusal {
         switch error {
         case .denied(let why): SignallingRefusal(.forbidden, "publish refused: \(why)")
+        case .playDenied(let why): SignallingRefusal(.forbidden, "play refused: \(why)")
         // A player whose stream no publisher holds anywhere (after its backend could not be reached).
         case .routing(.noStream(let key)): SignallingRefusal(.notFound, "stream \(key) is not published")
         case .routing(let error): SignallingRefusal(.serviceUnavailable, "\(error)")
