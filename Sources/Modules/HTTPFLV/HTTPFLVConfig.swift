@@ -26,6 +26,10 @@ public struct HTTPFLVConfig: Decodable, Sendable {
     public var maxPlaylistSize = 1024 * 1024
     /// CORS headers on responses and OPTIONS preflight answers.
     public var cors = CORSConfig()
+    /// HTTP-FLV fan-out: the players of one stream share one upstream request (off by default).
+    public var fanout = FanoutConfig()
+    /// HLS objects fetched once per proxy for all its players (off by default).
+    public var hlsCache = HLSCacheConfig()
 
     public init() {}
 
@@ -41,6 +45,8 @@ public struct HTTPFLVConfig: Decodable, Sendable {
         case hlsSessionTTL = "hls_session_ttl"
         case maxPlaylistSize = "max_playlist_size"
         case cors
+        case fanout
+        case hlsCache = "hls_cache"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -61,5 +67,7 @@ public struct HTTPFLVConfig: Decodable, Sendable {
             throw c.invalid(.maxPlaylistSize, "must be from 1024 to 67108864 bytes")
         }
         cors = try c.decode(CORSConfig.self, forKey: .cors, default: d.cors)
+        fanout = try c.decode(FanoutConfig.self, forKey: .fanout, default: d.fanout)
+        hlsCache = try c.decode(HLSCacheConfig.self, forKey: .hlsCache, default: d.hlsCache)
     }
 }

@@ -83,7 +83,7 @@ extension HTTPFLVSession {
             switch result {
             case .success(let lease):
                 exchange.lease = lease
-                session.forward(exchange, to: lease.address, target: target, deadline: deadline)
+                session.relay(exchange, lease: lease, target: target, deadline: deadline)
             // A player whose stream no publisher holds anywhere: 404.
             case .failure(StreamSession.Refusal.routing(let error)): session.respond(HTTPRefusal(routing: error), error: "\(error)")
             case .failure: session.respond(.backendUnreachable, error: why)
@@ -121,6 +121,11 @@ extension HTTPFLVSession {
         if let rewriter = exchange.rewriter, (300..<400).contains(head.status.code), let location = head.headers.first(name: "location") {
             out.headers.replaceOrAdd(name: "Location", value: rewriter.rewriteURI(location))
         }
+        // A live stream without a length (it ends when the publisher does): the body goes to the
+        // player as it came out of the decoder, without chunk framing, ended by closing.
+        if exchange.stream != nil, !exchange.isHEAD, head.status == .ok, !head.headers.contains(name: "content-length"), writeRawHead(out, exchange: exchange) {
+            return
+        }
         writeHead(out, exchange: exchange)
     }
 
@@ -140,7 +145,11 @@ extension HTTPFLVSession {
         }
         exchange.bytesToClient &+= UInt64(body.readableBytes)
         exchange.lease?.counters.addToClient(body.readableBytes)
-        context?.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        if rawBody {
+            context?.write(NIOAny(body), promise: nil)
+        } else {
+            context?.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
     }
 
     func backendReadComplete() {
@@ -170,8 +179,8 @@ extension HTTPFLVSession {
             writeHead(out, exchange: exchange)
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
-        if exchange.isHEAD {
-            // The encoder cannot tell a HEAD response has no body: end by closing.
+        if exchange.isHEAD || rawBody {
+            // The encoder cannot tell a HEAD response has no body; a raw body ends by closing.
             closeAfterResponse = true
             context.flush()
             return finish(exchange, reason: "response complete")
@@ -221,6 +230,24 @@ extension HTTPFLVSession {
         if closeAfterResponse || exchange.isHEAD { headers.replaceOrAdd(name: "Connection", value: "close") }
         let version: HTTPVersion = exchange.head.minorVersion == 0 ? .http1_0 : .http1_1
         return HTTPResponseHead(version: version, status: head.status, headers: headers)
+    }
+
+    /// Writes `head` as bytes and takes the response encoder out: the body that follows is
+    /// written as it is and ends when the connection closes (`Connection: close`, no length,
+    /// no chunking). The connection's last response: a live stream or a fan-out player.
+    func writeRawHead(_ head: HTTPResponseHead, exchange: Exchange) -> Bool {
+        guard let context, let encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else { return false }
+        var head = head
+        head.headers.remove(name: "content-length")
+        head.headers.remove(name: "transfer-encoding")
+        head.headers.remove(name: "keep-alive")
+        head.headers.replaceOrAdd(name: "Connection", value: "close")
+        closeAfterResponse = true
+        context.pipeline.syncOperations.removeHandler(context: encoder, promise: nil)
+        rawBody = true
+        exchange.headSent = true
+        context.write(NIOAny(Self.serialize(head, allocator: context.channel.allocator)), promise: nil)
+        return true
     }
 
     func writeHead(_ head: HTTPResponseHead, exchange: Exchange) {

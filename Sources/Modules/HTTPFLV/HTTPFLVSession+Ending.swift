@@ -22,6 +22,10 @@ extension HTTPFLVSession {
     func end(_ exchange: Exchange, reason: String) {
         exchange.timer?.cancel()
         exchange.stallCheck?.cancel()
+        if let subscriber = exchange.fanout {
+            exchange.fanout = nil
+            subscriber.leave()
+        }
         if let stream = exchange.stream {
             exchange.stream = nil
             if stream.hasStarted, !stream.isEnded {
@@ -60,7 +64,9 @@ extension HTTPFLVSession {
         idleTimer?.cancel()
         dropLink()
         // An empty body part writes no bytes (no chunk either) and completes after every earlier write.
-        let barrier = context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))))
+        let empty = context.channel.allocator.buffer(capacity: 0)
+        // Without the encoder (a fan-out response) the barrier is a raw empty buffer.
+        let barrier = rawBody ? context.writeAndFlush(NIOAny(empty)) : context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(empty))))
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         let deadline = context.eventLoop.scheduleTask(in: settings.idleTimeout) { bound.value.close(promise: nil) }
         barrier.whenComplete { _ in

@@ -51,7 +51,11 @@ extension HTTPFLVSession {
                 exchange.rewriter = HLSPlaylistRewriter(
                     parameter: HLSSessionStore.parameter, sessionID: hlsSession.id,
                     ownAuthorities: Self.authorities(of: hlsSession.backend))
-                session.forward(exchange, to: hlsSession.backend.address(for: .http), target: Self.originForm(exchange.head, droppingSession: true))
+                let target = Self.originForm(exchange.head, droppingSession: true)
+                if session.usesHLSCache(exchange), let origin = hlsSession.backend.address(for: .http) {
+                    return session.fetchThroughCache(exchange, origin: origin, target: target)
+                }
+                session.forward(exchange, to: hlsSession.backend.address(for: .http), target: target)
             }
         }
     }

@@ -25,14 +25,25 @@ extension HTTPFLVSession {
             case .success(let lease):
                 guard session.exchange === exchange, !session.closed else { return stream.end(reason: "client left while routing") }
                 exchange.lease = lease
-                session.forward(exchange, to: lease.address, target: Self.originForm(head, droppingSession: false))
+                session.relay(exchange, lease: lease, target: Self.originForm(head, droppingSession: false))
             }
         }
     }
 
+    /// Sends a live stream's request on: to its stream's fan-out upstream when it shares one,
+    /// else to the backend (`deadline`: a redispatch keeps the first attempt's).
+    func relay(_ exchange: Exchange, lease: RouteLease, target: String, deadline: NIODeadline? = nil) {
+        exchange.target = target
+        exchange.deadline = deadline ?? .now() + settings.backendTimeout
+        if exchange.fansOut, let hubs = env.fanout, let address = lease.address {
+            return joinFanout(exchange, hubs: hubs, origin: address)
+        }
+        forward(exchange, to: lease.address, target: target, deadline: exchange.deadline)
+    }
+
     /// What refused a live stream's session, in the terms HTTPRefusal counts.
     static func cause(_ error: any Error) -> any Error {
-        if case .routing(let error)? = error as? StreamSession.Refusal { return error }
+        if case .routing(let error)? = error as? StreamSession.Refusal { return error }  // a play refusal stays itself
         return error
     }
 }

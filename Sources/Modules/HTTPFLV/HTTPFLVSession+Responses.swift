@@ -10,8 +10,9 @@ import ProxyNet
 /// Answers the proxy makes itself (JSON errors in SRS form, redirects, preflights).
 extension HTTPFLVSession {
     func respondRouting(_ error: any Error) {
-        log(.warning, "no backend: \(error)")
-        respond(HTTPRefusal(routing: error), error: "\(error)")
+        let refusal = HTTPRefusal(routing: error)
+        if refusal == .playDenied { log(.notice, "\(error)") } else { log(.warning, "no backend: \(error)") }
+        respond(refusal, error: "\(error)")
     }
 
     /// An error answer in SRS's JSON form, with the refusal's status, counted by its reason.

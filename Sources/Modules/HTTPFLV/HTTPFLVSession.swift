@@ -45,6 +45,10 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         var refusals = ReasonCounters<HTTPRefusal>()
         /// How many new live streams and HLS sessions each client address may start.
         var newSessions = AddressRateLimiter(.init(rate: 20, burst: 40))
+        /// The fan-out upstreams, when `fanout` is enabled (`.flv` players share them).
+        var fanout: FanoutHubs?
+        /// The HLS cache and its fetcher, when `hls_cache` is enabled.
+        var hlsCache: (HLSCache, HLSOriginFetcher)?
     }
 
     /// The request being answered.
@@ -71,6 +75,13 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         var bytesAtStallCheck: UInt64 = 0
         var timer: Scheduled<Void>?
         var stallCheck: RepeatedTask?
+        /// A live `.flv` stream that may be served from a fan-out upstream.
+        var fansOut = false
+        /// Its place among the fan-out upstream's players, while it has one.
+        var fanout: FanoutSubscriber?
+        /// The origin-form target and the response-head deadline of its backend request.
+        var target = ""
+        var deadline: NIODeadline?
 
         init(head: ClientRequestHead) {
             self.head = head
@@ -96,6 +107,8 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
     var idleTimer: Scheduled<Void>?
     var closeAfterResponse = false
     var closed = false
+    /// The response encoder was taken out (a fan-out response: raw bytes after the head).
+    var rawBody = false
 
     init(settings: Settings, environment: Environment) {
         self.settings = settings
@@ -231,6 +244,7 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
             guard env.newSessions.allow(clientIP ?? clientAddress) else {
                 return respond(.rateLimited, error: "too many new streams from this address; try again in a second", extra: ["Retry-After": "1"])
             }
+            exchange.fansOut = env.fanout != nil && ext == "flv" && !exchange.isHEAD && !Self.hasRange(head)
             if ext == "m3u8" { startHLSSession(exchange) } else { startLiveStream(exchange) }
         default:
             if let root = env.staticRoot { return serveStatic(exchange, root: root) }
@@ -274,6 +288,11 @@ final class HTTPFLVSession: ChannelInboundHandler, HTTPBackendHandler.Delegate {
         var metadata = metadata
         metadata["client"] = "\(clientAddress)"
         env.logger.log(level: level, "\(message)", metadata: metadata)
+    }
+
+    /// A `Range` other than `bytes=0-` (which ffmpeg sends on every request: the whole stream).
+    static func hasRange(_ head: ClientRequestHead) -> Bool {
+        head.headers.contains { $0.name.lowercased() == "range" && $0.value.trimmingCharacters(in: .whitespaces) != "bytes=0-" }
     }
 
     static func fileExtension(_ path: String) -> String {

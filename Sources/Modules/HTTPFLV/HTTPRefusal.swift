@@ -48,6 +48,8 @@ enum HTTPRefusal: CountedReason {
     case backendTimeout
     /// More pipelined requests than the queue holds (16): the connection is closed, no answer.
     case tooManyPipelined
+    /// The play-auth hook refused the player (403).
+    case playDenied
     /// The client address started more new streams or HLS sessions than `session_rate` allows (429).
     case rateLimited
 
@@ -74,6 +76,7 @@ enum HTTPRefusal: CountedReason {
         case .backendTimeout: "backend_timeout"
         case .tooManyPipelined: "too_many_pipelined"
         case .rateLimited: "rate_limited"
+        case .playDenied: "play_denied"
         }
     }
 
@@ -86,7 +89,7 @@ enum HTTPRefusal: CountedReason {
         case .headTooLarge: .requestHeaderFieldsTooLarge
         case .methodNotAllowed: .methodNotAllowed
         case .notAStream, .noSuchFile, .unknownHLSSession, .streamNotFound: .notFound
-        case .forbiddenPath: .forbidden
+        case .forbiddenPath, .playDenied: .forbidden
         case .rateLimited: .tooManyRequests
         case .noBackend, .noCapacity, .registryError: .serviceUnavailable
         case .backendLacksProtocol, .backendUnreachable, .backendBadResponse: .badGateway
@@ -106,6 +109,10 @@ enum HTTPRefusal: CountedReason {
 
     /// A request the Router (or the HLS session store) found no backend for.
     init(routing error: any Error) {
+        if case .playDenied? = error as? StreamSession.Refusal {
+            self = .playDenied
+            return
+        }
         switch error as? RoutingError {
         case .noBackend?: self = .noBackend
         case .noCapacity?: self = .noCapacity

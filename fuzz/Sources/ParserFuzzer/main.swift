@@ -61,6 +61,7 @@ nonisolated(unsafe) let targets: [(name: String, run: (FuzzInput) -> Void)] = [
     ("srt-server", SRTTargets.server),
     ("redis-reply", RegistryTargets.redisReplies),  // 35
     ("drain-request-body", HostTargets.drainBody),
+    ("flv-tag-scanner", FanoutTargets.flvTagScanner),
 ]
 
 /// The one target `FUZZ_TARGET` names, if any.
