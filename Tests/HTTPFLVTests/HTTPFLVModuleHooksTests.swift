@@ -32,7 +32,7 @@ import Testing
         try await withModule(hooks: hooks, origin: origin) { port in
             let player = try MediaTools.play("http://127.0.0.1:\(port)\(origin.path)?token=abc")
             try await player.wait(timeout: .seconds(20))
-            try await Wait.until("start and end", timeout: .seconds(5)) { hooks.events.count == 2 ? true : nil }
+            try await Wait.until("start and end", timeout: .seconds(15)) { hooks.events.count == 2 ? true : nil }
         }
         let events = hooks.events
         #expect(events.map(\.kind) == [.playStart, .playEnd])

@@ -16,7 +16,7 @@ import Testing
             .methodNotAllowed: 405, .noStream: 400, .notAStream: 404, .noSuchFile: 404, .forbiddenPath: 403,
             .unknownHLSSession: 404, .noBackend: 503, .noCapacity: 503, .registryError: 503, .backendLacksProtocol: 502,
             .backendUnreachable: 502, .backendBadResponse: 502, .backendTimeout: 504, .tooManyPipelined: nil, .rateLimited: 429,
-            .streamNotFound: 404,
+            .streamNotFound: 404, .playDenied: 403,
         ]
         #expect(statuses.count == HTTPRefusal.allCases.count)
         for reason in HTTPRefusal.allCases {
