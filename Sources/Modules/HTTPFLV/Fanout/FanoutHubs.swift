@@ -32,6 +32,4 @@ final class FanoutHubs: Sendable {
             if hubs[hub.key] === hub { hubs[hub.key] = nil }
         }
     }
-
-    var count: Int { hubs.withLock { $0.count } }
 }

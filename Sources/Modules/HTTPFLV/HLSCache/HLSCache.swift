@@ -96,7 +96,6 @@ final class HLSCache: Sendable {
     }
 
     var storedBytes: Int { state.withLock { $0.bytes } }
-    var count: Int { state.withLock { $0.entries.count } }
 
     // MARK: The LRU
 
